@@ -1,0 +1,38 @@
+# Every target sets itself up: a fresh machine with Python 3.10+ needs nothing else.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CHANNEL ?= build_artifacts
+
+.PHONY: build test generate check bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+## build: every output, tested, into an indexed channel in build_artifacts/
+build: $(STAMP)
+	$(BIN)/microarch-level generate --check
+	$(BIN)/microarch-level build --output $(CHANNEL)
+
+## test: build, then the whole test suite
+test: build
+	$(BIN)/python -m pytest
+
+## generate: rewrite every file derived from archspec
+generate: $(STAMP)
+	$(BIN)/microarch-level generate
+
+## check: fail when generated files differ from what archspec says
+check: $(STAMP)
+	$(BIN)/microarch-level generate --check
+
+## bench: measure activation, build and solve costs (writes benchmarks/RESULTS.md)
+bench: build
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) $(CHANNEL) .pytest_cache .hypothesis

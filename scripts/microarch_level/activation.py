@@ -1,0 +1,285 @@
+"""Render the activation scripts of both packages from templates and archspec data.
+
+The templates (templates/*.in) hold the shell logic; this module fills in the
+tables that must come from archspec (names and levels, level features, the
+-march names) and the per-variable blocks of the flag scripts, so the shells
+never carry a hand-typed list.  Scripts are rendered once per level, laid out
+as they are installed (`<package>/<level>/etc/conda/...`); only `@PREFIX@` is
+left for the recipe's install script, where a script must name a sibling file.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from .levels import LEVELS, Catalog
+from .spelling import MIN_PREFIX, key
+
+SHELLS = ("sh", "fish", "csh")
+GATE = "_x86_64-microarch-level"
+FLAGS = "x86_64-microarch-level"
+GUARD_FILE = "etc/conda/activate.d/_x86_64-microarch-level_guard.{shell}"
+GUARD_RARE_FISH = "share/_x86_64-microarch-level/guard-rare.fish"
+FLAGS_FILE = "etc/conda/{kind}.d/~x86_64-microarch-level.{shell}"
+STACK_VAR = "_X86_64_MICROARCH_LEVEL_STACK"
+SAVED_PREFIX = "_X86_64_MICROARCH_LEVEL_SAVED_"
+GUARD_OFF_VAR = "MICROARCH_LEVEL_GUARD"
+
+
+@dataclass(frozen=True)
+class FlagVar:
+    """One variable the flag package sets; `value` uses {march} and {level}."""
+
+    name: str
+    value: str
+    append: bool = True
+
+    def render(self, march: str, level: int | str) -> str:
+        return self.value.format(march=march, level=level)
+
+
+FLAG_VARS = (
+    FlagVar("CFLAGS", "-march={march}"),
+    FlagVar("CXXFLAGS", "-march={march}"),
+    FlagVar("CPPFLAGS", "-march={march}"),
+    FlagVar("FFLAGS", "-march={march}"),
+    FlagVar("FCFLAGS", "-march={march}"),
+    FlagVar("RUSTFLAGS", "-C target-cpu={march}"),
+    FlagVar("GOAMD64", "v{level}", append=False),
+)
+
+
+def flags_after_activation(catalog: Catalog, level: int, before: dict[str, str | None]) -> dict[str, str]:
+    """What the flag variables hold after activating level `level` over `before`."""
+    march = catalog.march[level]
+    result = {}
+    for var in FLAG_VARS:
+        flag = var.render(march, level)
+        old = before.get(var.name)
+        result[var.name] = f"{old} {flag}" if var.append and old else flag
+    return result
+
+
+# ----------------------------------------------------------------------------
+# Shell fragments.
+
+def _indent(lines: list[str], spaces: int) -> str:
+    pad = " " * spaces
+    return "\n".join(pad + line if line else line for line in lines)
+
+
+def _sh_key_pattern(name: str) -> str:
+    return "".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in key(name))
+
+
+class _Renderer:
+    def __init__(self, catalog: Catalog, header: str):
+        self.catalog = catalog
+        self.header = header
+
+    def common(self, level: int) -> dict[str, str]:
+        return {
+            "HEADER": self.header,
+            "LEVEL": str(level),
+            "MARCH": self.catalog.march[level],
+            "ARCHSPEC_VERSION": self.catalog.archspec_version,
+            "MIN_PREFIX": str(MIN_PREFIX),
+            "MAX_LEVEL": str(LEVELS[-1]),
+            "LEVELED_FEATURES": " ".join(
+                f"{lv}:{f}" for lv in LEVELS[1:] for f in self.catalog.new_features(lv)),
+            "SUGGEST_CANDIDATES": " ".join(f"{key(n)}:{n}" for n in self.catalog.names),
+            "FLAG_SUMMARY": self.flag_summary(level),
+        }
+
+    def flag_summary(self, level: int) -> str:
+        march = self.catalog.march[level]
+        appended: dict[str, list[str]] = {}
+        set_to = []
+        for v in FLAG_VARS:
+            if v.append:
+                appended.setdefault(v.render(march, level), []).append(v.name)
+            else:
+                set_to.append(f"{v.name}={v.render(march, level)}")
+        parts = [f"{flag} to {', '.join(names)}" for flag, names in appended.items()]
+        return "; ".join(parts) + f"; sets {', '.join(set_to)}"
+
+    # --- guard: quick check (common path) -------------------------------------
+    def features_up_to(self, level: int) -> list[str]:
+        return [f for lv in range(2, level + 1) for f in self.catalog.new_features(lv)]
+
+    # --- guard: rare paths ----------------------------------------------------
+    def sh_override_cases(self) -> str:
+        return _indent(
+            [f'{_sh_key_pattern(n)}) _mal_cpu={lv} _mal_from="CONDA_OVERRIDE_ARCHSPEC={n}" ;;'
+             for n, lv in self.catalog.names.items()],
+            4,
+        )
+
+    @staticmethod
+    def sh_lowercase_cases() -> str:
+        return _indent([f"{u}) _mal_c={u.lower()} ;;" for u in string.ascii_uppercase], 10)
+
+    def sh_glibc_cases(self) -> str:
+        lines = [f'*"{self.catalog.march[lv]} (supported"*) _mal_cpu={lv} ;;' for lv in reversed(LEVELS[1:])]
+        lines.append('*"glibc-hwcaps"*) _mal_cpu=1 ;;')
+        return _indent(lines, 4)
+
+    def fish_override_cases(self) -> str:
+        lines = []
+        for n, lv in self.catalog.names.items():
+            lines += [f"case {key(n)}", f"    set _mal_cpu {lv}", f'    set _mal_from "CONDA_OVERRIDE_ARCHSPEC={n}"']
+        return _indent(lines, 8)
+
+    def fish_glibc_cases(self) -> str:
+        lines = []
+        for i, lv in enumerate(reversed(LEVELS[1:])):
+            lines.append(f"{'if' if i == 0 else 'else if'} string match -q -- "
+                         f"'*{self.catalog.march[lv]} (supported*' $_mal_out")
+            lines.append(f"    set _mal_cpu {lv}")
+        lines += ["else if string match -q -- '*glibc-hwcaps*' $_mal_out", "    set _mal_cpu 1", "end"]
+        return _indent(lines, 4)
+
+    # --- flags: per-shell blocks ------------------------------------------------
+    def march_cases(self, shell: str, indent: int) -> str:
+        lines = []
+        for lv in LEVELS:
+            march = self.catalog.march[lv]
+            if shell == "sh":
+                lines.append(f"{lv}) _mal_march={march} ;;")
+            elif shell == "fish":
+                lines += [f"case {lv}", f"    set _mal_march {march}"]
+            else:
+                lines += [f"case {lv}:", f"    set _mal_march = {march}", "    breaksw"]
+        return _indent(lines, indent)
+
+    @staticmethod
+    def _shell_value(var: FlagVar, shell: str) -> str:
+        if shell == "fish":
+            return var.render("$_mal_march", "$_mal_level")
+        return var.render("${_mal_march}", "${_mal_level}")
+
+    def save(self, shell: str, indent: int) -> str:
+        lines = []
+        for v in FLAG_VARS:
+            saved = SAVED_PREFIX + v.name
+            if shell == "sh":
+                lines.append(f'if [ -n "${{{v.name}+x}}" ]; then export {saved}="${v.name}"; else unset {saved}; fi')
+            elif shell == "fish":
+                lines.append(f"if set -q {v.name}; set -gx {saved} ${v.name}; else; set -e {saved}; end")
+            else:
+                lines += [f"if ( $?{v.name} ) then", f'    setenv {saved} "${v.name}"', "else",
+                          f"    unsetenv {saved}", "endif"]
+        return _indent(lines, indent)
+
+    def apply(self, shell: str, indent: int) -> str:
+        lines = []
+        report = "x86_64-microarch-level: {name}: $_mal_was -> '${name}'"
+        for v in FLAG_VARS:
+            saved = SAVED_PREFIX + v.name
+            value = self._shell_value(v, shell)
+            message = report.format(name=v.name)
+            if shell == "sh":
+                lines.append(f"if [ -n \"${{{v.name}+x}}\" ]; then _mal_was=\"'${v.name}'\"; else _mal_was=unset; fi")
+                if v.append:
+                    lines.append(f'if [ -n "${{{saved}:-}}" ]; then export {v.name}="${saved} {value}"; '
+                                 f'else export {v.name}="{value}"; fi')
+                else:
+                    lines.append(f'export {v.name}="{value}"')
+                lines.append(f"[ \"${{CONDA_BUILD:-}}\" != 1 ] || printf '%s\\n' \"{message}\" >&2")
+            elif shell == "fish":
+                lines.append(f"set -l _mal_was unset; set -q {v.name}; and set _mal_was \"'${v.name}'\"")
+                if v.append:
+                    lines.append(f'if test -n "${saved}"; set -gx {v.name} "${saved} {value}"; '
+                                 f'else; set -gx {v.name} "{value}"; end')
+                else:
+                    lines.append(f'set -gx {v.name} "{value}"')
+                lines.append(f"test \"$CONDA_BUILD\" = 1; and printf '%s\\n' \"{message}\" >&2")
+            else:
+                lines += ["set _mal_was = unset", f"if ( $?{v.name} ) set _mal_was = \"'${v.name}'\""]
+                if v.append:
+                    lines += ['set _mal_v = ""', f'if ( $?{saved} ) set _mal_v = "${saved}"',
+                              'if ( "$_mal_v" != "" ) then', f'    setenv {v.name} "$_mal_v {value}"', "else",
+                              f'    setenv {v.name} "{value}"', "endif"]
+                else:
+                    lines.append(f'setenv {v.name} "{value}"')
+                lines += ["if ( $?CONDA_BUILD ) then", '    if ( "$CONDA_BUILD" == 1 ) then',
+                          f"        printf '%s\\n' \"{message}\" > /dev/stderr", "    endif", "endif"]
+        return _indent(lines, indent)
+
+    def restore(self, shell: str, indent: int) -> str:
+        lines = []
+        for v in FLAG_VARS:
+            saved = SAVED_PREFIX + v.name
+            if shell == "sh":
+                lines.append(f'if [ -n "${{{saved}+x}}" ]; then export {v.name}="${saved}"; unset {saved}; '
+                             f"else unset {v.name}; fi")
+            elif shell == "fish":
+                lines.append(f"if set -q {saved}; set -gx {v.name} ${saved}; set -e {saved}; "
+                             f"else; set -e {v.name}; end")
+            else:
+                lines += [f"if ( $?{saved} ) then", f'    setenv {v.name} "${saved}"', f"    unsetenv {saved}",
+                          "else", f"    unsetenv {v.name}", "endif"]
+        return _indent(lines, indent)
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    out = template
+    for name, value in values.items():
+        out = out.replace(f"@@{name}@@", value)
+    if "@@" in out:
+        start = out.index("@@")
+        raise ValueError(f"template placeholder left unfilled: {out[start:start + 40]!r}")
+    return out
+
+
+def _template(name: str) -> str:
+    return resources.files("microarch_level").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def render_scripts(catalog: Catalog, header: str) -> dict[str, str]:
+    """Every activation script of both packages, keyed `<package>/<level>/<installed path>`."""
+    r = _Renderer(catalog, header)
+    out: dict[str, str] = {}
+    for level in LEVELS[1:]:
+        common = r.common(level)
+        feats = r.features_up_to(level)
+        common.update({
+            "FEATURES": " ".join(feats),
+            "FEATURE_COUNT": str(len(feats)),
+            "ZSH_FEATURES": "(" + "|".join(feats) + ")",
+            "FISH_FEATURES": "|".join(feats),
+        })
+        base = f"{GATE}/{level}/"
+        out[base + GUARD_FILE.format(shell="sh")] = _fill(_template("guard.sh.in"), {
+            **common,
+            "OVERRIDE_CASES": r.sh_override_cases(),
+            "LOWERCASE_CASES": r.sh_lowercase_cases(),
+            "GLIBC_CASES": r.sh_glibc_cases(),
+        })
+        out[base + GUARD_FILE.format(shell="fish")] = _fill(_template("guard.fish.in"), common)
+        out[base + GUARD_RARE_FISH] = _fill(_template("guard-rare.fish.in"), {
+            **common,
+            "OVERRIDE_CASES": r.fish_override_cases(),
+            "GLIBC_CASES": r.fish_glibc_cases(),
+        })
+        out[base + GUARD_FILE.format(shell="csh")] = _fill(_template("guard.csh.in"), common)
+    indents = {  # (march cases, save, apply, restore): where each block sits in its template
+        ("activate", "sh"): (0, 2, 0, 0), ("deactivate", "sh"): (6, 0, 4, 4),
+        ("activate", "fish"): (0, 4, 0, 0), ("deactivate", "fish"): (12, 0, 8, 8),
+        ("activate", "csh"): (0, 4, 0, 0), ("deactivate", "csh"): (12, 0, 8, 8),
+    }
+    for level in LEVELS:
+        common = r.common(level)
+        for (kind, shell), (march_i, save_i, apply_i, restore_i) in indents.items():
+            path = f"{FLAGS}/{level}/" + FLAGS_FILE.format(kind=kind, shell=shell)
+            out[path] = _fill(_template(f"flags-{kind}.{shell}.in"), {
+                **common,
+                "MARCH_CASES": r.march_cases(shell, march_i),
+                "SAVE": r.save(shell, save_i),
+                "APPLY": r.apply(shell, apply_i),
+                "RESTORE": r.restore(shell, restore_i),
+            })
+    return out

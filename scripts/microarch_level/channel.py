@@ -1,0 +1,154 @@
+"""Build the recipe into a local conda channel, and solve against it.
+
+`build_channel` does what conda-forge CI does for each `.ci_support/*.yaml`
+(render the recipe with that variant file, build every output, run the
+recipe's tests) and leaves an indexed channel.  It builds into a scratch
+directory and swaps it in at the end, so a failed build never leaves a
+half-written channel behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .render import CI_SUPPORT
+
+RECIPE = Path("recipe") / "recipe.yaml"
+SUBDIRS = ("noarch", "linux-64")
+
+
+class BuildFailed(RuntimeError):
+    """rattler-build failed; the message names the output and the variant file."""
+
+
+@dataclass
+class BuildReport:
+    channel: Path
+    packages: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+    configs: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        rate = len(self.packages) / self.seconds if self.seconds else 0.0
+        return (f"built {len(self.packages)} packages from {len(self.configs)} CI configs in "
+                f"{self.seconds:.1f} s ({rate:.1f} packages/s) into {self.channel}/")
+
+
+def ci_configs(root: Path) -> list[Path]:
+    return sorted((root / CI_SUPPORT).glob("linux_64_*.yaml"))
+
+
+def build_channel(root: Path, channel: Path, *, configs: Sequence[Path] | None = None,
+                  run_tests: bool = True) -> BuildReport:
+    """Build every output of `root`'s recipe for each CI config into `channel`."""
+    from rattler_build import Stage0Recipe, ToolConfiguration, VariantConfig
+
+    root = root.resolve()
+    channel = channel.resolve()
+    configs = list(configs) if configs is not None else ci_configs(root)
+    if not configs:
+        raise BuildFailed(f"no {CI_SUPPORT}/linux_64_*.yaml under {root}; run `microarch-level generate` first")
+    started = time.perf_counter()
+    channel.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{channel.name}-", dir=channel.parent))
+    report = BuildReport(channel=channel)
+    try:
+        tools = ToolConfiguration(test_strategy="native" if run_tests else "skip")
+        recipe = Stage0Recipe.from_file(root / RECIPE)
+        for config in configs:
+            report.configs.append(config.name)
+            seen: set[tuple[str, str]] = set()
+            for variant in recipe.render(VariantConfig.from_file(str(config))):
+                key = (variant.recipe.package.name, repr(sorted(variant.variant.items())))
+                if key in seen:  # outputs that ignore a zipped key render once per entry
+                    continue
+                seen.add(key)
+                try:
+                    result = variant.run_build(tool_config=tools, output_dir=scratch,
+                                               channels=[scratch.as_uri()], no_build_id=True)
+                except Exception as exc:  # rattler-build raises its own exception types
+                    raise BuildFailed(f"building {key[0]} with {config.name} failed: {exc}") from exc
+                report.packages += [Path(p) for p in result.packages]
+        index_channel(scratch)
+        _keep_channel_only(scratch)
+        if channel.exists():
+            shutil.rmtree(channel)
+        scratch.rename(channel)
+    finally:
+        if scratch.exists():
+            shutil.rmtree(scratch, ignore_errors=True)
+    report.packages = sorted(channel / p.parent.name / p.name for p in report.packages)
+    names = [p.name for p in report.packages]
+    if len(set(names)) != len(names):
+        raise BuildFailed("two variants produced the same package file; the variant data is inconsistent")
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def index_channel(channel: Path) -> None:
+    from rattler.index import index_fs
+
+    for subdir in SUBDIRS:
+        (channel / subdir).mkdir(parents=True, exist_ok=True)
+    asyncio.run(index_fs(channel, write_zst=False, write_shards=False, force=True))
+
+
+def _keep_channel_only(channel: Path) -> None:
+    """Drop rattler-build's work directories, logs and caches: keep the subdirs."""
+    for entry in channel.iterdir():
+        if entry.name in SUBDIRS:
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+# ----------------------------------------------------------------------------
+# Solving with rattler.
+
+class Unsatisfiable(Exception):
+    """The solver found no solution; the message is the solver's explanation."""
+
+
+def archspec_package(build: str, version: str = "1"):
+    from rattler import BuildString, GenericVirtualPackage, PackageName, Version
+
+    return GenericVirtualPackage(PackageName("__archspec"), Version(version), BuildString(build))
+
+
+def base_virtual_packages():
+    from rattler import BuildString, GenericVirtualPackage, PackageName, Version
+
+    return [GenericVirtualPackage(PackageName("__unix"), Version("0"), BuildString("0")),
+            GenericVirtualPackage(PackageName("__linux"), Version("6.0"), BuildString("0")),
+            GenericVirtualPackage(PackageName("__glibc"), Version("2.28"), BuildString("0"))]
+
+
+def solve(channels: Iterable[Path], specs: Sequence[str], virtual_packages: list) -> list:
+    """Records rattler would install for `specs`; raises Unsatisfiable."""
+    import rattler
+    from rattler.exceptions import SolverError
+
+    sources = [rattler.Channel(Path(c).resolve().as_uri()) for c in channels]
+
+    async def run():
+        return await rattler.solve(sources, list(specs), platforms=["linux-64", "noarch"],
+                                   virtual_packages=virtual_packages)
+
+    try:
+        return asyncio.run(run())
+    except SolverError as exc:
+        raise Unsatisfiable(str(exc)) from None
+
+
+def install(records: list, prefix: Path) -> None:
+    import rattler
+
+    asyncio.run(rattler.install(records, target_prefix=str(prefix), show_progress=False))

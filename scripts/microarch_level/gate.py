@@ -1,0 +1,76 @@
+"""Which builds of the gate `_x86_64-microarch-level` exist, and what each requires.
+
+Level N must install on every CPU at level N or above, whatever name the
+installing tool reports for it, using only matching every solver supports
+(exact strings and `*` globs).  So each level gets one build per archspec name
+at or above N, plus one glob per generic level, `x86*64*vM`, which matches the
+archspec spelling `x86_64_vM` (mamba >= 1.5.10, conda's fallback) and the
+hyphenated `x86_64-vM` of mamba 1.5.3-1.5.9 alike.  Level 1 requires nothing:
+every x86-64 CPU qualifies, including hosts that report no `__archspec`, an
+unknown new name, or pixi's `x86_64` baseline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .levels import LEVELS, Catalog
+from .matching import SOLVERS, matches, portable
+
+ANY = "*"
+
+
+@dataclass(frozen=True)
+class GateBuild:
+    level: int
+    tag: str
+    archspec_build: str
+
+    @property
+    def dependency(self) -> str | None:
+        """The run dependency on `__archspec`, or None for the unconditional level-1 build."""
+        if self.archspec_build == ANY:
+            return None
+        return f"__archspec * {self.archspec_build}"
+
+    def build_string(self, number: int) -> str:
+        return f"{number}_{self.tag}"
+
+
+def generic_glob(name: str) -> str:
+    """`x86_64_v3` -> `x86*64*v3`: every separator may be `_` or `-`."""
+    return name.replace("_", "*")
+
+
+def gate_builds(catalog: Catalog) -> list[GateBuild]:
+    builds = [GateBuild(LEVELS[0], catalog.generic_name(LEVELS[0]), ANY)]
+    for level in LEVELS[1:]:
+        for name in catalog.names_at_least(level):
+            matcher = generic_glob(name) if catalog.is_generic(name) else name
+            builds.append(GateBuild(level, name, matcher))
+    _check(catalog, builds)
+    return builds
+
+
+def _check(catalog: Catalog, builds: list[GateBuild]) -> None:
+    """Each matcher must be portable and select exactly the names it is meant for."""
+    for b in builds:
+        if b.archspec_build == ANY:
+            continue
+        if not portable(b.archspec_build):
+            raise ValueError(f"gate build {b.tag} uses a regex, which libmamba cannot match")
+        for solver in SOLVERS:
+            hits = [n for n in catalog.names if matches(solver, b.archspec_build, n)]
+            if hits != [b.tag]:
+                raise ValueError(f"gate matcher '{b.archspec_build}' selects {hits} under {solver}, not [{b.tag}]")
+
+
+def installable_levels(builds: list[GateBuild], reported: str | None, solver: str) -> list[int]:
+    """The gate levels a host whose `__archspec` build string is `reported` can install.
+
+    `reported` is None when the tool reports no `__archspec` at all.
+    """
+    return sorted({
+        b.level for b in builds
+        if b.archspec_build == ANY or (reported is not None and matches(solver, b.archspec_build, reported))
+    })

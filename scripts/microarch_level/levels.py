@@ -1,0 +1,166 @@
+"""The x86-64 names and levels, read from archspec's microarchitectures.json.
+
+archspec's JSON is the only source of CPU names, their levels and the features
+each level needs; everything else in the project (recipe variants, CI configs,
+activation scripts, solver checks) is derived from a `Catalog` built here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+FAMILY = "x86_64"
+LEVELS = (1, 2, 3, 4)
+_GENERIC = re.compile(r"^x86_64(?:_v([2-9]))?$")
+
+
+class CatalogError(ValueError):
+    """archspec's data does not have the shape this project relies on."""
+
+
+def installed_json_path() -> Path:
+    """The microarchitectures.json shipped inside the installed archspec package."""
+    import archspec
+
+    return Path(archspec.__file__).parent / "json" / "cpu" / "microarchitectures.json"
+
+
+def installed_version() -> str:
+    return metadata.version("archspec")
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every x86-64 microarchitecture archspec knows, with its psABI level.
+
+    `names` is ordered by level, then by archspec's own order within a level,
+    so anything rendered from it is stable across runs.
+    """
+
+    archspec_version: str
+    names: dict[str, int]
+    level_features: dict[int, tuple[str, ...]]
+    march: dict[int, str]
+    ancestors: dict[str, tuple[str, ...]] = field(repr=False)
+    foreign: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def level_of(self, name: str) -> int:
+        return self.names[name]
+
+    def names_at(self, level: int) -> list[str]:
+        return [n for n, lv in self.names.items() if lv == level]
+
+    def names_at_least(self, level: int) -> list[str]:
+        return [n for n, lv in self.names.items() if lv >= level]
+
+    @staticmethod
+    def generic_name(level: int) -> str:
+        return FAMILY if level == 1 else f"{FAMILY}_v{level}"
+
+    def is_generic(self, name: str) -> bool:
+        return _GENERIC.match(name) is not None
+
+    def new_features(self, level: int) -> tuple[str, ...]:
+        """Features level `level` adds on top of level `level - 1`."""
+        below = set(self.level_features.get(level - 1, ()))
+        return tuple(f for f in self.level_features[level] if f not in below)
+
+    def level_from_flags(self, flags: set[str] | frozenset[str]) -> int:
+        """The highest level whose features are all in `flags` (archspec's own rule)."""
+        best = 1
+        for level in LEVELS[1:]:
+            if set(self.level_features[level]) <= flags:
+                best = level
+        return best
+
+
+def _load_json(json_path: Path | None) -> dict:
+    path = json_path or installed_json_path()
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CatalogError(f"cannot read archspec data {path}: {exc}") from None
+
+
+def _gcc_march(entry: dict) -> str:
+    """gcc's -march name for a generic level, from archspec's compiler table.
+
+    archspec lists gcc ranges newest-first; the first entry with an explicit
+    name is what current compilers accept (`x86-64-v3`, or `x86-64`).
+    """
+    for spec in entry.get("compilers", {}).get("gcc", []):
+        if spec.get("name"):
+            return spec["name"]
+    raise CatalogError("archspec data lacks a gcc -march name for a generic x86-64 level")
+
+
+def build_catalog(data: dict, archspec_version: str) -> Catalog:
+    try:
+        uarchs: dict[str, dict] = data["microarchitectures"]
+    except (KeyError, TypeError):
+        raise CatalogError("archspec data has no 'microarchitectures' table") from None
+    if FAMILY not in uarchs:
+        raise CatalogError(f"archspec data has no '{FAMILY}' root")
+
+    ancestors: dict[str, tuple[str, ...]] = {}
+
+    def walk(name: str, seen: tuple[str, ...] = ()) -> tuple[str, ...]:
+        if name in ancestors:
+            return ancestors[name]
+        if name in seen:
+            raise CatalogError(f"archspec data has a cycle through '{name}'")
+        if name not in uarchs:
+            raise CatalogError(f"archspec data names an unknown parent '{name}'")
+        result: list[str] = []
+        for parent in uarchs[name].get("from", []):
+            for a in (parent, *walk(parent, seen + (name,))):
+                if a not in result:
+                    result.append(a)
+        ancestors[name] = tuple(result)
+        return ancestors[name]
+
+    for name in uarchs:
+        walk(name)
+    family = [n for n in uarchs if n == FAMILY or FAMILY in ancestors[n]]
+
+    def root(name: str) -> str:  # archspec's family: the ancestor that descends from nothing
+        return next(a for a in (name, *walk(name)) if not uarchs[a].get("from"))
+
+    foreign = {n: root(n) for n in uarchs if n not in family}
+
+    def generic_level(name: str) -> int:
+        m = _GENERIC.match(name)
+        if not m:
+            return 0
+        return int(m.group(1) or 1)
+
+    levels = {n: max(generic_level(a) for a in (n, *ancestors[n])) for n in family}
+    generic = {lv: Catalog.generic_name(lv) for lv in LEVELS}
+    missing = [g for g in generic.values() if g not in uarchs]
+    if missing:
+        raise CatalogError(f"archspec data lacks the generic levels {', '.join(missing)}")
+    too_high = sorted(n for n, lv in levels.items() if lv > max(LEVELS))
+    if too_high:
+        raise CatalogError(f"archspec data has levels above {max(LEVELS)}: {', '.join(too_high)}")
+    ordered = {n: levels[n] for lv in LEVELS for n in family if levels[n] == lv}
+    features = {lv: tuple(uarchs[generic[lv]].get("features", [])) for lv in LEVELS}
+    march = {lv: _gcc_march(uarchs[generic[lv]]) for lv in LEVELS}
+    return Catalog(
+        archspec_version=archspec_version,
+        names=ordered,
+        level_features=features,
+        march=march,
+        ancestors={n: ancestors[n] for n in ordered},
+        foreign=foreign,
+    )
+
+
+@lru_cache(maxsize=8)
+def load_catalog(json_path: Path | None = None) -> Catalog:
+    """The catalog of the installed archspec, or of a given microarchitectures.json."""
+    return build_catalog(_load_json(json_path), installed_version())

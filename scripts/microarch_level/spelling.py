@@ -1,0 +1,133 @@
+"""One way to read a CPU or level name, whoever wrote it.
+
+People and tools spell the same CPU several ways: archspec and conda say
+`x86_64_v3`, mamba 1.5.3-1.5.9 said `x86_64-v3`, gcc and glibc say `x86-64-v3`,
+and people type `X86_64_V3`, `v3` or `3`.  `normalize` maps all of them to
+archspec's canonical name and its level, and rejects anything else with a
+suggestion.  Every place the project reads a name goes through it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from .levels import LEVELS, Catalog, load_catalog
+
+_SEPARATORS = re.compile(r"[-_\s]+")
+_LEVEL_SHORTHAND = re.compile(r"^(?:v|level)?([0-9]+)$")
+
+
+class UnknownName(ValueError):
+    """A name that is not an x86-64 CPU or level; the message is one line."""
+
+    def __init__(self, text: str, problem: str, suggestion: str | None = None):
+        self.text = text
+        self.suggestion = suggestion
+        hint = f"; did you mean '{suggestion}'?" if suggestion else ""
+        super().__init__(f"{problem}{hint}")
+
+
+@dataclass(frozen=True)
+class Normalized:
+    name: str
+    level: int
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.level}"
+
+
+def key(text: str) -> str:
+    """The spelling-independent form: lower case, no separators or whitespace."""
+    return _SEPARATORS.sub("", text.strip().lower())
+
+
+def _keys(catalog: Catalog) -> dict[str, str]:
+    table: dict[str, str] = {}
+    for name in catalog.names:
+        k = key(name)
+        if k in table:
+            raise ValueError(f"archspec names '{table[k]}' and '{name}' differ only in spelling")
+        table[k] = name
+    return table
+
+
+def printable(text: str) -> str:
+    """`text` made safe for a one-line message (control characters escaped)."""
+    return text.encode("unicode_escape").decode("ascii")
+
+
+MIN_PREFIX = 3
+
+
+def _prefix_len(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def suggest(text: str, catalog: Catalog) -> str | None:
+    """The known name `text` most likely meant.
+
+    First the rule the activation scripts also use (they cannot run difflib):
+    the name sharing the longest prefix (at least MIN_PREFIX characters), then
+    the closest in length, then the newest.  Only when no name shares such a
+    prefix, difflib's closest match.
+    """
+    k = key(text)
+    keys = _keys(catalog)
+    scored = [
+        (_prefix_len(k, cand), -abs(len(cand) - len(k)), index, name)
+        for index, (cand, name) in enumerate(keys.items())
+    ]
+    best = max(scored)
+    if best[0] >= MIN_PREFIX:
+        return best[3]
+    close = difflib.get_close_matches(k, list(keys), n=1, cutoff=0.6)
+    return keys[close[0]] if close else None
+
+
+def normalize(text: str, catalog: Catalog | None = None, *, allow_level: bool = False) -> Normalized:
+    """The canonical archspec name and level of `text`.
+
+    `allow_level` accepts bare levels (`v3`, `3`, `level3`) where the context
+    is a level rather than a CPU (a pin, a CLI argument), never where a tool
+    would read the value as an archspec name (CONDA_OVERRIDE_ARCHSPEC).
+    """
+    catalog = catalog or load_catalog()
+    shown = printable(text)
+    k = key(text)
+    if not k:
+        raise UnknownName(text, "empty CPU name; expected an archspec name such as 'x86_64_v3'")
+    keys = _keys(catalog)
+    if k in keys:
+        name = keys[k]
+        return Normalized(name, catalog.level_of(name))
+    shorthand = _LEVEL_SHORTHAND.match(k)
+    if shorthand and allow_level:
+        level = int(shorthand.group(1))
+        if level in LEVELS:
+            name = catalog.generic_name(level)
+            return Normalized(name, level)
+        raise UnknownName(
+            text,
+            f"no x86-64 level {level} in '{shown}': levels are {LEVELS[0]} to {LEVELS[-1]}",
+            f"v{min(max(level, LEVELS[0]), LEVELS[-1])}",
+        )
+    if shorthand:
+        level = int(shorthand.group(1))
+        guess = catalog.generic_name(level) if level in LEVELS else None
+        raise UnknownName(text, f"'{shown}' is a level, not an archspec CPU name", guess)
+    foreign = {key(n): (n, fam) for n, fam in catalog.foreign.items()}
+    if k in foreign:
+        name, family = foreign[k]
+        raise UnknownName(text, f"'{name}' is an {family} CPU, not an x86-64 one")
+    raise UnknownName(
+        text,
+        f"unknown x86-64 CPU name '{shown}' (archspec {catalog.archspec_version})",
+        suggest(text, catalog),
+    )

@@ -1,0 +1,86 @@
+"""Shared fixtures: the repository, archspec's catalog, the built channel, CPU samples."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CPUINFO = ROOT.parent / "shared" / "cpuinfo"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--cpuinfo-dir", default=os.environ.get("MICROARCH_LEVEL_CPUINFO", str(DEFAULT_CPUINFO)),
+                     help="directory of /proc/cpuinfo samples with an expected.tsv "
+                          "(also MICROARCH_LEVEL_CPUINFO; default ../shared/cpuinfo)")
+    parser.addoption("--channel", default=os.environ.get("MICROARCH_LEVEL_CHANNEL"),
+                     help="a channel built by `make build` (default: build_artifacts/, built if missing)")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One real /proc/cpuinfo and what archspec answers for it."""
+
+    path: Path
+    archspec_host: str
+    level: int
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+
+def load_samples(directory: Path) -> list[Sample]:
+    table = directory / "expected.tsv"
+    if not table.exists():
+        return []
+    samples = []
+    for line in table.read_text().splitlines()[1:]:
+        if line.strip():
+            name, host, level = line.split("\t")
+            samples.append(Sample(directory / name, host, int(level)))
+    return samples
+
+
+def pytest_generate_tests(metafunc):
+    if "sample" in metafunc.fixturenames:
+        directory = Path(metafunc.config.getoption("--cpuinfo-dir"))
+        samples = load_samples(directory)
+        metafunc.parametrize("sample", samples or [pytest.param(None, marks=pytest.mark.skip(
+            reason=f"no CPU samples: {directory}/expected.tsv not found"))], ids=lambda s: s.id if s else "none")
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    from microarch_level.levels import load_catalog
+
+    return load_catalog()
+
+
+@pytest.fixture(scope="session")
+def channel(pytestconfig, tmp_path_factory) -> Path:
+    """The channel `make build` made; built here (with the recipe's tests) when absent."""
+    given = pytestconfig.getoption("--channel")
+    path = Path(given) if given else ROOT / "build_artifacts"
+    if (path / "noarch" / "repodata.json").exists():
+        return path
+    if given:
+        pytest.fail(f"--channel {given} has no noarch/repodata.json")
+    from microarch_level.channel import build_channel
+
+    return build_channel(ROOT, tmp_path_factory.mktemp("channel") / "build_artifacts").channel
+
+
+def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "microarch_level", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)

@@ -1,0 +1,45 @@
+"""The hand-written feedstock files validate against the schemas of their tools."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+import yaml
+
+from conftest import ROOT
+
+SCHEMAS = ROOT.parent / "shared" / "schemas"
+
+
+def load_schema(name: str) -> dict:
+    path = SCHEMAS / name
+    if not path.exists():
+        pytest.skip(f"schema not available: {path}")
+    return json.loads(path.read_text())
+
+
+def validate(document: dict, schema: dict) -> None:
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:10])
+
+
+def test_recipe_validates_against_the_recipe_v1_schema():
+    validate(yaml.safe_load((ROOT / "recipe" / "recipe.yaml").read_text()), load_schema("recipe-v1.schema.json"))
+
+
+def test_conda_forge_yml_validates_against_conda_smithys_schema():
+    validate(yaml.safe_load((ROOT / "conda-forge.yml").read_text()), load_schema("conda-forge.schema.json"))
+
+
+def test_conda_forge_yml_builds_with_rattler_build():
+    assert yaml.safe_load((ROOT / "conda-forge.yml").read_text())["conda_build_tool"] == "rattler-build"
+
+
+def test_a_broken_recipe_would_fail_validation():
+    recipe = yaml.safe_load((ROOT / "recipe" / "recipe.yaml").read_text())
+    recipe["outputs"][1]["requirement"] = recipe["outputs"][1].pop("requirements")  # a typo
+    with pytest.raises(AssertionError):
+        validate(recipe, load_schema("recipe-v1.schema.json"))
