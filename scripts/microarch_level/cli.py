@@ -65,6 +65,16 @@ def cmd_build(args) -> int:
     return 0
 
 
+# Commands implemented in their own modules: each exposes HELP, add_arguments(parser)
+# and run(args) -> exit status, and raises cli.UsageError for bad input.
+MODULE_COMMANDS = {
+    "matrix": "microarch_level.matrix",
+    "doctor": "microarch_level.doctor",
+    "explain": "microarch_level.explain",
+    "snippet": "microarch_level.snippet",
+}
+
+
 def _catalog(args):
     from .levels import CatalogError, load_catalog
 
@@ -105,6 +115,18 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--root", default=".", help="feedstock root (default: .)")
     sp.add_argument("--output", default="build_artifacts", help="channel directory (default: build_artifacts)")
     sp.add_argument("--no-tests", action="store_true", help="skip the recipe's own tests")
+
+    import importlib
+
+    for name, module_name in MODULE_COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        sp = add(name, module.run, module.HELP)
+        module.add_arguments(sp)
     return p
 
 
