@@ -84,3 +84,23 @@ def channel(pytestconfig, tmp_path_factory) -> Path:
 def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "microarch_level", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def installed(channel, catalog, tmp_path_factory):
+    """installed(level) -> a prefix holding the gate and the flag package of `level`, installed with rattler."""
+    from microarch_level.channel import archspec_package, base_virtual_packages, install, solve
+
+    prefixes: dict[int, Path] = {}
+
+    def make(level: int) -> Path:
+        if level not in prefixes:
+            host = catalog.generic_name(max(catalog.names.values()))  # a CPU every level installs on
+            records = solve([channel], [f"_x86_64-microarch-level=={level}", f"x86_64-microarch-level=={level}"],
+                            base_virtual_packages() + [archspec_package(host)])
+            prefix = tmp_path_factory.mktemp(f"level{level}") / "env"
+            install(records, prefix)
+            prefixes[level] = prefix
+        return prefixes[level]
+
+    return make

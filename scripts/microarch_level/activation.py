@@ -196,11 +196,14 @@ class _Renderer:
                                  f'else; set -gx {v.name} "{value}"; end')
                 else:
                     lines.append(f'set -gx {v.name} "{value}"')
-                lines.append(f"test \"$CONDA_BUILD\" = 1; and printf '%s\\n' \"{message}\" >&2")
+                # an `if` leaves status 0 behind; `test ...; and ...` would end the script with 1
+                lines.append(f"if test \"$CONDA_BUILD\" = 1; printf '%s\\n' \"{message}\" >&2; end")
             else:
-                lines += ["set _mal_was = unset", f"if ( $?{v.name} ) set _mal_was = \"'${v.name}'\""]
+                # csh expands a whole line before testing it: set-ness checks need block ifs
+                lines += ["set _mal_was = unset", f"if ( $?{v.name} ) then",
+                          f"    set _mal_was = \"'${v.name}'\"", "endif"]
                 if v.append:
-                    lines += ['set _mal_v = ""', f'if ( $?{saved} ) set _mal_v = "${saved}"',
+                    lines += ['set _mal_v = ""', f"if ( $?{saved} ) then", f'    set _mal_v = "${saved}"', "endif",
                               'if ( "$_mal_v" != "" ) then', f'    setenv {v.name} "$_mal_v {value}"', "else",
                               f'    setenv {v.name} "{value}"', "endif"]
                 else:

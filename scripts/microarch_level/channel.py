@@ -77,9 +77,7 @@ def build_channel(root: Path, channel: Path, *, configs: Sequence[Path] | None =
                 report.packages += [Path(p) for p in result.packages]
         index_channel(scratch)
         _keep_channel_only(scratch)
-        if channel.exists():
-            shutil.rmtree(channel)
-        scratch.rename(channel)
+        _swap_in(scratch, channel)
     finally:
         if scratch.exists():
             shutil.rmtree(scratch, ignore_errors=True)
@@ -89,6 +87,17 @@ def build_channel(root: Path, channel: Path, *, configs: Sequence[Path] | None =
         raise BuildFailed("two variants produced the same package file; the variant data is inconsistent")
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _swap_in(new: Path, channel: Path) -> None:
+    """Replace `channel` by `new` with two renames, so readers never see it half-built."""
+    old = None
+    if channel.exists():
+        old = channel.with_name(f".{channel.name}-old-{time.monotonic_ns()}")
+        channel.rename(old)
+    new.rename(channel)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def index_channel(channel: Path) -> None:
@@ -152,3 +161,41 @@ def install(records: list, prefix: Path) -> None:
     import rattler
 
     asyncio.run(rattler.install(records, target_prefix=str(prefix), show_progress=False))
+
+
+# ----------------------------------------------------------------------------
+# Reading the channel's repodata, for identities rattler cannot represent.
+
+GATE = "_x86_64-microarch-level"
+
+
+def gate_records(channel: Path) -> list[dict]:
+    """The gate's repodata records in `channel`."""
+    import json
+
+    records = []
+    for subdir in SUBDIRS:
+        path = Path(channel) / subdir / "repodata.json"
+        if path.exists():
+            data = json.loads(path.read_text())
+            records += [r for key in ("packages", "packages.conda") for r in data.get(key, {}).values()
+                        if r["name"] == GATE]
+    return records
+
+
+def installable_from_repodata(channel: Path, reported: str | None, solver: str) -> set[int]:
+    """Gate versions with a build whose `__archspec` dependency `solver` matches against `reported`.
+
+    mamba 1.5.3-1.5.9 report `x86_64-v3`, which rattler refuses to construct (CEP 26), so
+    for them the channel is read by each solver's matching rules (matching.py) instead.
+    """
+    from .matching import matches
+
+    levels = set()
+    for record in gate_records(channel):
+        deps = [d.split() for d in record.get("depends", []) if d.split()[0] == "__archspec"]
+        ok = not deps or (reported is not None and all(len(d) == 3 and matches(solver, d[2], reported)
+                                                        for d in deps))
+        if ok:
+            levels.add(int(record["version"]))
+    return levels

@@ -65,13 +65,14 @@ def cmd_build(args) -> int:
     return 0
 
 
-# Commands implemented in their own modules: each exposes HELP, add_arguments(parser)
-# and run(args) -> exit status, and raises cli.UsageError for bad input.
+# Commands implemented in their own modules, imported only when chosen: each module
+# exposes HELP, add_arguments(parser) and run(args) -> exit status, and raises
+# cli.UsageError for bad input.
 MODULE_COMMANDS = {
-    "matrix": "microarch_level.matrix",
-    "doctor": "microarch_level.doctor",
-    "explain": "microarch_level.explain",
-    "snippet": "microarch_level.snippet",
+    "matrix": ("microarch_level.matrix", "which gate level each CPU sample installs under each tool"),
+    "doctor": ("microarch_level.doctor", "explain this machine's CPU and what each tool would install"),
+    "explain": ("microarch_level.explain", "explain a solver error about __archspec in plain words"),
+    "snippet": ("microarch_level.snippet", "print the recipe lines a downstream package needs"),
 }
 
 
@@ -85,7 +86,7 @@ def _catalog(args):
         raise UsageError(str(exc)) from None
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="microarch-level", description=__doc__)
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -116,22 +117,22 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--output", default="build_artifacts", help="channel directory (default: build_artifacts)")
     sp.add_argument("--no-tests", action="store_true", help="skip the recipe's own tests")
 
-    import importlib
-
-    for name, module_name in MODULE_COMMANDS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
+    chosen = next((a for a in (argv or []) if not a.startswith("-")), None)
+    for name, (module_name, summary) in MODULE_COMMANDS.items():
+        if name != chosen:
+            sub.add_parser(name, help=summary, description=summary)
             continue
+        import importlib
+
+        module = importlib.import_module(module_name)
         sp = add(name, module.run, module.HELP)
         module.add_arguments(sp)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = parser()
+    argv = sys.argv[1:] if argv is None else argv
+    p = parser(argv)
     args = p.parse_args(argv)
     try:
         return args.func(args)

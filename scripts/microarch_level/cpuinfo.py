@@ -28,3 +28,18 @@ def read_flags(path: Path = PROC_CPUINFO) -> frozenset[str] | None:
         return first_flags(path.read_text(errors="replace"))
     except OSError:
         return None
+
+
+MOUNT = 'mount --bind "$1" /proc/cpuinfo && shift && exec "$@"'
+
+
+def mounted(argv: list[str], cpuinfo: Path) -> list[str]:
+    """`argv` run where `cpuinfo` is /proc/cpuinfo (private mount namespace).
+
+    As root a plain mount namespace; otherwise a user namespace maps us to root
+    inside it, which most Linux systems allow without privileges.
+    """
+    import os
+
+    unshare = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-r", "-m"]
+    return [*unshare, "sh", "-c", MOUNT, "sh", str(Path(cpuinfo).resolve()), *argv]

@@ -4,7 +4,9 @@
 # POSIX sh script next to it.
 
 set _mal_stack = ( )
-if ( $?_X86_64_MICROARCH_LEVEL_STACK ) set _mal_stack = ( $_X86_64_MICROARCH_LEVEL_STACK:x )
+if ( $?_X86_64_MICROARCH_LEVEL_STACK ) then
+    set _mal_stack = ( $_X86_64_MICROARCH_LEVEL_STACK:x )
+endif
 if ( $#_mal_stack > 0 ) then
     set _mal_march = ""
     if ( $#_mal_stack > 1 ) then
@@ -29,9 +31,13 @@ if ( $#_mal_stack > 0 ) then
     if ( "$_mal_march" != "" ) then
         setenv _X86_64_MICROARCH_LEVEL_STACK "$_mal_stack"
         set _mal_was = unset
-        if ( $?CFLAGS ) set _mal_was = "'$CFLAGS'"
+        if ( $?CFLAGS ) then
+            set _mal_was = "'$CFLAGS'"
+        endif
         set _mal_v = ""
-        if ( $?_X86_64_MICROARCH_LEVEL_SAVED_CFLAGS ) set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_CFLAGS"
+        if ( $?_X86_64_MICROARCH_LEVEL_SAVED_CFLAGS ) then
+            set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_CFLAGS"
+        endif
         if ( "$_mal_v" != "" ) then
             setenv CFLAGS "$_mal_v -march=${_mal_march}"
         else
@@ -43,9 +49,13 @@ if ( $#_mal_stack > 0 ) then
             endif
         endif
         set _mal_was = unset
-        if ( $?CXXFLAGS ) set _mal_was = "'$CXXFLAGS'"
+        if ( $?CXXFLAGS ) then
+            set _mal_was = "'$CXXFLAGS'"
+        endif
         set _mal_v = ""
-        if ( $?_X86_64_MICROARCH_LEVEL_SAVED_CXXFLAGS ) set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_CXXFLAGS"
+        if ( $?_X86_64_MICROARCH_LEVEL_SAVED_CXXFLAGS ) then
+            set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_CXXFLAGS"
+        endif
         if ( "$_mal_v" != "" ) then
             setenv CXXFLAGS "$_mal_v -march=${_mal_march}"
         else
@@ -57,9 +67,13 @@ if ( $#_mal_stack > 0 ) then
             endif
         endif
         set _mal_was = unset
-        if ( $?CPPFLAGS ) set _mal_was = "'$CPPFLAGS'"
+        if ( $?CPPFLAGS ) then
+            set _mal_was = "'$CPPFLAGS'"
+        endif
         set _mal_v = ""
-        if ( $?_X86_64_MICROARCH_LEVEL_SAVED_CPPFLAGS ) set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_CPPFLAGS"
+        if ( $?_X86_64_MICROARCH_LEVEL_SAVED_CPPFLAGS ) then
+            set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_CPPFLAGS"
+        endif
         if ( "$_mal_v" != "" ) then
             setenv CPPFLAGS "$_mal_v -march=${_mal_march}"
         else
@@ -71,9 +85,13 @@ if ( $#_mal_stack > 0 ) then
             endif
         endif
         set _mal_was = unset
-        if ( $?FFLAGS ) set _mal_was = "'$FFLAGS'"
+        if ( $?FFLAGS ) then
+            set _mal_was = "'$FFLAGS'"
+        endif
         set _mal_v = ""
-        if ( $?_X86_64_MICROARCH_LEVEL_SAVED_FFLAGS ) set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_FFLAGS"
+        if ( $?_X86_64_MICROARCH_LEVEL_SAVED_FFLAGS ) then
+            set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_FFLAGS"
+        endif
         if ( "$_mal_v" != "" ) then
             setenv FFLAGS "$_mal_v -march=${_mal_march}"
         else
@@ -85,9 +103,13 @@ if ( $#_mal_stack > 0 ) then
             endif
         endif
         set _mal_was = unset
-        if ( $?FCFLAGS ) set _mal_was = "'$FCFLAGS'"
+        if ( $?FCFLAGS ) then
+            set _mal_was = "'$FCFLAGS'"
+        endif
         set _mal_v = ""
-        if ( $?_X86_64_MICROARCH_LEVEL_SAVED_FCFLAGS ) set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_FCFLAGS"
+        if ( $?_X86_64_MICROARCH_LEVEL_SAVED_FCFLAGS ) then
+            set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_FCFLAGS"
+        endif
         if ( "$_mal_v" != "" ) then
             setenv FCFLAGS "$_mal_v -march=${_mal_march}"
         else
@@ -99,9 +121,13 @@ if ( $#_mal_stack > 0 ) then
             endif
         endif
         set _mal_was = unset
-        if ( $?RUSTFLAGS ) set _mal_was = "'$RUSTFLAGS'"
+        if ( $?RUSTFLAGS ) then
+            set _mal_was = "'$RUSTFLAGS'"
+        endif
         set _mal_v = ""
-        if ( $?_X86_64_MICROARCH_LEVEL_SAVED_RUSTFLAGS ) set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_RUSTFLAGS"
+        if ( $?_X86_64_MICROARCH_LEVEL_SAVED_RUSTFLAGS ) then
+            set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_RUSTFLAGS"
+        endif
         if ( "$_mal_v" != "" ) then
             setenv RUSTFLAGS "$_mal_v -C target-cpu=${_mal_march}"
         else
@@ -113,7 +139,9 @@ if ( $#_mal_stack > 0 ) then
             endif
         endif
         set _mal_was = unset
-        if ( $?GOAMD64 ) set _mal_was = "'$GOAMD64'"
+        if ( $?GOAMD64 ) then
+            set _mal_was = "'$GOAMD64'"
+        endif
         setenv GOAMD64 "v${_mal_level}"
         if ( $?CONDA_BUILD ) then
             if ( "$CONDA_BUILD" == 1 ) then

@@ -8,7 +8,9 @@ set _mal_level = 4
 set _mal_march = x86-64-v4
 set _mal_first = 1
 if ( $?_X86_64_MICROARCH_LEVEL_STACK ) then
-    if ( "$_X86_64_MICROARCH_LEVEL_STACK" != "" ) set _mal_first = 0
+    if ( "$_X86_64_MICROARCH_LEVEL_STACK" != "" ) then
+        set _mal_first = 0
+    endif
 endif
 if ( $_mal_first == 1 ) then
     if ( $?CFLAGS ) then
@@ -51,9 +53,13 @@ else
     setenv _X86_64_MICROARCH_LEVEL_STACK "$_X86_64_MICROARCH_LEVEL_STACK $_mal_level"
 endif
 set _mal_was = unset
-if ( $?CFLAGS ) set _mal_was = "'$CFLAGS'"
+if ( $?CFLAGS ) then
+    set _mal_was = "'$CFLAGS'"
+endif
 set _mal_v = ""
-if ( $?_X86_64_MICROARCH_LEVEL_SAVED_CFLAGS ) set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_CFLAGS"
+if ( $?_X86_64_MICROARCH_LEVEL_SAVED_CFLAGS ) then
+    set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_CFLAGS"
+endif
 if ( "$_mal_v" != "" ) then
     setenv CFLAGS "$_mal_v -march=${_mal_march}"
 else
@@ -65,9 +71,13 @@ if ( $?CONDA_BUILD ) then
     endif
 endif
 set _mal_was = unset
-if ( $?CXXFLAGS ) set _mal_was = "'$CXXFLAGS'"
+if ( $?CXXFLAGS ) then
+    set _mal_was = "'$CXXFLAGS'"
+endif
 set _mal_v = ""
-if ( $?_X86_64_MICROARCH_LEVEL_SAVED_CXXFLAGS ) set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_CXXFLAGS"
+if ( $?_X86_64_MICROARCH_LEVEL_SAVED_CXXFLAGS ) then
+    set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_CXXFLAGS"
+endif
 if ( "$_mal_v" != "" ) then
     setenv CXXFLAGS "$_mal_v -march=${_mal_march}"
 else
@@ -79,9 +89,13 @@ if ( $?CONDA_BUILD ) then
     endif
 endif
 set _mal_was = unset
-if ( $?CPPFLAGS ) set _mal_was = "'$CPPFLAGS'"
+if ( $?CPPFLAGS ) then
+    set _mal_was = "'$CPPFLAGS'"
+endif
 set _mal_v = ""
-if ( $?_X86_64_MICROARCH_LEVEL_SAVED_CPPFLAGS ) set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_CPPFLAGS"
+if ( $?_X86_64_MICROARCH_LEVEL_SAVED_CPPFLAGS ) then
+    set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_CPPFLAGS"
+endif
 if ( "$_mal_v" != "" ) then
     setenv CPPFLAGS "$_mal_v -march=${_mal_march}"
 else
@@ -93,9 +107,13 @@ if ( $?CONDA_BUILD ) then
     endif
 endif
 set _mal_was = unset
-if ( $?FFLAGS ) set _mal_was = "'$FFLAGS'"
+if ( $?FFLAGS ) then
+    set _mal_was = "'$FFLAGS'"
+endif
 set _mal_v = ""
-if ( $?_X86_64_MICROARCH_LEVEL_SAVED_FFLAGS ) set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_FFLAGS"
+if ( $?_X86_64_MICROARCH_LEVEL_SAVED_FFLAGS ) then
+    set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_FFLAGS"
+endif
 if ( "$_mal_v" != "" ) then
     setenv FFLAGS "$_mal_v -march=${_mal_march}"
 else
@@ -107,9 +125,13 @@ if ( $?CONDA_BUILD ) then
     endif
 endif
 set _mal_was = unset
-if ( $?FCFLAGS ) set _mal_was = "'$FCFLAGS'"
+if ( $?FCFLAGS ) then
+    set _mal_was = "'$FCFLAGS'"
+endif
 set _mal_v = ""
-if ( $?_X86_64_MICROARCH_LEVEL_SAVED_FCFLAGS ) set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_FCFLAGS"
+if ( $?_X86_64_MICROARCH_LEVEL_SAVED_FCFLAGS ) then
+    set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_FCFLAGS"
+endif
 if ( "$_mal_v" != "" ) then
     setenv FCFLAGS "$_mal_v -march=${_mal_march}"
 else
@@ -121,9 +143,13 @@ if ( $?CONDA_BUILD ) then
     endif
 endif
 set _mal_was = unset
-if ( $?RUSTFLAGS ) set _mal_was = "'$RUSTFLAGS'"
+if ( $?RUSTFLAGS ) then
+    set _mal_was = "'$RUSTFLAGS'"
+endif
 set _mal_v = ""
-if ( $?_X86_64_MICROARCH_LEVEL_SAVED_RUSTFLAGS ) set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_RUSTFLAGS"
+if ( $?_X86_64_MICROARCH_LEVEL_SAVED_RUSTFLAGS ) then
+    set _mal_v = "$_X86_64_MICROARCH_LEVEL_SAVED_RUSTFLAGS"
+endif
 if ( "$_mal_v" != "" ) then
     setenv RUSTFLAGS "$_mal_v -C target-cpu=${_mal_march}"
 else
@@ -135,7 +161,9 @@ if ( $?CONDA_BUILD ) then
     endif
 endif
 set _mal_was = unset
-if ( $?GOAMD64 ) set _mal_was = "'$GOAMD64'"
+if ( $?GOAMD64 ) then
+    set _mal_was = "'$GOAMD64'"
+endif
 setenv GOAMD64 "v${_mal_level}"
 if ( $?CONDA_BUILD ) then
     if ( "$CONDA_BUILD" == 1 ) then

@@ -24,25 +24,25 @@ if test (count $_mal_stack) -gt 0
         set -gx _X86_64_MICROARCH_LEVEL_STACK (string join ' ' -- $_mal_stack)
         set -l _mal_was unset; set -q CFLAGS; and set _mal_was "'$CFLAGS'"
         if test -n "$_X86_64_MICROARCH_LEVEL_SAVED_CFLAGS"; set -gx CFLAGS "$_X86_64_MICROARCH_LEVEL_SAVED_CFLAGS -march=$_mal_march"; else; set -gx CFLAGS "-march=$_mal_march"; end
-        test "$CONDA_BUILD" = 1; and printf '%s\n' "x86_64-microarch-level: CFLAGS: $_mal_was -> '$CFLAGS'" >&2
+        if test "$CONDA_BUILD" = 1; printf '%s\n' "x86_64-microarch-level: CFLAGS: $_mal_was -> '$CFLAGS'" >&2; end
         set -l _mal_was unset; set -q CXXFLAGS; and set _mal_was "'$CXXFLAGS'"
         if test -n "$_X86_64_MICROARCH_LEVEL_SAVED_CXXFLAGS"; set -gx CXXFLAGS "$_X86_64_MICROARCH_LEVEL_SAVED_CXXFLAGS -march=$_mal_march"; else; set -gx CXXFLAGS "-march=$_mal_march"; end
-        test "$CONDA_BUILD" = 1; and printf '%s\n' "x86_64-microarch-level: CXXFLAGS: $_mal_was -> '$CXXFLAGS'" >&2
+        if test "$CONDA_BUILD" = 1; printf '%s\n' "x86_64-microarch-level: CXXFLAGS: $_mal_was -> '$CXXFLAGS'" >&2; end
         set -l _mal_was unset; set -q CPPFLAGS; and set _mal_was "'$CPPFLAGS'"
         if test -n "$_X86_64_MICROARCH_LEVEL_SAVED_CPPFLAGS"; set -gx CPPFLAGS "$_X86_64_MICROARCH_LEVEL_SAVED_CPPFLAGS -march=$_mal_march"; else; set -gx CPPFLAGS "-march=$_mal_march"; end
-        test "$CONDA_BUILD" = 1; and printf '%s\n' "x86_64-microarch-level: CPPFLAGS: $_mal_was -> '$CPPFLAGS'" >&2
+        if test "$CONDA_BUILD" = 1; printf '%s\n' "x86_64-microarch-level: CPPFLAGS: $_mal_was -> '$CPPFLAGS'" >&2; end
         set -l _mal_was unset; set -q FFLAGS; and set _mal_was "'$FFLAGS'"
         if test -n "$_X86_64_MICROARCH_LEVEL_SAVED_FFLAGS"; set -gx FFLAGS "$_X86_64_MICROARCH_LEVEL_SAVED_FFLAGS -march=$_mal_march"; else; set -gx FFLAGS "-march=$_mal_march"; end
-        test "$CONDA_BUILD" = 1; and printf '%s\n' "x86_64-microarch-level: FFLAGS: $_mal_was -> '$FFLAGS'" >&2
+        if test "$CONDA_BUILD" = 1; printf '%s\n' "x86_64-microarch-level: FFLAGS: $_mal_was -> '$FFLAGS'" >&2; end
         set -l _mal_was unset; set -q FCFLAGS; and set _mal_was "'$FCFLAGS'"
         if test -n "$_X86_64_MICROARCH_LEVEL_SAVED_FCFLAGS"; set -gx FCFLAGS "$_X86_64_MICROARCH_LEVEL_SAVED_FCFLAGS -march=$_mal_march"; else; set -gx FCFLAGS "-march=$_mal_march"; end
-        test "$CONDA_BUILD" = 1; and printf '%s\n' "x86_64-microarch-level: FCFLAGS: $_mal_was -> '$FCFLAGS'" >&2
+        if test "$CONDA_BUILD" = 1; printf '%s\n' "x86_64-microarch-level: FCFLAGS: $_mal_was -> '$FCFLAGS'" >&2; end
         set -l _mal_was unset; set -q RUSTFLAGS; and set _mal_was "'$RUSTFLAGS'"
         if test -n "$_X86_64_MICROARCH_LEVEL_SAVED_RUSTFLAGS"; set -gx RUSTFLAGS "$_X86_64_MICROARCH_LEVEL_SAVED_RUSTFLAGS -C target-cpu=$_mal_march"; else; set -gx RUSTFLAGS "-C target-cpu=$_mal_march"; end
-        test "$CONDA_BUILD" = 1; and printf '%s\n' "x86_64-microarch-level: RUSTFLAGS: $_mal_was -> '$RUSTFLAGS'" >&2
+        if test "$CONDA_BUILD" = 1; printf '%s\n' "x86_64-microarch-level: RUSTFLAGS: $_mal_was -> '$RUSTFLAGS'" >&2; end
         set -l _mal_was unset; set -q GOAMD64; and set _mal_was "'$GOAMD64'"
         set -gx GOAMD64 "v$_mal_level"
-        test "$CONDA_BUILD" = 1; and printf '%s\n' "x86_64-microarch-level: GOAMD64: $_mal_was -> '$GOAMD64'" >&2
+        if test "$CONDA_BUILD" = 1; printf '%s\n' "x86_64-microarch-level: GOAMD64: $_mal_was -> '$GOAMD64'" >&2; end
     else
         set -e _X86_64_MICROARCH_LEVEL_STACK
         if set -q _X86_64_MICROARCH_LEVEL_SAVED_CFLAGS; set -gx CFLAGS $_X86_64_MICROARCH_LEVEL_SAVED_CFLAGS; set -e _X86_64_MICROARCH_LEVEL_SAVED_CFLAGS; else; set -e CFLAGS; end

@@ -1,0 +1,71 @@
+"""Run a snippet in a real shell, optionally with a CPU sample as /proc/cpuinfo."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+@dataclass(frozen=True)
+class Shell:
+    name: str
+    argv: tuple[str, ...]      # how to start it without reading any rc file
+    suffix: str                # which activation script it sources
+    status: str                # how it spells the last command's exit status
+
+    def source(self, path: Path) -> str:
+        return f"{'.' if self.suffix == 'sh' else 'source'} '{path}'"
+
+    @property
+    def exe(self) -> str | None:
+        return shutil.which(self.argv[0])
+
+
+SHELLS = {
+    s.name: s
+    for s in (
+        Shell("bash", ("bash", "--norc", "--noprofile"), "sh", "$?"),
+        Shell("dash", ("dash",), "sh", "$?"),
+        Shell("zsh", ("zsh", "-f"), "sh", "$?"),
+        Shell("fish", ("fish", "--no-config"), "fish", "$status"),
+        Shell("tcsh", ("tcsh", "-f"), "csh", "$status"),
+    )
+}
+POSIX = ("bash", "dash", "zsh")
+
+
+def shell(name: str) -> Shell:
+    s = SHELLS[name]
+    if s.exe is None:
+        pytest.skip(f"{s.argv[0]} not found on PATH (install it, as .ci/run does)")
+    return s
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    """A clean environment: nothing of the test runner's CPU overrides or flags leaks in."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root"),
+           "LANG": "C.UTF-8", "TERM": "dumb"}
+    env.update(extra)
+    return env
+
+
+MOUNT = 'mount --bind "$1" /proc/cpuinfo && shift && exec "$@"'
+
+
+def with_cpuinfo(argv: list[str], cpuinfo: Path | None) -> list[str]:
+    """`argv` run in a private mount namespace where `cpuinfo` is /proc/cpuinfo."""
+    if cpuinfo is None:
+        return argv
+    return ["unshare", "-m", "sh", "-c", MOUNT, "sh", str(cpuinfo), *argv]
+
+
+def run(sh: Shell, script: str, env: dict[str, str] | None = None, cpuinfo: Path | None = None,
+        prefix_argv: tuple[str, ...] = (), timeout: int = 60) -> subprocess.CompletedProcess:
+    argv = with_cpuinfo([*prefix_argv, *sh.argv, "-c", script], cpuinfo)
+    return subprocess.run(argv, env=env if env is not None else base_env(), capture_output=True,
+                          text=True, timeout=timeout)
