@@ -14,6 +14,22 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CPUINFO = ROOT.parent / "shared" / "cpuinfo"
 
 
+def pytest_sessionfinish(session, exitstatus):
+    session.config.stash[_STATUS] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """Exit with pytest's status, skipping the finalization py-rattler 0.28 can crash (see process.py)."""
+    if _STATUS in config.stash:
+        from microarch_level.process import exit_now
+
+        exit_now(config.stash[_STATUS])
+
+
+_STATUS = pytest.StashKey[int]()
+
+
 def pytest_addoption(parser):
     parser.addoption("--cpuinfo-dir", default=os.environ.get("MICROARCH_LEVEL_CPUINFO", str(DEFAULT_CPUINFO)),
                      help="directory of /proc/cpuinfo samples with an expected.tsv "

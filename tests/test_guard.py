@@ -316,3 +316,24 @@ def test_micromamba_activate_runs_the_guard(installed, tmp_path):
                             capture_output=True, text=True, timeout=300)
     expect_alive(result)
     assert "this CPU is level 2 (from CONDA_OVERRIDE_ARCHSPEC=x86_64_v2)" in result.stderr
+
+
+def many_processors(sample: Path, count: int, dest: Path) -> Path:
+    """`sample`'s first processor block repeated `count` times, renumbered like a real kernel's."""
+    block = sample.read_text().split("\n\n")[0].strip("\n")
+    blocks = []
+    for n in range(count):
+        lines = [f"processor\t: {n}" if line.startswith("processor") else line for line in block.splitlines()]
+        blocks.append("\n".join(lines))
+    dest.write_text("\n\n".join(blocks) + "\n\n")
+    return dest
+
+
+@pytest.mark.parametrize("shell_name", list(SHELLS))
+def test_the_guard_reads_only_the_first_of_256_processors(installed, cpuinfo_at, tmp_path, shell_name):
+    sh = shell(shell_name)
+    big = many_processors(cpuinfo_at(3), 256, tmp_path / "cpuinfo-256")
+    for level in GUARDED:
+        result = run(sh, activate(sh, installed(level)), cpuinfo=big)
+        expect_alive(result)
+        assert (f"this CPU is level 3 (from /proc/cpuinfo)" in result.stderr) == (level > 3)

@@ -138,9 +138,11 @@ def render(rows: list[Row], styles: list[str], fmt: str) -> str:
                           indent=2)
     header = ["CPU sample", "archspec", "level", *styles]
     body = [[r.sample, r.archspec, str(r.level), *(_text(c) for c in r.cells)] for r in rows]
-    legend = ("cell: gate level installed unpinned; ok = every lower pin installs too, PINS = one does not; "
-              "! = not the level the report stands for.  Columns: "
-              + "; ".join(f"{s} = {STYLES[s].label}" for s in styles))
+    legend = "\n".join([
+        "cell: the gate level installed unpinned; ok = every lower pin installs too, PINS = one does not;",
+        "      ! = not the level the reported __archspec stands for",
+        *(f"{s}: {STYLES[s].label}" for s in styles),
+    ])
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(row) + " |" for row in body]

@@ -14,11 +14,26 @@ from dataclasses import dataclass
 from .levels import Catalog
 
 
+# How a style reads CONDA_OVERRIDE_ARCHSPEC.
+VERBATIM = "verbatim"   # any value becomes the __archspec build string
+NAMES = "names"         # only names archspec knows; anything else is refused
+IGNORED = "ignored"     # the deciding solve does not look at the machine at all
+NO_OVERRIDE = "none"    # the variable does nothing
+
+# Where a style's CPU comes from.
+PROC_CPUINFO = "/proc/cpuinfo"   # archspec (Python or Rust) reading the kernel's flags
+CPUID = "CPUID"                  # the tool's own CPUID-based level detection
+NOWHERE = "nowhere"              # a fixed report, whatever the CPU
+
+
 @dataclass(frozen=True)
 class Style:
     key: str
     label: str
-    solver: str  # build-string semantics, see matching.SOLVERS
+    solver: str      # build-string semantics, see matching.SOLVERS
+    override: str    # how CONDA_OVERRIDE_ARCHSPEC is read (VERBATIM, NAMES, IGNORED, NO_OVERRIDE)
+    detection: str   # where the CPU comes from (PROC_CPUINFO, CPUID, NOWHERE)
+    note: str = ""
 
     def report(self, catalog: Catalog, host: str) -> tuple[str, str] | None:
         """(version, build) of `__archspec` on a CPU archspec calls `host`; None if absent."""
@@ -41,13 +56,15 @@ class Style:
 STYLES = {
     s.key: s
     for s in (
-        Style("conda", "conda >= 23.3 (archspec name)", "libmamba"),
-        Style("mamba", "mamba/micromamba >= 1.5.10, 2.x (generic x86_64_vN)", "libmamba"),
-        Style("mamba-hyphen", "mamba/micromamba 1.5.3-1.5.9 (x86_64-vN, bug #3222)", "libmamba"),
-        Style("mamba-old", "mamba/micromamba <= 1.5.2 (always x86_64)", "libmamba"),
-        Style("pixi-lock", "pixi lock-file solve (baseline __archspec=0=x86_64)", "rattler"),
-        Style("rattler", "rattler/pixi install (archspec-rs detection)", "rattler"),
-        Style("conda-old", "conda < 23.3 (no __archspec)", "conda-classic"),
+        Style("conda", "conda >= 23.3 (archspec name)", "libmamba", VERBATIM, PROC_CPUINFO),
+        Style("mamba", "mamba/micromamba >= 1.5.10, 2.x (generic x86_64_vN)", "libmamba", VERBATIM, CPUID,
+              note="only 2.x reads CONDA_OVERRIDE_ARCHSPEC; 1.5.10-1.x ignore it"),
+        Style("mamba-hyphen", "mamba/micromamba 1.5.3-1.5.9 (x86_64-vN, bug #3222)", "libmamba", NO_OVERRIDE,
+              CPUID),
+        Style("mamba-old", "mamba/micromamba <= 1.5.2 (always x86_64)", "libmamba", NO_OVERRIDE, NOWHERE),
+        Style("pixi-lock", "pixi lock-file solve (baseline __archspec=0=x86_64)", "rattler", IGNORED, NOWHERE),
+        Style("rattler", "rattler/pixi install (archspec-rs detection)", "rattler", NAMES, PROC_CPUINFO),
+        Style("conda-old", "conda < 23.3 (no __archspec)", "conda-classic", NO_OVERRIDE, NOWHERE),
     )
 }
 # The styles a maintainer's matrix shows by default (the old ones only matter to doctor).

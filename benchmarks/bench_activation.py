@@ -1,0 +1,253 @@
+"""Activation costs, measured the way a shell pays them: by sourcing installed scripts.
+
+One measurement runs a fresh shell that sources a script N times in a loop, and
+the same loop sourcing an empty file N times; the difference divided by N is the
+cost per activation.  Process start-up and the loop itself cancel out, and the
+minimum over interleaved repeats filters out the noise of a shared VM.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SHELLS = ("bash", "dash", "zsh", "fish", "tcsh")
+ARGV = {"bash": ("bash", "--norc", "--noprofile"), "dash": ("dash",), "zsh": ("zsh", "-f"),
+        "fish": ("fish", "--no-config"), "tcsh": ("tcsh", "-f")}
+SUFFIX = {"bash": "sh", "dash": "sh", "zsh": "sh", "fish": "fish", "tcsh": "csh"}
+GATE = "_x86_64-microarch-level"
+FLAGS = "x86_64-microarch-level"
+# Every loop prints GOAMD64 at the end: unset means the guard left nothing behind
+# and a flag activate/deactivate cycle restored the environment.
+CLEAN = "GOAMD64=[]"
+MOUNT = 'mount --bind "$0" /proc/cpuinfo && exec "$@"'
+
+
+class BenchError(RuntimeError):
+    """A measured command failed or printed something unexpected."""
+
+
+@dataclass
+class Result:
+    """Seconds per loop iteration; None (with a reason in `note`) when not measured."""
+
+    seconds: float | None
+    n: int = 0
+    note: str = ""
+
+
+def guard_script(prefix: Path, shell: str) -> Path:
+    return prefix / "etc" / "conda" / "activate.d" / f"{GATE}_guard.{SUFFIX[shell]}"
+
+
+def flag_scripts(prefix: Path, shell: str) -> tuple[Path, Path]:
+    name = f"~{FLAGS}.{SUFFIX[shell]}"
+    return (prefix / "etc" / "conda" / "activate.d" / name,
+            prefix / "etc" / "conda" / "deactivate.d" / name)
+
+
+def available(shell: str) -> bool:
+    return shutil.which(ARGV[shell][0]) is not None
+
+
+def _quote(path: Path) -> str:
+    if "'" in str(path):
+        raise BenchError(f"path with a quote cannot be sourced from every shell: {path}")
+    return f"'{path}'"
+
+
+def source_line(shell: str, path: Path) -> str:
+    return f"{'.' if SUFFIX[shell] == 'sh' else 'source'} {_quote(path)}"
+
+
+def loop_script(shell: str, body: list[str]) -> str:
+    """A script running `body` $1 times, then printing GOAMD64 (see CLEAN)."""
+    if SUFFIX[shell] == "sh":
+        lines = "".join(f"  {b}\n" for b in body)
+        return (f'n=$1 i=0\nwhile [ "$i" -lt "$n" ]; do\n{lines}  i=$((i + 1))\ndone\n'
+                "printf 'GOAMD64=[%s]\\n' \"${GOAMD64-}\"\n")
+    if shell == "fish":
+        lines = "".join(f"    {b}\n" for b in body)
+        return f"for i in (seq $argv[1])\n{lines}end\nprintf 'GOAMD64=[%s]\\n' \"$GOAMD64\"\n"
+    lines = "".join(f"    {b}\n" for b in body)
+    return (f"set n = $1\nset i = 0\nwhile ( $i < $n )\n{lines}    @ i++\nend\n"
+            "if ( $?GOAMD64 ) then\n    printf 'GOAMD64=[%s]\\n' \"$GOAMD64\"\nelse\n"
+            "    printf 'GOAMD64=[]\\n'\nendif\n")
+
+
+def clean_env() -> dict[str, str]:
+    """What a fresh login would have: no CPU override, no guard switch, no compiler flags."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root"),
+            "LANG": "C.UTF-8", "TERM": "dumb"}
+
+
+# ----------------------------------------------------------------------------
+# /proc/cpuinfo samples.
+
+def first_block(text: str) -> str:
+    """The first processor block of a cpuinfo dump as the kernel prints it (COMMENT lines dropped)."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("COMMENT"):
+            continue
+        if not line.strip():
+            if lines:
+                break
+            continue
+        lines.append(line)
+    return "\n".join(lines) + "\n\n"
+
+
+def many_processors(block: str, count: int) -> str:
+    """`count` copies of one processor block, numbered like a real multi-core machine."""
+    field = re.compile(r"^(processor|apicid|initial apicid)(\s*:\s*)\d+$", re.M)
+    return "".join(field.sub(lambda m, i=i: f"{m[1]}{m[2]}{i}", block) for i in range(count))
+
+
+def pick_sample(directory: Path) -> tuple[str, str]:
+    """(name, text) of a level-4 CPU sample, so every gate's guard takes its fast path."""
+    table = directory / "expected.tsv"
+    if table.exists():
+        rows = [line.split("\t") for line in table.read_text().splitlines()[1:] if line.strip()]
+        level4 = sorted(r[0] for r in rows if len(r) == 3 and r[2].strip() == "4")
+        for name in ["linux-rocky8.5-zen4"] + level4:
+            if (directory / name).exists():
+                return name, (directory / name).read_text()
+    return "this host's /proc/cpuinfo", Path("/proc/cpuinfo").read_text()
+
+
+def mount_problem(sample: Path) -> str | None:
+    """Why `sample` cannot be bind-mounted over /proc/cpuinfo here, or None when it can."""
+    if not shutil.which("unshare"):
+        return "unshare not found"
+    try:
+        proc = subprocess.run(["unshare", "-m", "sh", "-c", MOUNT, str(sample), "cat", "/proc/cpuinfo"],
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    if proc.returncode != 0 or proc.stdout != sample.read_text():
+        return (proc.stderr.strip().splitlines() or ["mount --bind had no effect"])[-1] + " (needs root)"
+    return None
+
+
+# ----------------------------------------------------------------------------
+# Timing.
+
+@dataclass
+class Case:
+    """A loop to time: `measured` runs the body N times, `baseline` the same loop over empty files."""
+
+    measured: list[str]
+    baseline: list[str]
+    n: int = 0
+
+
+class Timer:
+    """Writes loop scripts under `workdir` and times them.
+
+    `measure` runs its cases round-robin, `repeats` rounds, keeping each loop's
+    fastest run: a slow spell of the VM then hits one run of many cases rather
+    than every run of one case.
+    """
+
+    def __init__(self, workdir: Path, repeats: int, target: float, max_n: int):
+        self.workdir = workdir
+        self.repeats = repeats
+        self.target = target      # seconds one timed loop should take
+        self.max_n = max_n
+        self.env = clean_env()
+        self.empty = workdir / "empty"
+        self.empty.write_text("")
+        self._count = 0
+
+    def script(self, shell: str, body: list[str]) -> Path:
+        self._count += 1
+        path = self.workdir / f"loop{self._count}.{shell}"
+        path.write_text(loop_script(shell, body))
+        return path
+
+    def run(self, argv: list[str], expect: str = CLEAN) -> tuple[float, str]:
+        """Wall time of one process, and its stderr (the guard's warning, if any)."""
+        started = time.perf_counter()
+        proc = subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=600)
+        elapsed = time.perf_counter() - started
+        if proc.returncode != 0 or proc.stdout.strip() != expect:
+            raise BenchError(f"{shlex.join(argv)} exited {proc.returncode}, printed {proc.stdout.strip()!r}; "
+                             f"stderr: {proc.stderr.strip()[:500]}")
+        return elapsed, proc.stderr
+
+    def case(self, shell: str, body: list[str], mount: Path | None = None) -> Case:
+        wrap = ["unshare", "-m", "sh", "-c", MOUNT, str(mount)] if mount else []
+        blank = [source_line(shell, self.empty)] * len(body)
+        return Case([*wrap, *ARGV[shell], str(self.script(shell, body))],
+                    [*wrap, *ARGV[shell], str(self.script(shell, blank))])
+
+    def calibrate(self, case: Case) -> int:
+        """Iterations that make one timed loop last about `self.target` seconds.
+
+        Grows N until a whole run (start-up included, so the estimate errs on the
+        short side) takes a quarter of the target, then scales it up.
+        """
+        n = 4
+        while True:
+            elapsed = self.run(case.measured + [str(n)])[0]
+            if elapsed >= self.target / 4 or n >= self.max_n:
+                break
+            n *= 4
+        return max(3, min(self.max_n, int(n * self.target / elapsed)))
+
+    def measure(self, cases: dict) -> dict:
+        """{key: Result} per iteration: (fastest measured run - fastest baseline run) / N."""
+        for case in cases.values():
+            case.n = case.n or self.calibrate(case)
+        best = {key: [float("inf"), float("inf")] for key in cases}
+        warnings = {key: "" for key in cases}
+        for _ in range(self.repeats):
+            for key, case in cases.items():
+                best[key][1] = min(best[key][1], self.run(case.baseline + [str(case.n)])[0])
+                elapsed, stderr = self.run(case.measured + [str(case.n)])
+                best[key][0] = min(best[key][0], elapsed)
+                warnings[key] = warnings[key] or stderr.strip()
+        return {key: Result(max(b[0] - b[1], 0.0) / cases[key].n, cases[key].n,
+                            f"stderr: {warnings[key].splitlines()[0]}" if warnings[key] else "")
+                for key, b in best.items()}
+
+
+def guard_costs(timer: Timer, prefixes: dict[int, Path], shells: list[str],
+                mounts: dict[str, Path | None]) -> dict[tuple[str, int, str], Result]:
+    """{(shell, gate level, cpuinfo label): per-activation cost}; one N per shell, so cells compare."""
+    cases = {}
+    for shell in shells:
+        for label, mount in mounts.items():
+            for level, prefix in prefixes.items():
+                cases[(shell, level, label)] = timer.case(shell, [source_line(shell, guard_script(prefix, shell))],
+                                                          mount)
+        first = cases[(shell, next(iter(prefixes)), next(iter(mounts)))]
+        n = timer.calibrate(first)
+        for (s, _, _), case in cases.items():
+            if s == shell:
+                case.n = n
+    return timer.measure(cases)
+
+
+def flag_cycle_costs(timer: Timer, prefix: Path, level: int, shells: list[str]) -> dict[str, Result]:
+    """{shell: cost of one activate + deactivate of the flag package}, after checking it sets GOAMD64."""
+    cases = {}
+    for shell in shells:
+        activate, deactivate = flag_scripts(prefix, shell)
+        once = [*ARGV[shell], str(timer.script(shell, [source_line(shell, activate)])), "1"]
+        timer.run(once, expect=f"GOAMD64=[v{level}]")
+        cases[shell] = timer.case(shell, [source_line(shell, activate), source_line(shell, deactivate)])
+    return timer.measure(cases)
+
+
+def process_costs(timer: Timer, commands: dict[str, list[str]]) -> dict[str, Result]:
+    """{name: cost of running the command once from a dash loop (fork, exec, run)}, net of the loop."""
+    return timer.measure({name: timer.case("dash", [f"{shlex.join(argv)} >/dev/null"])
+                          for name, argv in commands.items()})

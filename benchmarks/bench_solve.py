@@ -1,0 +1,122 @@
+"""What the gate adds to a downstream solve.
+
+A tiny downstream package, `mal-bench-app`, is built twice with rattler-build:
+the way conda-forge documents microarch-optimised builds (variants for levels
+1, 3 and 4 with `x86_64-microarch-level` in `build:` and build numbers 100, 300,
+400; the flag package's run-export makes each depend on the gate), and plainly
+(one build, no flag package, no gate).  The same solve request is then timed
+against each, with the same virtual packages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+APP = "mal-bench-app"
+HOST = "haswell"   # a level-3 CPU: the solver must reject the level-4 build and pick 300
+LEVELS = (1, 3, 4)
+
+RECIPE = """\
+package:
+  name: {app}
+  version: "1.0"
+build:
+  number: {number}
+  script:
+    - mkdir -p "$PREFIX/share/{app}"
+    - echo built > "$PREFIX/share/{app}/marker"
+{requirements}"""
+OPTIMISED = "\n".join([
+    "requirements:",
+    "  build:",
+    # rattler-build requires an operator: `x86_64-microarch-level 3` is rejected.
+    "    - x86_64-microarch-level ==${{ microarch_level }}",
+])
+
+
+@dataclass
+class Solve:
+    label: str
+    channels: list[Path]
+    records: int            # records in those channels' repodata
+    seconds: float = 0.0    # median
+    solution: str = ""
+
+
+@contextlib.contextmanager
+def _env(**values: str):
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def build_downstream(workdir: Path, gate_channel: Path) -> tuple[Path, Path]:
+    """(channel of the level 1/3/4 builds, channel of the plain build)."""
+    from rattler_build import Stage0Recipe, ToolConfiguration, VariantConfig
+
+    from microarch_level.channel import index_channel
+
+    tools = ToolConfiguration(test_strategy="skip")
+    out = {}
+    for kind, number, requirements in (("optimised", "${{ (microarch_level | int) * 100 }}", OPTIMISED),
+                                       ("plain", "0", "")):
+        src = workdir / f"{kind}-recipe"
+        src.mkdir(parents=True, exist_ok=True)
+        (src / "recipe.yaml").write_text(RECIPE.format(app=APP, number=number, requirements=requirements))
+        levels = LEVELS if kind == "optimised" else (LEVELS[0],)
+        (src / "variants.yaml").write_text("microarch_level:\n" + "".join(f'  - "{k}"\n' for k in levels))
+        out[kind] = workdir / f"{kind}-channel"
+        recipe = Stage0Recipe.from_file(str(src / "recipe.yaml"))
+        # The strong run-export puts the gate in the build's host environment too;
+        # a level-4 CPU override lets the level-4 variant build on any machine.
+        with _env(CONDA_OVERRIDE_ARCHSPEC="x86_64_v4"):
+            for variant in recipe.render(VariantConfig.from_file(str(src / "variants.yaml"))):
+                variant.run_build(tool_config=tools, output_dir=out[kind],
+                                  channels=[gate_channel.resolve().as_uri()], no_build_id=True)
+        index_channel(out[kind])
+    return out["optimised"], out["plain"]
+
+
+def count_records(channels: list[Path]) -> int:
+    total = 0
+    for channel in channels:
+        for repodata in channel.glob("*/repodata.json"):
+            data = json.loads(repodata.read_text())
+            total += len(data.get("packages", {})) + len(data.get("packages.conda", {}))
+    return total
+
+
+def time_solves(gate_channel: Path, optimised: Path, plain: Path, repeats: int) -> list[Solve]:
+    """Median time of `solve([APP])` per case; the cases interleave so drift hits all alike."""
+    from microarch_level.channel import archspec_package, base_virtual_packages, solve
+
+    cases = [Solve("plain build only", [plain], 0),
+             Solve("plain build, gate channel also listed", [gate_channel, plain], 0),
+             Solve("level 1/3/4 builds + gate", [gate_channel, optimised], 0)]
+    vps = base_virtual_packages() + [archspec_package(HOST)]
+    times: dict[str, list[float]] = {c.label: [] for c in cases}
+    for case in cases:
+        case.records = count_records(case.channels)
+        records = solve(case.channels, [APP], vps)  # warm-up, and the answer to report
+        case.solution = ", ".join(sorted(f"{r.name.normalized} {r.version} {r.build}" for r in records))
+    for _ in range(repeats):
+        for case in cases:
+            started = time.perf_counter()
+            solve(case.channels, [APP], vps)
+            times[case.label].append(time.perf_counter() - started)
+    for case in cases:
+        case.seconds = statistics.median(times[case.label])
+    return cases

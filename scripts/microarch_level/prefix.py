@@ -1,0 +1,76 @@
+"""What a conda environment holds that ties it to a CPU level.
+
+An environment created on one machine (or under an override) can be used on
+an older CPU; its programs then die with "Illegal instruction".  The gate's
+level in conda-meta/ and the packages that depend on the gate tell a user,
+before that happens, which programs are at risk.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .activation import GATE
+
+
+class NotAnEnvironment(ValueError):
+    """The path is not a conda environment; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Dependent:
+    name: str
+    version: str
+    build: str
+    requirement: str  # the dependency on the gate as recorded, e.g. "_x86_64-microarch-level >=3"
+
+
+@dataclass(frozen=True)
+class Environment:
+    path: Path
+    gate_level: int | None        # None: no gate installed
+    gate_build: str | None
+    dependents: list[Dependent] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # conda-meta files that are not package records
+
+
+_SPEC_NAME = re.compile(r"^\s*(?:[^\s:]+::)?([A-Za-z0-9_.-]+)")
+
+
+def _depends_on_gate(spec: str) -> bool:
+    m = _SPEC_NAME.match(spec)
+    return m is not None and m.group(1) == GATE
+
+
+def read_environment(path: Path) -> Environment:
+    """The gate level and the gate's dependents recorded in `path`/conda-meta/*.json."""
+    meta = path / "conda-meta"
+    if not path.is_dir():
+        raise NotAnEnvironment(f"{path} is not a directory")
+    if not meta.is_dir():
+        raise NotAnEnvironment(f"{path} has no conda-meta/ directory: not a conda environment")
+    gate_level = gate_build = None
+    dependents: list[Dependent] = []
+    unreadable: list[str] = []
+    for record_file in sorted(meta.glob("*.json")):
+        try:
+            record = json.loads(record_file.read_text(encoding="utf-8"))
+            name, version, build = record["name"], str(record["version"]), str(record.get("build", ""))
+            depends = [str(d) for d in record.get("depends", [])]
+        except (OSError, ValueError, KeyError, TypeError):
+            unreadable.append(record_file.name)
+            continue
+        if name == GATE:
+            try:
+                gate_level = int(version)
+            except ValueError:
+                unreadable.append(record_file.name)
+                continue
+            gate_build = build
+        for spec in depends:
+            if _depends_on_gate(spec):
+                dependents.append(Dependent(name, version, build, spec))
+    return Environment(path, gate_level, gate_build, dependents, unreadable)

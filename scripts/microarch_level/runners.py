@@ -1,0 +1,523 @@
+"""Drive the real package managers: conda, mamba, micromamba and pixi.
+
+Everything this module knows about a tool is data in `DRIVERS`: how it prints
+its version, where its `info --json` keeps the virtual packages, how it
+creates an environment offline from local channels, which words in its
+output mean "the solver found no solution", and what it does with
+`CONDA_OVERRIDE_ARCHSPEC`.  The functions below only interpret that data.
+
+    find(tool)                         the executable (MICROARCH_LEVEL_<TOOL>, else PATH)
+    version(tool, exe)                 "24.11.3", "1.5.8", "0.41.4"
+    reported_archspec(tool, exe)       ("1", "haswell"): the __archspec the tool's solver sees
+    create(driver, exe, channels, specs, archspec=...)
+                                       an Outcome: installed / unsatisfiable / failed, with the
+                                       packages read from the new prefix's conda-meta
+
+Facts (see ../shared/FIELD-NOTES.md, section 2): conda and mamba/micromamba
+2.x take CONDA_OVERRIDE_ARCHSPEC verbatim, mamba/micromamba 1.x ignore it;
+rattler-based pixi only accepts names archspec knows; pixi's lock-file solve
+uses the baseline `__archspec` of the platform whatever the machine is, while
+`pixi exec` solves with the detected (or overridden) CPU.  mamba 1.x's `info`
+is conda's `info` and shows conda's virtual packages, not the ones mamba's
+own solver uses, so for mamba 1.x the report comes from libmambapy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from .tools import IGNORED, NAMES, STYLES, TOOLS, VERBATIM, Style, parse_version, style_of
+from .tools import NO_OVERRIDE as NONE
+
+ENV_PREFIX = "MICROARCH_LEVEL_"
+OVERRIDE = "CONDA_OVERRIDE_ARCHSPEC"
+TIMEOUT = 900.0
+
+# Statuses of an Outcome.
+INSTALLED = "installed"
+UNSATISFIABLE = "unsatisfiable"
+FAILED = "failed"
+
+
+class RunnerError(RuntimeError):
+    """A tool could not be run or its output not understood; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Driver:
+    """How to run one package manager (a tool may have several drivers: pixi, pixi exec)."""
+
+    key: str
+    tool: str
+    # argv after the executable; placeholders: {prefix} {workspace} {channels} {specs} {cache}
+    create: tuple[str, ...]
+    channel_args: tuple[str, ...]          # repeated per channel: {channel} is its file:// URL
+    spec_args: tuple[str, ...] = ("{spec}",)  # repeated per spec
+    layout: str = "prefix"                 # prefix: -p PREFIX; workspace: a manifest; exec: pixi exec
+    env: tuple[tuple[str, str], ...] = ()  # set for every run; {scratch} is the run's scratch dir
+    unsatisfiable: tuple[str, ...] = ()    # regexes: the solver said there is no solution
+    # (first version, override behaviour) in ascending order; the last one not above the version wins
+    overrides: tuple[tuple[str, str], ...] = (("0", NONE),)
+    # (first version, probe) likewise: "info-json" or "libmambapy"
+    probes: tuple[tuple[str, str], ...] = (("0", "info-json"),)
+    info: tuple[str, ...] = ("info", "--json")
+    solve_style: str | None = None         # a tools.STYLES key when it is not tools.style_of(tool)
+    note: str = ""
+
+    def override_mode(self, tool_version: str) -> str:
+        return _pick(self.overrides, tool_version)
+
+    def probe(self, tool_version: str) -> str:
+        return _pick(self.probes, tool_version)
+
+    def style(self, tool_version: str) -> Style:
+        """The reporting style of the solve that decides what this driver installs."""
+        return STYLES[self.solve_style] if self.solve_style else style_of(self.tool, tool_version)
+
+
+def _pick(table: tuple[tuple[str, str], ...], tool_version: str) -> str:
+    v = parse_version(tool_version)
+    chosen = table[0][1]
+    for first, value in table:
+        if v >= parse_version(first):
+            chosen = value
+    return chosen
+
+
+_LIBMAMBA_NO_SOLUTION = (r"Could not solve for environment specs", r"Encountered problems while solving",
+                         r"nothing provides", r"is not installable because", r"UnsatisfiableError")
+_RATTLER_NO_SOLUTION = (r"Cannot solve the request", r"cannot be installed because there are no viable options",
+                        r"No candidates were found", r"failed to solve")
+_CONDA_MAMBA = ("create", "--yes", "--prefix", "{prefix}", "--offline", "--override-channels", "{channels}",
+                "{specs}")
+
+DRIVERS: dict[str, Driver] = {
+    d.key: d
+    for d in (
+        Driver(
+            key="conda", tool="conda",
+            create=_CONDA_MAMBA, channel_args=("--channel", "{channel}"),
+            env=(("CONDA_PKGS_DIRS", "{scratch}/pkgs"),),
+            unsatisfiable=_LIBMAMBA_NO_SOLUTION + (r"PackagesNotFoundError", r"ResolvePackageNotFound"),
+            overrides=(("0", NONE), ("23.3", VERBATIM)),
+            note="conda info --json lists virtual_pkgs as [name, version, build]",
+        ),
+        Driver(
+            key="mamba", tool="mamba",
+            create=_CONDA_MAMBA, channel_args=("--channel", "{channel}"),
+            env=(("CONDA_PKGS_DIRS", "{scratch}/pkgs"), ("MAMBA_NO_BANNER", "1")),
+            unsatisfiable=_LIBMAMBA_NO_SOLUTION + (r"PackagesNotFoundError",),
+            overrides=(("0", NONE), ("2.0", VERBATIM)),
+            probes=(("0", "libmambapy"), ("2.0", "info-json")),
+            note="mamba 1.x is conda's CLI around libmambapy; 2.x is micromamba's C++ CLI",
+        ),
+        Driver(
+            key="micromamba", tool="micromamba",
+            create=_CONDA_MAMBA, channel_args=("--channel", "{channel}"),
+            env=(("CONDA_PKGS_DIRS", "{scratch}/pkgs"), ("MAMBA_ROOT_PREFIX", "{scratch}/root"),
+                 ("MAMBA_NO_BANNER", "1")),
+            unsatisfiable=_LIBMAMBA_NO_SOLUTION,
+            overrides=(("0", NONE), ("2.0", VERBATIM)),
+            note="micromamba info --json lists 'virtual packages' as name=version=build",
+        ),
+        Driver(
+            key="pixi", tool="pixi",
+            create=("install",), channel_args=(), spec_args=(), layout="workspace",
+            env=(("PIXI_CACHE_DIR", "{scratch}/cache"), ("RATTLER_CACHE_DIR", "{scratch}/cache")),
+            unsatisfiable=_RATTLER_NO_SOLUTION,
+            overrides=(("0", IGNORED),),
+            solve_style="pixi-lock",
+            note="a workspace is locked for the platform's baseline __archspec, whatever the machine",
+        ),
+        Driver(
+            key="pixi-exec", tool="pixi",
+            create=("exec", "{channels}", "{specs}", "true"),
+            channel_args=("--channel", "{channel}"), spec_args=("--spec", "{spec}"), layout="exec",
+            env=(("PIXI_CACHE_DIR", "{scratch}/cache"), ("RATTLER_CACHE_DIR", "{scratch}/cache")),
+            unsatisfiable=_RATTLER_NO_SOLUTION,
+            overrides=(("0", NAMES),),
+            note="pixi exec solves with the detected CPU (archspec-rs) or CONDA_OVERRIDE_ARCHSPEC",
+        ),
+    )
+}
+assert {d.tool for d in DRIVERS.values()} == set(TOOLS)
+
+WORKSPACE_PREFIX = Path(".pixi") / "envs" / "default"
+MANIFEST = "pixi.toml"
+PLATFORM = "linux-64"
+
+
+# ----------------------------------------------------------------------------
+# Finding a tool and asking it about itself.
+
+def env_var(tool: str) -> str:
+    return f"{ENV_PREFIX}{tool.upper().replace('-', '_')}"
+
+
+def find(tool: str) -> Path | None:
+    """The executable named by MICROARCH_LEVEL_<TOOL> if set, else `tool` on PATH; None if neither."""
+    given = os.environ.get(env_var(tool))
+    if given:
+        hit = shutil.which(given)
+        return Path(hit).absolute() if hit else None
+    hit = shutil.which(tool)
+    return Path(hit).absolute() if hit else None
+
+
+def missing(tool: str) -> str:
+    """Why find(tool) returned None, as a one-line test skip reason."""
+    given = os.environ.get(env_var(tool))
+    if given:
+        return f"{tool} not found: {env_var(tool)}={given} is not an executable"
+    return f"{tool} not found on PATH (set {env_var(tool)})"
+
+
+def _run(argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None,
+         timeout: float = 120.0) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(list(argv), env=dict(env) if env is not None else None, cwd=cwd,
+                              capture_output=True, text=True, errors="replace", timeout=timeout)
+    except FileNotFoundError:
+        raise RunnerError(f"cannot run {argv[0]}: no such file") from None
+    except PermissionError:
+        raise RunnerError(f"cannot run {argv[0]}: permission denied") from None
+    except subprocess.TimeoutExpired:
+        raise RunnerError(f"{Path(argv[0]).name} {' '.join(argv[1:3])} did not finish in {timeout:.0f} s") from None
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "no output")
+
+
+_VERSION = re.compile(r"v?(\d+(?:\.\d+)+(?:[-.+]?[A-Za-z0-9]+)*)")
+
+
+def parse_version_output(tool: str, text: str) -> str | None:
+    """The tool's own version in `--version` output, or None.
+
+    conda: `conda 24.11.3`; pixi: `pixi 0.41.4`; micromamba and mamba 2.x: `2.0.5`;
+    mamba 1.x: `mamba 1.5.8` then `conda 23.11.0` (its own line wins).
+    """
+    bare = None
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] == tool and _VERSION.fullmatch(words[1]):
+            return _VERSION.fullmatch(words[1]).group(1)
+        if len(words) == 1 and bare is None and _VERSION.fullmatch(words[0]):
+            bare = _VERSION.fullmatch(words[0]).group(1)
+    return bare
+
+
+def version(tool: str, exe: Path) -> str:
+    """The version `exe --version` prints, e.g. "24.11.3"; RunnerError when it prints none."""
+    proc = _run([str(exe), "--version"], env=_clean_env({"MAMBA_NO_BANNER": "1"}))
+    found = parse_version_output(tool, proc.stdout) or parse_version_output(tool, proc.stderr)
+    if proc.returncode != 0 or not found:
+        raise RunnerError(f"{exe} --version exited {proc.returncode}: {_first_line(proc.stdout + proc.stderr)}")
+    return found
+
+
+def parse_virtual_packages(data: object) -> dict[str, tuple[str, str]]:
+    """{name: (version, build)} from any tool's `info --json` document.
+
+    conda and mamba 1.x: "virtual_pkgs": [["__archspec", "1", "haswell"], ...];
+    micromamba and mamba 2.x: "virtual packages": ["__archspec=1=x86_64_v3", ...];
+    pixi: "virtual_packages": ["__archspec=1=haswell", ...].
+    """
+    if not isinstance(data, dict):
+        raise RunnerError("info --json did not print a JSON object")
+    for key in ("virtual_pkgs", "virtual packages", "virtual_packages"):
+        if key in data:
+            entries = data[key]
+            break
+    else:
+        raise RunnerError(f"info --json has no virtual packages (keys: {', '.join(sorted(data)) or 'none'})")
+    found: dict[str, tuple[str, str]] = {}
+    for entry in entries or ():
+        if isinstance(entry, str):
+            parts = entry.split("=", 2)
+        elif isinstance(entry, dict):
+            parts = [entry.get("name"), entry.get("version"), entry.get("build", entry.get("build_string"))]
+        else:
+            parts = list(entry)
+        if len(parts) != 3 or not all(isinstance(p, str) for p in parts):
+            raise RunnerError(f"cannot read virtual package {entry!r} in info --json")
+        found[parts[0]] = (parts[1], parts[2])
+    return found
+
+
+# libmambapy 1.x: the virtual packages mamba's own solver uses (mamba 1.x `info` is conda's).
+_LIBMAMBAPY_PROBE = (
+    "import json, libmambapy\n"
+    "print(json.dumps([[p.name, p.version, p.build_string] for p in libmambapy.get_virtual_packages()]))\n"
+)
+
+
+_LONG_SHEBANG = re.compile(r"""^'''exec' "([^"]+)" "\$0" """.rstrip())
+
+
+def _interpreter(exe: Path) -> Path | None:
+    """The Python a console script (conda/mamba 1.x entry point) runs with; None if it is not one.
+
+    Reads the #! line, or, under `#!/bin/sh`, the exec line conda writes when
+    the interpreter's path is too long for #!.
+    """
+    try:
+        with open(exe, "rb") as fh:
+            head = fh.read(8192).decode("utf-8", "replace").splitlines()[:2]
+    except OSError:
+        return None
+    if not head or not head[0].startswith("#!"):
+        return None
+    words = head[0][2:].split()
+    candidate = None
+    if words and Path(words[0]).name == "env" and len(words) > 1:
+        candidate = shutil.which(words[1])
+    elif words and Path(words[0]).name.startswith("python"):
+        candidate = words[0]
+    elif len(head) > 1 and _LONG_SHEBANG.match(head[1]):
+        candidate = _LONG_SHEBANG.match(head[1]).group(1)
+    if candidate is None or not Path(candidate).name.startswith("python"):
+        return None
+    return Path(candidate)
+
+
+def reported_archspec(tool: str, exe: Path, env: dict | None = None) -> tuple[str, str] | None:
+    """(version, build) of the `__archspec` virtual package `tool` solves with; None when it reports none.
+
+    `env` is merged over this process's environment (a None value removes a
+    variable), e.g. {"CONDA_OVERRIDE_ARCHSPEC": "haswell"}.  For pixi this is
+    what `pixi info` detects (what `pixi exec` and installs check against);
+    a workspace's lock file is solved for the baseline instead (see DRIVERS).
+    mamba 1.x: libmambapy's view, through the Python its entry point runs
+    with; conda's view (what `mamba info` prints) only if that fails.
+    """
+    driver = _driver_for_tool(tool)
+    tool_version = version(tool, exe)
+    run_env = _clean_env({"MAMBA_NO_BANNER": "1"}, env)
+    if driver.probe(tool_version) == "libmambapy":
+        python = _interpreter(exe)
+        if python is not None:
+            proc = _run([str(python), "-c", _LIBMAMBAPY_PROBE], env=run_env)
+            if proc.returncode == 0:
+                try:
+                    listed = parse_virtual_packages({"virtual_pkgs": json.loads(proc.stdout)})
+                except (json.JSONDecodeError, RunnerError):
+                    listed = None
+                if listed is not None:
+                    return listed.get("__archspec")
+        # fall through: conda's view, which is what `mamba info` prints
+    with tempfile.TemporaryDirectory(prefix="microarch-info-") as scratch:
+        proc = _run([str(exe), *driver.info], env=run_env, cwd=Path(scratch))
+    if proc.returncode != 0:
+        raise RunnerError(f"{exe} {' '.join(driver.info)} exited {proc.returncode}: "
+                          f"{_first_line(proc.stderr + proc.stdout)}")
+    try:
+        data = json.loads(proc.stdout)
+    except json.JSONDecodeError as exc:
+        raise RunnerError(f"{exe} {' '.join(driver.info)} printed no JSON ({exc.msg})") from None
+    return parse_virtual_packages(data).get("__archspec")
+
+
+def _driver_for_tool(tool: str) -> Driver:
+    if tool in DRIVERS and DRIVERS[tool].tool == tool:
+        return DRIVERS[tool]
+    raise RunnerError(f"unknown tool '{tool}'; expected one of {', '.join(TOOLS)}")
+
+
+def driver(key: str) -> Driver:
+    try:
+        return DRIVERS[key]
+    except KeyError:
+        raise RunnerError(f"unknown driver '{key}'; expected one of {', '.join(DRIVERS)}") from None
+
+
+# ----------------------------------------------------------------------------
+# Creating environments.
+
+@dataclass(frozen=True)
+class Installed:
+    name: str
+    version: str
+    build: str
+    build_number: int = 0
+    depends: tuple[str, ...] = ()
+
+
+@dataclass
+class Outcome:
+    driver: str
+    status: str                       # INSTALLED, UNSATISFIABLE or FAILED
+    packages: list[Installed] = field(default_factory=list)
+    output: str = ""
+    returncode: int | None = None
+    command: list[str] = field(default_factory=list)
+    prefix: Path | None = None        # kept only when the caller gave a workdir
+
+    @property
+    def ok(self) -> bool:
+        return self.status == INSTALLED
+
+    @property
+    def unsatisfiable(self) -> bool:
+        return self.status == UNSATISFIABLE
+
+    def package(self, name: str) -> Installed | None:
+        return next((p for p in self.packages if p.name == name), None)
+
+    def summary(self) -> str:
+        """A few lines for an assertion message."""
+        tail = "\n".join(self.output.strip().splitlines()[-25:])
+        return f"{' '.join(self.command)}\n-> {self.status} (exit {self.returncode})\n{tail}"
+
+
+def read_conda_meta(prefix: Path) -> list[Installed]:
+    """The packages installed in `prefix`, from its conda-meta/*.json records."""
+    found = []
+    for record in sorted((Path(prefix) / "conda-meta").glob("*.json")):
+        try:
+            data = json.loads(record.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if not isinstance(data, dict) or "name" not in data:
+            continue
+        found.append(Installed(str(data["name"]), str(data.get("version", "")), str(data.get("build", "")),
+                               int(data.get("build_number", 0) or 0), tuple(data.get("depends") or ())))
+    return found
+
+
+def channel_url(channel: Path | str) -> str:
+    text = str(channel)
+    if re.match(r"^[a-z][a-z0-9+.-]*://", text):
+        return text
+    return Path(text).resolve().as_uri()
+
+
+def _clean_env(extra: Mapping[str, str] | None = None, overrides: Mapping[str, str | None] | None = None) -> dict:
+    env = dict(os.environ)
+    env.update(extra or {})
+    for key, value in (overrides or {}).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def _toml_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string is a valid TOML basic string
+
+
+def workspace_manifest(channels: Sequence[str], specs: Sequence[str], platform: str = PLATFORM) -> str:
+    """A minimal pixi workspace that depends on `specs` from `channels` (file:// URLs)."""
+    from rattler import MatchSpec
+
+    lines = ["[workspace]", 'name = "microarch-level-probe"',
+             f"channels = [{', '.join(_toml_string(c) for c in channels)}]",
+             f"platforms = [{_toml_string(platform)}]", "", "[dependencies]"]
+    for spec in specs:
+        try:
+            parsed = MatchSpec(spec)
+        except Exception as exc:  # rattler's parse errors have their own types
+            raise RunnerError(f"cannot read the spec '{spec}': {str(exc).splitlines()[0]}") from None
+        name = parsed.name.as_package_name() if parsed.name is not None else None
+        if name is None:
+            raise RunnerError(f"the spec '{spec}' names no single package")
+        table = {"version": str(parsed.version) if parsed.version else "*"}
+        if parsed.build:
+            table["build"] = str(parsed.build)
+        value = ", ".join(f"{k} = {_toml_string(v)}" for k, v in table.items())
+        lines.append(f"{_toml_string(name.source)} = {{ {value} }}")
+    return "\n".join(lines) + "\n"
+
+
+def _expand(template: Sequence[str], values: Mapping[str, str], lists: Mapping[str, list[str]]) -> list[str]:
+    argv: list[str] = []
+    for word in template:
+        if word in lists:
+            argv += lists[word]
+        else:
+            argv.append(word.format(**values))
+    return argv
+
+
+def _find_prefix(d: Driver, work: Path) -> Path | None:
+    if d.layout == "prefix":
+        candidate = work / "prefix"
+    elif d.layout == "workspace":
+        candidate = work / "workspace" / WORKSPACE_PREFIX
+    else:  # exec: the one environment in the fresh cache dir
+        metas = sorted((work / "cache").glob("*/*/conda-meta"))
+        candidate = metas[0].parent if len(metas) == 1 else work / "no-single-environment"
+    return candidate if (candidate / "conda-meta").is_dir() else None
+
+
+def create(driver_key: str, exe: Path, channels: Iterable[Path | str], specs: Sequence[str], *,
+           archspec: str | None = None, workdir: Path | None = None, timeout: float = TIMEOUT) -> Outcome:
+    """Create a fresh environment with `specs` from local `channels`, offline, and report what happened.
+
+    `archspec` is the value of CONDA_OVERRIDE_ARCHSPEC for the run (None: unset,
+    so the tool detects the CPU).  A solver that finds no solution gives an
+    UNSATISFIABLE outcome; any other failure (including a timeout) FAILED.
+    Without `workdir` everything is created in a temporary directory that is
+    removed afterwards; with it, the environment is kept (Outcome.prefix).
+    """
+    d = driver(driver_key)
+    urls = [channel_url(c) for c in channels]
+    if not urls:
+        raise RunnerError("no channel given")
+    if not specs:
+        raise RunnerError("no package spec given")
+    owned = workdir is None
+    work = Path(tempfile.mkdtemp(prefix=f"microarch-{d.key}-")) if owned else Path(workdir)
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        if any(work.iterdir()):
+            raise RunnerError(f"work directory {work} is not empty")
+        values = {"scratch": str(work), "prefix": str(work / "prefix"), "workspace": str(work / "workspace"),
+                  "cache": str(work / "cache")}
+        cwd = work
+        if d.layout == "workspace":
+            cwd = work / "workspace"
+            cwd.mkdir()
+            (cwd / MANIFEST).write_text(workspace_manifest(urls, specs), encoding="utf-8")
+        lists = {
+            "{channels}": [w.format(channel=u) for u in urls for w in d.channel_args],
+            "{specs}": [w.format(spec=s) for s in specs for w in d.spec_args],
+        }
+        argv = [str(exe)] + _expand(d.create, values, lists)
+        env = _clean_env({k: v.format(**values) for k, v in d.env}, {OVERRIDE: archspec})
+        for key, value in d.env:
+            if value.startswith("{scratch}"):
+                Path(value.format(**values)).mkdir(parents=True, exist_ok=True)
+        try:
+            proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, errors="replace",
+                                  timeout=timeout, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as exc:
+            out = (exc.stdout or "") if isinstance(exc.stdout, str) else (exc.stdout or b"").decode("utf-8", "replace")
+            return Outcome(d.key, FAILED, output=f"{out}\n[timed out after {timeout:.0f} s]", command=argv)
+        except OSError as exc:
+            raise RunnerError(f"cannot run {exe}: {exc.strerror or exc}") from None
+        output = proc.stdout + ("\n" if proc.stdout and proc.stderr else "") + proc.stderr
+        prefix = _find_prefix(d, work)
+        packages = read_conda_meta(prefix) if prefix else []
+        if proc.returncode == 0 and prefix is not None:
+            status = INSTALLED
+        elif proc.returncode != 0 and any(re.search(p, output) for p in d.unsatisfiable):
+            status = UNSATISFIABLE
+        else:
+            status = FAILED
+            if proc.returncode == 0:
+                output += f"\n[exit 0 but no environment with conda-meta/ under {work}]"
+        return Outcome(d.key, status, packages, output, proc.returncode, argv, None if owned else prefix)
+    finally:
+        if owned:
+            shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,312 @@
+"""Shared by test_install_rattler.py and test_install_tools.py.
+
+- the downstream package the tests build (a tiny recipe with
+  `x86_64-microarch-level` in its build requirements), once per session;
+- what a CPU should get: the gate level of an `__archspec` report, the
+  downstream build for a level;
+- running rattler (py-rattler) solves and installs in a worker process, and
+  `VirtualPackage.detect()` with a CPU sample mounted over /proc/cpuinfo.
+
+Every py-rattler install runs in a worker subprocess that leaves with
+os._exit: py-rattler 0.28 sometimes crashes while the interpreter shuts down
+after `rattler.install` (about one run in ten here), which would turn a
+passing pytest session into a failed one.
+
+Run as a script (`python install_support.py worker`), it is that worker: it
+reads one JSON request on stdin and prints one JSON answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+GATE = "_x86_64-microarch-level"
+FLAGS = "x86_64-microarch-level"
+DOWNSTREAM = "microarch-probe"
+# conda-forge's documented downstream variant (knowledge base, "Microarchitecture-optimized
+# builds"): levels 1, 3 and 4, build numbers offset by 100 per level so the highest level
+# the host reaches wins.
+DOWNSTREAM_LEVELS = (1, 3, 4)
+BUILD_OFFSET = 100
+CFLAGS_FILE = Path("share") / DOWNSTREAM / "cflags"
+
+UNPINNED = "unpinned"
+DOWNSTREAM_SCENARIO = "downstream"
+
+
+def pin(level: int) -> str:
+    return f"pin{level}"
+
+
+def scenarios(levels) -> dict[str, list[str]]:
+    """Scenario name -> specs: the gate unpinned, pinned to each level, and the downstream package."""
+    table = {UNPINNED: [GATE]}
+    table.update({pin(k): [f"{GATE}=={k}"] for k in levels})
+    table[DOWNSTREAM_SCENARIO] = [DOWNSTREAM]
+    return table
+
+
+# ----------------------------------------------------------------------------
+# Expectations.
+
+def report_level(catalog, report: tuple[str, str] | None) -> int:
+    """The level of the CPU an `__archspec` report names, in any spelling (1 for none or unknown)."""
+    from microarch_level.levels import LEVELS
+    from microarch_level.spelling import UnknownName, normalize
+
+    if report is None:
+        return LEVELS[0]
+    try:
+        return normalize(report[1], catalog).level
+    except UnknownName:
+        return LEVELS[0]
+
+
+def downstream_level(level: int) -> int:
+    """The level of the downstream build a CPU at `level` should get: the highest one it reaches."""
+    return max(k for k in DOWNSTREAM_LEVELS if k <= level)
+
+
+def host_level(catalog) -> int | None:
+    """This machine's level by its real /proc/cpuinfo flags (archspec's rule), None if unreadable."""
+    from microarch_level.cpuinfo import read_flags
+
+    flags = read_flags()
+    return None if flags is None else catalog.level_from_flags(flags)
+
+
+def gate_level(outcome) -> int | None:
+    gate = outcome.package(GATE)
+    return None if gate is None else int(gate.version)
+
+
+# ----------------------------------------------------------------------------
+# The behaviours every installer must show; `get(scenario)` returns a runners.Outcome.
+
+def check_unpinned_gate(get, level: int) -> None:
+    outcome = get(UNPINNED)
+    assert outcome.ok, outcome.summary()
+    assert gate_level(outcome) == level, outcome.summary()
+
+
+def check_pins_up_to_level(get, level: int, levels) -> None:
+    got = {k: (get(pin(k)).status, gate_level(get(pin(k)))) for k in levels if k <= level}
+    assert got == {k: ("installed", k) for k in levels if k <= level}, \
+        "\n\n".join(get(pin(k)).summary() for k in levels if k <= level)
+
+
+def check_pins_above_level(get, level: int, levels) -> None:
+    import pytest
+
+    above = [k for k in levels if k > level]
+    if not above:
+        pytest.skip(f"no level above {level} to pin")
+    got = {k: get(pin(k)).status for k in above}
+    assert got == {k: "unsatisfiable" for k in above}, "\n\n".join(get(pin(k)).summary() for k in above)
+    for k in above:  # the solver's explanation names the package it could not install
+        assert GATE in get(pin(k)).output, get(pin(k)).summary()
+
+
+def check_downstream_build(get, level: int) -> None:
+    outcome = get(DOWNSTREAM_SCENARIO)
+    assert outcome.ok, outcome.summary()
+    package = outcome.package(DOWNSTREAM)
+    assert package is not None, outcome.summary()
+    assert package.build_number == downstream_level(level) * BUILD_OFFSET, outcome.summary()
+
+
+def check_downstream_depends(get, level: int) -> None:
+    outcome = get(DOWNSTREAM_SCENARIO)
+    assert outcome.ok, outcome.summary()
+    package = outcome.package(DOWNSTREAM)
+    assert package is not None, outcome.summary()
+    gates = [d for d in package.depends if d.split()[0] == GATE]
+    assert gates == [f"{GATE} >={downstream_level(level)}"], package.depends
+
+
+# ----------------------------------------------------------------------------
+# The downstream package.
+
+RECIPE = f"""\
+schema_version: 1
+
+package:
+  name: {DOWNSTREAM}
+  version: "1.0"
+
+build:
+  # conda-forge's offsets: +100 per level, so level 4 (400) beats 3 (300) beats 1 (100)
+  number: ${{{{ (microarch_level | int) * {BUILD_OFFSET} }}}}
+  script:
+    - mkdir -p "$PREFIX/share/{DOWNSTREAM}"
+    - printf '%s\\n' "$CFLAGS" > "$PREFIX/{CFLAGS_FILE.as_posix()}"
+
+requirements:
+  build:
+    - {FLAGS} ==${{{{ microarch_level }}}}
+"""
+
+
+@contextlib.contextmanager
+def _environ(**values: str):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def build_downstream(channel: Path, work: Path, catalog) -> Path:
+    """Build the downstream recipe for DOWNSTREAM_LEVELS into work/channel; return that channel.
+
+    The strong run-export puts `_x86_64-microarch-level >=N` into the build's
+    host environment too, so the build machine must look like the highest
+    level (FIELD-NOTES 3): CONDA_OVERRIDE_ARCHSPEC says so for the build only.
+    """
+    from rattler_build import Stage0Recipe, ToolConfiguration, VariantConfig
+
+    work.mkdir(parents=True, exist_ok=True)
+    recipe = work / "recipe" / "recipe.yaml"
+    recipe.parent.mkdir(exist_ok=True)
+    recipe.write_text(RECIPE, encoding="utf-8")
+    out = work / "channel"
+    out.mkdir(exist_ok=True)
+    variants = VariantConfig({"microarch_level": [str(k) for k in DOWNSTREAM_LEVELS]})
+    tools = ToolConfiguration(test_strategy="skip")
+    channels = [Path(channel).resolve().as_uri(), out.resolve().as_uri()]
+    with _environ(CONDA_OVERRIDE_ARCHSPEC=catalog.generic_name(max(DOWNSTREAM_LEVELS))):
+        for variant in Stage0Recipe.from_file(str(recipe.resolve())).render(variants):
+            variant.run_build(tool_config=tools, output_dir=out, channels=channels, no_build_id=True)
+    for entry in out.iterdir():  # keep an indexed channel only
+        if entry.name in ("noarch", "linux-64"):
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    return out
+
+
+_DOWNSTREAM: dict[Path, Path] = {}
+
+
+def downstream_channel(channel: Path, tmp_path_factory, catalog) -> Path:
+    """The downstream channel, built once per session whichever test module asks first."""
+    key = Path(channel).resolve()
+    if key not in _DOWNSTREAM:
+        _DOWNSTREAM[key] = build_downstream(key, tmp_path_factory.mktemp("downstream"), catalog)
+    return _DOWNSTREAM[key]
+
+
+# ----------------------------------------------------------------------------
+# rattler in a worker process.
+
+_DETECT = (
+    "import json, os, sys, rattler\n"
+    "found = [v.into_generic() for v in rattler.VirtualPackage.detect()]\n"
+    "sys.stdout.write(json.dumps([[v.name.normalized, str(v.version), str(v.build_string)] for v in found]))\n"
+    "sys.stdout.flush()\n"
+    "os._exit(0)\n"
+)
+_MOUNT = 'mount --bind "$1" /proc/cpuinfo && exec "$2" -c "$3"'
+
+
+def _clean_env() -> dict:
+    return {k: v for k, v in os.environ.items() if not k.startswith("CONDA_OVERRIDE_")}
+
+
+def mount_command() -> list[str] | None:
+    """How to start a private mount namespace here: [] as root, sudo -n otherwise; None if impossible."""
+    if not shutil.which("unshare"):
+        return None
+    if os.geteuid() == 0:
+        return []
+    sudo = shutil.which("sudo")
+    if sudo and subprocess.run([sudo, "-n", "true"], capture_output=True).returncode == 0:
+        return [sudo, "-n"]
+    return None
+
+
+def detect_with_sample(sample: Path, prefix: list[str]) -> list[list[str]]:
+    """rattler.VirtualPackage.detect() in a process that sees `sample` as /proc/cpuinfo.
+
+    Raises RuntimeError (one line) when the mount namespace cannot be set up.
+    """
+    argv = [*prefix, "unshare", "-m", "sh", "-c", _MOUNT, "sh", str(Path(sample).resolve()), sys.executable,
+            _DETECT]
+    proc = subprocess.run(argv, env=_clean_env(), capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        problem = next((line for line in proc.stderr.splitlines() if line.strip()), f"exit {proc.returncode}")
+        raise RuntimeError(f"cannot mount {sample.name} over /proc/cpuinfo: {problem}")
+    return json.loads(proc.stdout)
+
+
+def rattler_run(channels: list[Path], virtual_packages: list[list[str]], jobs: dict[str, list[str]],
+                work: Path) -> dict:
+    """Solve and install each job (name -> specs) with rattler in a worker process.
+
+    Returns name -> runners.Outcome (driver "rattler"), each installed into
+    its own prefix under `work`.
+    """
+    from microarch_level.runners import Installed, Outcome
+
+    request = {"channels": [str(Path(c).resolve()) for c in channels], "virtual_packages": virtual_packages,
+               "jobs": {name: {"specs": specs, "prefix": str(work / name)} for name, specs in jobs.items()}}
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "worker"], input=json.dumps(request),
+                          env=_clean_env(), capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"rattler worker exited {proc.returncode}: {proc.stderr.strip()[-2000:]}")
+    answer = json.loads(proc.stdout)
+    outcomes = {}
+    for name, result in answer.items():
+        packages = [Installed(p["name"], p["version"], p["build"], p["build_number"], tuple(p["depends"]))
+                    for p in result["packages"]]
+        prefix = Path(result["prefix"]) if result["status"] == "installed" else None
+        outcomes[name] = Outcome("rattler", result["status"], packages, result["output"], None,
+                                 ["rattler.solve", *jobs[name]], prefix)
+    return outcomes
+
+
+def _worker() -> None:
+    from rattler import BuildString, GenericVirtualPackage, PackageName, Version
+
+    from microarch_level.channel import Unsatisfiable, install, solve
+    from microarch_level.runners import read_conda_meta
+
+    request = json.loads(sys.stdin.read())
+    vps = [GenericVirtualPackage(PackageName(n), Version(v), BuildString(b))
+           for n, v, b in request["virtual_packages"]]
+    channels = [Path(c) for c in request["channels"]]
+    answer = {}
+    for name, job in request["jobs"].items():
+        prefix = Path(job["prefix"])
+        try:
+            records = solve(channels, job["specs"], vps)
+        except Unsatisfiable as exc:
+            answer[name] = {"status": "unsatisfiable", "output": str(exc), "packages": [], "prefix": None}
+            continue
+        install(records, prefix)
+        answer[name] = {"status": "installed", "output": "", "prefix": str(prefix),
+                        "packages": [{"name": p.name, "version": p.version, "build": p.build,
+                                      "build_number": p.build_number, "depends": list(p.depends)}
+                                     for p in read_conda_meta(prefix)]}
+    sys.stdout.write(json.dumps(answer))
+    sys.stdout.flush()
+    os._exit(0)  # skip interpreter shutdown: see the module docstring
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["worker"]:
+        _worker()
+    sys.exit("usage: install_support.py worker  (reads a JSON request on stdin)")

@@ -1,0 +1,371 @@
+"""`doctor`: never crashes, and reports the right levels, whatever the machine looks like.
+
+Each real CPU sample is mounted over /proc/cpuinfo in a private mount
+namespace (root only), /proc/cpuinfo is emptied or /proc hidden, PATH is
+stripped of package managers, and a real environment is installed with
+py-rattler from the project's channel for --prefix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from microarch_level import overrides, probe
+from microarch_level.channel import archspec_package, base_virtual_packages, install, solve
+from microarch_level.levels import LEVELS, load_catalog
+from microarch_level.tools import STYLES
+
+CATALOG = load_catalog()
+GATE = "_x86_64-microarch-level"
+DEPENDENT = "needs-level-3"
+DEPENDENT_LEVEL = LEVELS[2]
+DOCTOR = [sys.executable, "-m", "microarch_level", "doctor"]
+CAN_MOUNT = os.geteuid() == 0 and shutil.which("unshare") is not None
+needs_mount = pytest.mark.skipif(not CAN_MOUNT, reason="needs root and unshare for a private mount namespace")
+MOUNT = 'mount --bind "$1" /proc/cpuinfo && shift && exec "$@"'
+HIDE_PROC = 'mount -t tmpfs none /proc && exec "$@"'
+
+
+def run(argv: list[str], env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def doctor(*args: str, cpuinfo: Path | None = None, hide_proc: bool = False, env: dict | None = None):
+    """Run `doctor --json ARGS` where `cpuinfo` is /proc/cpuinfo (or /proc is hidden); (process, report)."""
+    argv = [*DOCTOR, "--json", *args]
+    if cpuinfo is not None:
+        argv = ["unshare", "-m", "sh", "-c", MOUNT, "sh", str(cpuinfo), *argv]
+    elif hide_proc:
+        argv = ["unshare", "-m", "sh", "-c", HIDE_PROC, "sh", *argv]
+    result = run(argv, env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def style(report: dict, key: str) -> dict:
+    return next(r for r in report["styles"] if r["style"] == key)
+
+
+def gate_level(channel: Path, build: str, version: str) -> int:
+    records = solve([channel], [GATE], base_virtual_packages() + [archspec_package(build, version)])
+    return int(str(next(r.version for r in records if r.name.normalized == GATE)))
+
+
+# --- real CPU samples --------------------------------------------------------------------
+
+@needs_mount
+def test_proc_cpuinfo_is_read_as_archspec_reads_it(sample):
+    cpu = doctor(cpuinfo=sample.path)["cpu"]
+    assert (cpu["proc_cpuinfo"]["archspec_host"], cpu["proc_cpuinfo"]["level"]) == (sample.archspec_host,
+                                                                                    sample.level)
+    assert (cpu["level"], cpu["level_source"]) == (sample.level, "/proc/cpuinfo")
+
+
+@needs_mount
+def test_each_tool_family_installs_what_a_real_solve_installs(sample, channel):
+    for row in doctor(cpuinfo=sample.path)["styles"]:
+        if row["reported"] is None or "-" in row["reported"]:  # rattler cannot hold mamba's hyphen
+            continue
+        version, build = row["reported"].split("=", 1)
+        assert row["installs"] == gate_level(channel, build, version), row
+
+
+@needs_mount
+def test_file_reading_tools_see_the_sample_and_cpuid_tools_see_the_real_cpu(sample):
+    report = doctor(cpuinfo=sample.path)
+    assert style(report, "conda")["reported"] == f"1={sample.archspec_host}"
+    assert style(report, "rattler")["installs"] == sample.level
+    glibc = report["cpu"]["glibc"]["level"]
+    if glibc is not None:
+        assert style(report, "mamba")["reported"] == f"1={CATALOG.generic_name(glibc)}"
+
+
+@needs_mount
+def test_the_cpu_blind_styles_install_level_1_on_every_sample(sample):
+    report = doctor(cpuinfo=sample.path)
+    for key in ("mamba-old", "pixi-lock", "conda-old"):
+        assert style(report, key)["installs"] == LEVELS[0]
+
+
+# --- missing sources ---------------------------------------------------------------------------
+
+@needs_mount
+def test_an_empty_proc_cpuinfo_falls_back_to_glibc():
+    cpu = doctor(cpuinfo=Path("/dev/null"))["cpu"]
+    assert cpu["proc_cpuinfo"]["usable"] is False
+    assert "no CPU flags" in cpu["proc_cpuinfo"]["note"]
+    assert cpu["level"] == cpu["glibc"]["level"]
+    assert cpu["level_source"] == ("glibc" if cpu["glibc"]["level"] is not None else None)
+
+
+@needs_mount
+def test_a_machine_without_proc_still_gets_a_report():
+    cpu = doctor(hide_proc=True)["cpu"]
+    assert cpu["proc_cpuinfo"]["readable"] is False
+    assert "cannot be read" in cpu["proc_cpuinfo"]["note"]
+
+
+def test_a_path_without_package_managers_finds_none():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MICROARCH_LEVEL_")}
+    report = doctor(env={**env, "PATH": str(Path(sys.executable).parent.parent / "no-such-bin")})
+    assert report["tools_error"] is None
+    assert [(t["tool"], t["found"]) for t in report["tools"]] == [(t, False) for t in ("conda", "mamba",
+                                                                                       "micromamba", "pixi")]
+
+
+def scripted_tool(directory: Path, name: str, version_output: str, info_json: dict | None) -> Path:
+    """An executable standing in for a package manager that is not installable here."""
+    info = f"echo '{json.dumps(info_json)}'" if info_json is not None else "exit 3"
+    script = directory / name
+    script.write_text(f"#!/bin/sh\ncase \"$1\" in\n  --version) printf '{version_output}\\n' ;;\n"
+                      f"  info) {info} ;;\n  *) exit 2 ;;\nesac\n")
+    script.chmod(0o755)
+    return script
+
+
+def path_with(directory: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MICROARCH_LEVEL_")}
+    return {**env, "PATH": str(directory)}
+
+
+def test_a_package_manager_on_path_is_run_and_its_report_checked(tmp_path):
+    pytest.importorskip("microarch_level.runners")
+    hyphen = CATALOG.generic_name(LEVELS[2]).replace("x86_64_", "x86_64-")
+    scripted_tool(tmp_path, "mamba", "mamba 1.5.8\\nconda 24.3.0",
+                  {"virtual_pkgs": [["__archspec", "1", hyphen], ["__unix", "0", "0"]]})
+    report = doctor(env=path_with(tmp_path))
+    mamba = next(t for t in report["tools"] if t["tool"] == "mamba")
+    assert (mamba["version"], mamba["style"], mamba["reported"]) == ("1.5.8", "mamba-hyphen", f"1={hyphen}")
+    assert mamba["installs"] == LEVELS[2]
+    assert "#3222" in mamba["advice"] and mamba["advice"] in report["advice"]
+
+
+def test_a_broken_package_manager_is_a_finding_not_a_crash(tmp_path):
+    pytest.importorskip("microarch_level.runners")
+    scripted_tool(tmp_path, "conda", "conda 24.11.0", None)
+    conda = next(t for t in doctor(env=path_with(tmp_path))["tools"] if t["tool"] == "conda")
+    assert conda["found"] is True and "exited 3" in conda["error"]
+
+
+def test_a_missing_loader_is_a_finding_not_a_crash(tmp_path):
+    g = probe.probe_glibc(CATALOG, [str(tmp_path / "ld-linux-x86-64.so.2")])
+    assert (g.available, g.level) == (False, None)
+    assert "cannot run" in g.note
+
+
+def test_a_loader_without_hwcaps_gives_no_level():
+    g = probe.probe_glibc(CATALOG, [shutil.which("true")])
+    assert (g.available, g.level) == (False, None)
+
+
+QEMU = shutil.which("qemu-x86_64")
+
+
+@pytest.mark.skipif(QEMU is None or not probe.LOADER.exists(), reason="needs qemu-user and glibc's loader")
+@pytest.mark.parametrize("model", ["qemu64", "Nehalem", "Haswell"])
+def test_glibcs_level_is_read_from_its_hwcaps_report(model):
+    """qemu models named after archspec CPUs have that CPU's level; qemu64 is the x86-64 baseline."""
+    expected = CATALOG.names.get(model.lower(), LEVELS[0])
+    assert probe.probe_glibc(CATALOG, [QEMU, "-cpu", model, str(probe.LOADER)]).level == expected
+
+
+# --- CONDA_OVERRIDE_ARCHSPEC -------------------------------------------------------------------
+
+def with_override(value: str) -> dict:
+    return doctor(env={**os.environ, "CONDA_OVERRIDE_ARCHSPEC": value})
+
+
+def test_a_hyphenated_override_is_refused_by_rattler_and_taken_verbatim_by_conda():
+    level = LEVELS[2]
+    value = CATALOG.march[level]  # gcc's x86-64-v3
+    report = with_override(value)
+    assert (report["cpu"]["override"]["name"], report["cpu"]["override"]["level"]) == (
+        CATALOG.generic_name(level), level)
+    assert f"did you mean '{CATALOG.generic_name(level)}'" in style(report, "rattler")["error"]
+    assert style(report, "conda")["reported"] == f"1={value}"
+
+
+def test_a_bare_level_override_is_not_a_cpu_name():
+    report = with_override(f"v{LEVELS[2]}")
+    assert report["cpu"]["override"]["name"] is None
+    assert "is a level" in report["cpu"]["override"]["problem"]
+    assert style(report, "conda")["installs"] == LEVELS[0]
+
+
+def test_an_unknown_override_falls_back_to_level_1_where_taken_verbatim():
+    report = with_override("zen7")
+    assert "zen7" not in CATALOG.names
+    assert [style(report, k)["installs"] for k in ("conda", "mamba")] == [LEVELS[0], LEVELS[0]]
+
+
+def test_tools_that_ignore_the_override_keep_their_own_report():
+    report = with_override(CATALOG.generic_name(LEVELS[1]))
+    plain = doctor()
+    for key in ("mamba-hyphen", "mamba-old", "pixi-lock"):
+        assert style(report, key)["reported"] == style(plain, key)["reported"]
+        assert style(report, key)["override"] == "ignored"
+
+
+@needs_mount
+def test_an_override_above_the_cpu_is_flagged():
+    low = next(s for s in _samples() if s.level < LEVELS[-1])
+    high = CATALOG.generic_name(LEVELS[-1])
+    report = doctor(cpuinfo=low.path, env={**os.environ, "CONDA_OVERRIDE_ARCHSPEC": high})
+    assert any(f"CONDA_OVERRIDE_ARCHSPEC={high}" in a and "crash" in a for a in report["advice"])
+
+
+def rattler_accepts(value: str) -> bool:
+    code = ("from rattler import VirtualPackage, VirtualPackageOverrides\n"
+            "VirtualPackage.detect(VirtualPackageOverrides.from_env())\n")
+    return run([sys.executable, "-c", code], env={**os.environ, "CONDA_OVERRIDE_ARCHSPEC": value}).returncode == 0
+
+
+@pytest.mark.parametrize("value", ["x86_64_v3", "x86-64-v3", "X86_64_V3", "Haswell", "haswell", "v3", "zen7", "0"])
+def test_the_rattler_reading_matches_py_rattler(value):
+    assert (overrides.read("rattler", value, CATALOG).error is None) == rattler_accepts(value)
+
+
+def test_the_override_readings_agree_with_the_runners_driver_table():
+    runners = pytest.importorskip("microarch_level.runners")
+    value = CATALOG.generic_name(LEVELS[2])
+    cases = [("conda", "24.11.0"), ("conda", "22.9.0"), ("mamba", "2.0.5"), ("mamba", "1.5.8"), ("mamba", "1.5.1"),
+             ("micromamba", "2.3.0"), ("pixi", "0.41.4"), ("pixi-exec", "0.41.4")]
+    for key, version in cases:
+        d = runners.DRIVERS[key]
+        reading = overrides.read(d.style(version).key, value, CATALOG)
+        assert reading.used == (d.override_mode(version) in (runners.VERBATIM, runners.NAMES)), (key, version)
+
+
+# --- --prefix -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def prefix(channel, tmp_path_factory) -> Path:
+    """A real environment: the gate at level 3 and a package that needs it, installed by rattler."""
+    from rattler_build import PlatformConfig, RenderConfig, Stage0Recipe, ToolConfiguration
+
+    work = tmp_path_factory.mktemp("doctor-prefix")
+    recipe = (f"package:\n  name: {DEPENDENT}\n  version: '1.0'\nbuild:\n  noarch: generic\n  script:\n"
+              f"    - mkdir -p $PREFIX/share\nrequirements:\n  run:\n    - {GATE} >={DEPENDENT_LEVEL}\n")
+    (work / "recipe").mkdir()
+    (work / "recipe" / "recipe.yaml").write_text(recipe)
+    out = work / "out"
+    pc = PlatformConfig(target_platform="linux-64")
+    for variant in Stage0Recipe.from_file(work / "recipe" / "recipe.yaml").render(None, RenderConfig(platform=pc)):
+        variant.run_build(tool_config=ToolConfiguration(test_strategy="skip"), output_dir=out,
+                          channels=[channel.resolve().as_uri(), out.as_uri()], no_build_id=True)
+    host = CATALOG.generic_name(DEPENDENT_LEVEL)
+    records = solve([channel, out], [DEPENDENT, f"{GATE}=={DEPENDENT_LEVEL}"],
+                    base_virtual_packages() + [archspec_package(host)])
+    env = work / "env"
+    install(records, env)
+    return env
+
+
+def _samples():
+    from conftest import DEFAULT_CPUINFO, load_samples
+
+    return load_samples(Path(os.environ.get("MICROARCH_LEVEL_CPUINFO", DEFAULT_CPUINFO)))
+
+
+@needs_mount
+def test_the_prefixs_gate_is_checked_against_each_cpu(sample, prefix):
+    env = doctor("--prefix", str(prefix), cpuinfo=sample.path)["prefix"]
+    assert env["gate"]["level"] == DEPENDENT_LEVEL
+    assert env["status"] == ("ok" if sample.level >= DEPENDENT_LEVEL else "too-high")
+
+
+def test_the_packages_that_need_the_gate_are_listed(prefix):
+    env = doctor("--prefix", str(prefix))["prefix"]
+    assert [(d["name"], d["requirement"]) for d in env["dependents"]] == [(DEPENDENT, f"{GATE} >={DEPENDENT_LEVEL}")]
+
+
+@needs_mount
+def test_a_cpu_below_the_prefix_gets_advice_naming_what_would_crash(prefix):
+    low = next(s for s in _samples() if s.level < DEPENDENT_LEVEL)
+    advice = doctor("--prefix", str(prefix), cpuinfo=low.path)["advice"]
+    assert any(DEPENDENT in a and f"{GATE}<={low.level}" in a for a in advice), advice
+
+
+def write_records(prefix: Path, records: list) -> Path:
+    (prefix / "conda-meta").mkdir(parents=True)
+    for i, record in enumerate(records):
+        text = record if isinstance(record, str) else json.dumps(record)
+        (prefix / "conda-meta" / f"record-{i}.json").write_text(text)
+    return prefix
+
+
+def test_only_dependencies_on_the_gate_itself_count(tmp_path):
+    prefix = write_records(tmp_path, [
+        {"name": "a", "version": "1", "build": "0", "depends": [f"{GATE}>={LEVELS[1]}"]},
+        {"name": "b", "version": "1", "build": "0", "depends": [f"{GATE}-extra >={LEVELS[1]}"]},
+        {"name": "c", "version": "1", "build": "0", "depends": [f"conda-forge::{GATE} {LEVELS[2]}.*"]},
+    ])
+    names = [d["name"] for d in doctor("--prefix", str(prefix))["prefix"]["dependents"]]
+    assert names == ["a", "c"]
+
+
+def test_unreadable_records_are_listed_not_fatal(tmp_path):
+    prefix = write_records(tmp_path, ["{not json", {"version": "1"}])
+    env = doctor("--prefix", str(prefix))["prefix"]
+    assert (env["status"], sorted(env["unreadable"])) == ("no-gate", ["record-0.json", "record-1.json"])
+
+
+def test_an_environment_without_the_gate_needs_no_level(tmp_path):
+    (tmp_path / "conda-meta").mkdir()
+    (tmp_path / "conda-meta" / "zlib-1.3-0.json").write_text(json.dumps(
+        {"name": "zlib", "version": "1.3", "build": "0", "depends": []}))
+    assert doctor("--prefix", str(tmp_path))["prefix"]["status"] == "no-gate"
+
+
+@pytest.mark.parametrize("make", [lambda p: p / "missing", lambda p: p])
+def test_a_path_that_is_not_an_environment_is_a_one_line_usage_error(tmp_path, make):
+    result = run([*DOCTOR, "--prefix", str(make(tmp_path))])
+    assert result.returncode == 2
+    assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1
+
+
+# --- output -------------------------------------------------------------------------------
+
+def test_piped_output_is_one_fact_per_line():
+    result = run(DOCTOR)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(line.split(" ", 1)[0].rstrip(":") in ("archspec", "cpu", "style", "tool", "prefix", "advice")
+               for line in lines), lines
+    assert sum(line.startswith("style ") for line in lines) == len(STYLES)
+
+
+def test_a_terminal_gets_aligned_tables():
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(DOCTOR, cwd=ROOT, stdout=follower, stderr=subprocess.PIPE, timeout=300)
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(leader)
+    assert proc.returncode == 0, proc.stderr
+    text = b"".join(chunks).decode().replace("\r\n", "\n")
+    header = next(line for line in text.splitlines() if line.strip().startswith("tool family"))
+    rule = text.splitlines()[text.splitlines().index(header) + 1]
+    assert set(rule.strip()) == {"-", " "}
+    column = header.index("__archspec")
+    for label in (s.label for s in STYLES.values()):
+        row = next(line for line in text.splitlines() if line.strip().startswith(label))
+        assert row[column - 2:column] == "  " and row[column] != " ", row
