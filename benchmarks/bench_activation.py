@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from microarch_level.cpuinfo import mounted
+
 SHELLS = ("bash", "dash", "zsh", "fish", "tcsh")
 ARGV = {"bash": ("bash", "--norc", "--noprofile"), "dash": ("dash",), "zsh": ("zsh", "-f"),
         "fish": ("fish", "--no-config"), "tcsh": ("tcsh", "-f")}
@@ -26,7 +28,6 @@ FLAGS = "x86_64-microarch-level"
 # Every loop prints GOAMD64 at the end: unset means the guard left nothing behind
 # and a flag activate/deactivate cycle restored the environment.
 CLEAN = "GOAMD64=[]"
-MOUNT = 'mount --bind "$0" /proc/cpuinfo && exec "$@"'
 
 
 class BenchError(RuntimeError):
@@ -127,7 +128,7 @@ def mount_problem(sample: Path) -> str | None:
     if not shutil.which("unshare"):
         return "unshare not found"
     try:
-        proc = subprocess.run(["unshare", "-m", "sh", "-c", MOUNT, str(sample), "cat", "/proc/cpuinfo"],
+        proc = subprocess.run(mounted(["cat", "/proc/cpuinfo"], sample),
                               capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return str(exc)
@@ -183,10 +184,9 @@ class Timer:
         return elapsed, proc.stderr
 
     def case(self, shell: str, body: list[str], mount: Path | None = None) -> Case:
-        wrap = ["unshare", "-m", "sh", "-c", MOUNT, str(mount)] if mount else []
         blank = [source_line(shell, self.empty)] * len(body)
-        return Case([*wrap, *ARGV[shell], str(self.script(shell, body))],
-                    [*wrap, *ARGV[shell], str(self.script(shell, blank))])
+        run, baseline = ([*ARGV[shell], str(self.script(shell, lines))] for lines in (body, blank))
+        return Case(mounted(run, mount), mounted(baseline, mount)) if mount else Case(run, baseline)
 
     def calibrate(self, case: Case) -> int:
         """Iterations that make one timed loop last about `self.target` seconds.

@@ -26,6 +26,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from microarch_level.cpuinfo import mounted, namespace
+
 GATE = "_x86_64-microarch-level"
 FLAGS = "x86_64-microarch-level"
 DOWNSTREAM = "microarch-probe"
@@ -219,32 +221,21 @@ _DETECT = (
     "sys.stdout.flush()\n"
     "os._exit(0)\n"
 )
-_MOUNT = 'mount --bind "$1" /proc/cpuinfo && exec "$2" -c "$3"'
-
-
 def _clean_env() -> dict:
     return {k: v for k, v in os.environ.items() if not k.startswith("CONDA_OVERRIDE_")}
 
 
-def mount_command() -> list[str] | None:
-    """How to start a private mount namespace here: [] as root, sudo -n otherwise; None if impossible."""
-    if not shutil.which("unshare"):
-        return None
-    if os.geteuid() == 0:
-        return []
-    sudo = shutil.which("sudo")
-    if sudo and subprocess.run([sudo, "-n", "true"], capture_output=True).returncode == 0:
-        return [sudo, "-n"]
-    return None
+def mount_command() -> tuple[str, ...] | None:
+    """How to start a private mount namespace here (see cpuinfo.namespace); None if impossible."""
+    return namespace()
 
 
-def detect_with_sample(sample: Path, prefix: list[str]) -> list[list[str]]:
+def detect_with_sample(sample: Path, prefix: tuple[str, ...]) -> list[list[str]]:
     """rattler.VirtualPackage.detect() in a process that sees `sample` as /proc/cpuinfo.
 
     Raises RuntimeError (one line) when the mount namespace cannot be set up.
     """
-    argv = [*prefix, "unshare", "-m", "sh", "-c", _MOUNT, "sh", str(Path(sample).resolve()), sys.executable,
-            _DETECT]
+    argv = mounted([sys.executable, "-c", _DETECT], sample)
     proc = subprocess.run(argv, env=_clean_env(), capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
         problem = next((line for line in proc.stderr.splitlines() if line.strip()), f"exit {proc.returncode}")

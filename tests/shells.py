@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from microarch_level.cpuinfo import mounted
+
 
 @dataclass(frozen=True)
 class Shell:
@@ -54,14 +56,11 @@ def base_env(**extra: str) -> dict[str, str]:
     return env
 
 
-MOUNT = 'mount --bind "$1" /proc/cpuinfo && shift && exec "$@"'
-
-
 def with_cpuinfo(argv: list[str], cpuinfo: Path | None) -> list[str]:
     """`argv` run in a private mount namespace where `cpuinfo` is /proc/cpuinfo."""
     if cpuinfo is None:
         return argv
-    return ["unshare", "-m", "sh", "-c", MOUNT, "sh", str(cpuinfo), *argv]
+    return mounted(argv, cpuinfo)
 
 
 def run(sh: Shell, script: str, env: dict[str, str] | None = None, cpuinfo: Path | None = None,

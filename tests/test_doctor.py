@@ -21,6 +21,7 @@ import pytest
 from conftest import ROOT
 from microarch_level import overrides, probe
 from microarch_level.channel import archspec_package, base_virtual_packages, install, solve
+from microarch_level.cpuinfo import mounted
 from microarch_level.levels import LEVELS, load_catalog
 from microarch_level.tools import STYLES
 
@@ -31,7 +32,6 @@ DEPENDENT_LEVEL = LEVELS[2]
 DOCTOR = [sys.executable, "-m", "microarch_level", "doctor"]
 CAN_MOUNT = os.geteuid() == 0 and shutil.which("unshare") is not None
 needs_mount = pytest.mark.skipif(not CAN_MOUNT, reason="needs root and unshare for a private mount namespace")
-MOUNT = 'mount --bind "$1" /proc/cpuinfo && shift && exec "$@"'
 HIDE_PROC = 'mount -t tmpfs none /proc && exec "$@"'
 
 
@@ -43,7 +43,7 @@ def doctor(*args: str, cpuinfo: Path | None = None, hide_proc: bool = False, env
     """Run `doctor --json ARGS` where `cpuinfo` is /proc/cpuinfo (or /proc is hidden); (process, report)."""
     argv = [*DOCTOR, "--json", *args]
     if cpuinfo is not None:
-        argv = ["unshare", "-m", "sh", "-c", MOUNT, "sh", str(cpuinfo), *argv]
+        argv = mounted(argv, cpuinfo)
     elif hide_proc:
         argv = ["unshare", "-m", "sh", "-c", HIDE_PROC, "sh", *argv]
     result = run(argv, env)

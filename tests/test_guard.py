@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from microarch_level.cpuinfo import mounted
 from microarch_level.levels import LEVELS, load_catalog
 from microarch_level.spelling import normalize, suggest
 from shells import POSIX, SHELLS, base_env, run, shell
@@ -187,10 +188,8 @@ def test_levels_cached_in_the_environment_are_not_trusted(installed, cpuinfo_at,
 def strace(sh, script: str, cpuinfo: Path, trace: str) -> list[str]:
     if shutil.which("strace") is None:
         pytest.skip("strace not found on PATH (install it, as .ci/run does)")
-    log = subprocess.run(
-        ["unshare", "-m", "sh", "-c", 'mount --bind "$1" /proc/cpuinfo && shift && exec "$@"', "sh", str(cpuinfo),
-         "strace", "-f", "-qq", "-e", f"trace={trace}", *sh.argv, "-c", script],
-        env=base_env(), capture_output=True, text=True, timeout=60)
+    log = subprocess.run(mounted(["strace", "-f", "-qq", "-e", f"trace={trace}", *sh.argv, "-c", script], cpuinfo),
+                         env=base_env(), capture_output=True, text=True, timeout=60)
     return [line for line in log.stderr.splitlines() if "(" in line]
 
 

@@ -52,17 +52,6 @@ FLAG_VARS = (
 )
 
 
-def flags_after_activation(catalog: Catalog, level: int, before: dict[str, str | None]) -> dict[str, str]:
-    """What the flag variables hold after activating level `level` over `before`."""
-    march = catalog.march[level]
-    result = {}
-    for var in FLAG_VARS:
-        flag = var.render(march, level)
-        old = before.get(var.name)
-        result[var.name] = f"{old} {flag}" if var.append and old else flag
-    return result
-
-
 # ----------------------------------------------------------------------------
 # Shell fragments.
 

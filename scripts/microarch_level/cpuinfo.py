@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from functools import lru_cache
 from pathlib import Path
 
 PROC_CPUINFO = Path("/proc/cpuinfo")
@@ -30,16 +34,31 @@ def read_flags(path: Path = PROC_CPUINFO) -> frozenset[str] | None:
         return None
 
 
+
 MOUNT = 'mount --bind "$1" /proc/cpuinfo && shift && exec "$@"'
 
 
-def mounted(argv: list[str], cpuinfo: Path) -> list[str]:
-    """`argv` run where `cpuinfo` is /proc/cpuinfo (private mount namespace).
+@lru_cache(maxsize=1)
+def namespace() -> tuple[str, ...] | None:
+    """How to start a private mount namespace here, or None when unshare is missing.
 
-    As root a plain mount namespace; otherwise a user namespace maps us to root
-    inside it, which most Linux systems allow without privileges.
+    As root a plain mount namespace; else through passwordless sudo when there is
+    one (GitHub's Ubuntu runners restrict unprivileged user namespaces); else a
+    user namespace that maps us to root inside it.
     """
-    import os
+    if shutil.which("unshare") is None:
+        return None
+    if os.geteuid() == 0:
+        return ("unshare", "-m")
+    sudo = shutil.which("sudo")
+    if sudo and subprocess.run([sudo, "-n", "true"], capture_output=True).returncode == 0:
+        return (sudo, "-n", "unshare", "-m")
+    return ("unshare", "-r", "-m")
 
-    unshare = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-r", "-m"]
-    return [*unshare, "sh", "-c", MOUNT, "sh", str(Path(cpuinfo).resolve()), *argv]
+
+def mounted(argv: list[str], cpuinfo: Path) -> list[str]:
+    """`argv` run where `cpuinfo` is /proc/cpuinfo (a private mount namespace)."""
+    prefix = namespace()
+    if prefix is None:
+        raise RuntimeError("cannot mount a CPU sample over /proc/cpuinfo: unshare not found (util-linux)")
+    return [*prefix, "sh", "-c", MOUNT, "sh", str(Path(cpuinfo).resolve()), *argv]
