@@ -10,9 +10,7 @@ against each, with the same virtual packages.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -49,27 +47,10 @@ class Solve:
     solution: str = ""
 
 
-@contextlib.contextmanager
-def _env(**values: str):
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def build_downstream(workdir: Path, gate_channel: Path) -> tuple[Path, Path]:
     """(channel of the level 1/3/4 builds, channel of the plain build)."""
-    from rattler_build import Stage0Recipe, ToolConfiguration, VariantConfig
+    from microarch_level.channel import build_recipe
 
-    from microarch_level.channel import index_channel
-
-    tools = ToolConfiguration(test_strategy="skip")
     out = {}
     for kind, number, requirements in (("optimised", "${{ (microarch_level | int) * 100 }}", OPTIMISED),
                                        ("plain", "0", "")):
@@ -77,16 +58,10 @@ def build_downstream(workdir: Path, gate_channel: Path) -> tuple[Path, Path]:
         src.mkdir(parents=True, exist_ok=True)
         (src / "recipe.yaml").write_text(RECIPE.format(app=APP, number=number, requirements=requirements))
         levels = LEVELS if kind == "optimised" else (LEVELS[0],)
-        (src / "variants.yaml").write_text("microarch_level:\n" + "".join(f'  - "{k}"\n' for k in levels))
         out[kind] = workdir / f"{kind}-channel"
-        recipe = Stage0Recipe.from_file(str(src / "recipe.yaml"))
-        # The strong run-export puts the gate in the build's host environment too;
-        # a level-4 CPU override lets the level-4 variant build on any machine.
-        with _env(CONDA_OVERRIDE_ARCHSPEC="x86_64_v4"):
-            for variant in recipe.render(VariantConfig.from_file(str(src / "variants.yaml"))):
-                variant.run_build(tool_config=tools, output_dir=out[kind],
-                                  channels=[gate_channel.resolve().as_uri()], no_build_id=True)
-        index_channel(out[kind])
+        # the level-4 variant's host environment needs the gate at 4 (strong run-export)
+        build_recipe(src / "recipe.yaml", out[kind], [gate_channel],
+                     variants={"microarch_level": [str(k) for k in levels]}, build_cpu="x86_64_v4")
     return out["optimised"], out["plain"]
 
 

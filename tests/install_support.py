@@ -18,15 +18,14 @@ reads one JSON request on stdin and prints one JSON answer.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from microarch_level.cpuinfo import mounted, namespace
+from microarch_level.process import exit_now
 
 GATE = "_x86_64-microarch-level"
 FLAGS = "x86_64-microarch-level"
@@ -155,20 +154,6 @@ requirements:
 """
 
 
-@contextlib.contextmanager
-def _environ(**values: str):
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def build_downstream(channel: Path, work: Path, catalog) -> Path:
     """Build the downstream recipe for DOWNSTREAM_LEVELS into work/channel; return that channel.
 
@@ -176,27 +161,14 @@ def build_downstream(channel: Path, work: Path, catalog) -> Path:
     host environment too, so the build machine must look like the highest
     level (FIELD-NOTES 3): CONDA_OVERRIDE_ARCHSPEC says so for the build only.
     """
-    from rattler_build import Stage0Recipe, ToolConfiguration, VariantConfig
+    from microarch_level.channel import build_recipe
 
-    work.mkdir(parents=True, exist_ok=True)
     recipe = work / "recipe" / "recipe.yaml"
-    recipe.parent.mkdir(exist_ok=True)
+    recipe.parent.mkdir(parents=True, exist_ok=True)
     recipe.write_text(RECIPE, encoding="utf-8")
     out = work / "channel"
-    out.mkdir(exist_ok=True)
-    variants = VariantConfig({"microarch_level": [str(k) for k in DOWNSTREAM_LEVELS]})
-    tools = ToolConfiguration(test_strategy="skip")
-    channels = [Path(channel).resolve().as_uri(), out.resolve().as_uri()]
-    with _environ(CONDA_OVERRIDE_ARCHSPEC=catalog.generic_name(max(DOWNSTREAM_LEVELS))):
-        for variant in Stage0Recipe.from_file(str(recipe.resolve())).render(variants):
-            variant.run_build(tool_config=tools, output_dir=out, channels=channels, no_build_id=True)
-    for entry in out.iterdir():  # keep an indexed channel only
-        if entry.name in ("noarch", "linux-64"):
-            continue
-        if entry.is_dir():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
+    build_recipe(recipe, out, [channel], variants={"microarch_level": [str(k) for k in DOWNSTREAM_LEVELS]},
+                 build_cpu=catalog.generic_name(max(DOWNSTREAM_LEVELS)))
     return out
 
 
@@ -215,11 +187,11 @@ def downstream_channel(channel: Path, tmp_path_factory, catalog) -> Path:
 # rattler in a worker process.
 
 _DETECT = (
-    "import json, os, sys, rattler\n"
+    "import json, sys, rattler\n"
+    "from microarch_level.process import exit_now\n"
     "found = [v.into_generic() for v in rattler.VirtualPackage.detect()]\n"
     "sys.stdout.write(json.dumps([[v.name.normalized, str(v.version), str(v.build_string)] for v in found]))\n"
-    "sys.stdout.flush()\n"
-    "os._exit(0)\n"
+    "exit_now(0)\n"
 )
 def _clean_env() -> dict:
     return {k: v for k, v in os.environ.items() if not k.startswith("CONDA_OVERRIDE_")}
@@ -293,8 +265,7 @@ def _worker() -> None:
                                       "build_number": p.build_number, "depends": list(p.depends)}
                                      for p in read_conda_meta(prefix)]}
     sys.stdout.write(json.dumps(answer))
-    sys.stdout.flush()
-    os._exit(0)  # skip interpreter shutdown: see the module docstring
+    exit_now(0)  # skip interpreter shutdown: see the module docstring
 
 
 if __name__ == "__main__":

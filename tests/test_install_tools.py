@@ -167,40 +167,36 @@ def _own_report(driver_key: str) -> str:
     return f"{driver.tool} {tool_version} reports __archspec {reported}{note}"
 
 
+def check_with_own_report(driver_key: str, check, *args) -> None:
+    """Run a shared check; on failure, add what the tool itself reports for this CPU."""
+    try:
+        check(*args)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{_own_report(driver_key)}") from None
+
+
 @over_drivers
 def test_on_this_machine_the_unpinned_gate_installs_its_level(driver_key, host):
     case, level = host
-    try:
-        support.check_unpinned_gate(case.get, level)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{_own_report(driver_key)}") from None
+    check_with_own_report(driver_key, support.check_unpinned_gate, case.get, level)
 
 
 @over_drivers
 def test_on_this_machine_every_pin_up_to_its_level_installs(driver_key, host):
     case, level = host
-    try:
-        support.check_pins_up_to_level(case.get, level, LEVELS)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{_own_report(driver_key)}") from None
+    check_with_own_report(driver_key, support.check_pins_up_to_level, case.get, level, LEVELS)
 
 
 @over_drivers
 def test_on_this_machine_a_pin_above_its_level_is_an_unsatisfiable_solve(driver_key, host):
     case, level = host
-    try:
-        support.check_pins_above_level(case.get, level, LEVELS)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{_own_report(driver_key)}") from None
+    check_with_own_report(driver_key, support.check_pins_above_level, case.get, level, LEVELS)
 
 
 @over_drivers
 def test_on_this_machine_downstream_resolves_to_the_highest_build_it_reaches(driver_key, host):
     case, level = host
-    try:
-        support.check_downstream_build(case.get, level)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{_own_report(driver_key)}") from None
+    check_with_own_report(driver_key, support.check_downstream_build, case.get, level)
 
 
 @over_drivers

@@ -10,9 +10,11 @@ half-written channel behind.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -20,6 +22,7 @@ from typing import Iterable, Sequence
 from .render import CI_SUPPORT
 
 RECIPE = Path("recipe") / "recipe.yaml"
+OVERRIDE = "CONDA_OVERRIDE_ARCHSPEC"
 SUBDIRS = ("noarch", "linux-64")
 
 
@@ -47,8 +50,6 @@ def ci_configs(root: Path) -> list[Path]:
 def build_channel(root: Path, channel: Path, *, configs: Sequence[Path] | None = None,
                   run_tests: bool = True) -> BuildReport:
     """Build every output of `root`'s recipe for each CI config into `channel`."""
-    from rattler_build import Stage0Recipe, ToolConfiguration, VariantConfig
-
     root = root.resolve()
     channel = channel.resolve()
     configs = list(configs) if configs is not None else ci_configs(root)
@@ -59,22 +60,10 @@ def build_channel(root: Path, channel: Path, *, configs: Sequence[Path] | None =
     scratch = Path(tempfile.mkdtemp(prefix=f".{channel.name}-", dir=channel.parent))
     report = BuildReport(channel=channel)
     try:
-        tools = ToolConfiguration(test_strategy="native" if run_tests else "skip")
-        recipe = Stage0Recipe.from_file(root / RECIPE)
         for config in configs:
             report.configs.append(config.name)
-            seen: set[tuple[str, str]] = set()
-            for variant in recipe.render(VariantConfig.from_file(str(config))):
-                key = (variant.recipe.package.name, repr(sorted(variant.variant.items())))
-                if key in seen:  # outputs that ignore a zipped key render once per entry
-                    continue
-                seen.add(key)
-                try:
-                    result = variant.run_build(tool_config=tools, output_dir=scratch,
-                                               channels=[scratch.as_uri()], no_build_id=True)
-                except Exception as exc:  # rattler-build raises its own exception types
-                    raise BuildFailed(f"building {key[0]} with {config.name} failed: {exc}") from exc
-                report.packages += [Path(p) for p in result.packages]
+            report.packages += build_recipe(root / RECIPE, scratch, [], variants=config, run_tests=run_tests,
+                                            index=False)
         index_channel(scratch)
         _keep_channel_only(scratch)
         _swap_in(scratch, channel)
@@ -87,6 +76,66 @@ def build_channel(root: Path, channel: Path, *, configs: Sequence[Path] | None =
         raise BuildFailed("two variants produced the same package file; the variant data is inconsistent")
     report.seconds = time.perf_counter() - started
     return report
+
+
+@contextmanager
+def build_machine_cpu(name: str | None):
+    """Make rattler-build see the build machine as CPU `name` (CONDA_OVERRIDE_ARCHSPEC) meanwhile.
+
+    A package built with x86_64-microarch-level N gets `_x86_64-microarch-level >=N`
+    in its host environment through the strong run-export, so its level-N variant
+    only solves on a build machine reaching N unless the machine says it does.
+    """
+    if name is None:
+        yield
+        return
+    saved = os.environ.get(OVERRIDE)
+    os.environ[OVERRIDE] = name
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(OVERRIDE, None)
+        else:
+            os.environ[OVERRIDE] = saved
+
+
+def build_recipe(recipe: Path, output: Path, channels: Sequence[Path], *,
+                 variants: Path | dict[str, list[str]] | None = None, build_cpu: str | None = None,
+                 run_tests: bool = False, index: bool = True) -> list[Path]:
+    """Build every variant of `recipe` into the channel `output`, resolving from `output` and `channels`.
+
+    `variants` is a variant file or a mapping; `build_cpu` the CPU the build machine
+    pretends to be (see build_machine_cpu).  Returns the package files built.
+    """
+    from rattler_build import Stage0Recipe, ToolConfiguration, VariantConfig
+
+    output = Path(output).resolve()
+    output.mkdir(parents=True, exist_ok=True)
+    if isinstance(variants, dict):
+        config = VariantConfig(variants)
+    else:
+        config = VariantConfig.from_file(str(variants)) if variants is not None else VariantConfig()
+    tools = ToolConfiguration(test_strategy="native" if run_tests else "skip")
+    sources = [output.as_uri(), *(Path(c).resolve().as_uri() for c in channels)]
+    built: list[Path] = []
+    seen: set[tuple[str, str]] = set()
+    with build_machine_cpu(build_cpu):
+        for variant in Stage0Recipe.from_file(Path(recipe).resolve()).render(config):
+            key = (variant.recipe.package.name, repr(sorted(variant.variant.items())))
+            if key in seen:  # outputs that ignore a zipped key render once per entry
+                continue
+            seen.add(key)
+            try:
+                result = variant.run_build(tool_config=tools, output_dir=output, channels=sources, no_build_id=True)
+            except Exception as exc:  # rattler-build raises its own exception types
+                where = Path(variants).name if isinstance(variants, Path) else "its variants"
+                raise BuildFailed(f"building {key[0]} with {where} failed: {exc}") from exc
+            built += [Path(p) for p in result.packages]
+    if index:
+        index_channel(output)
+        _keep_channel_only(output)
+    return built
 
 
 def _swap_in(new: Path, channel: Path) -> None:
