@@ -18,7 +18,6 @@ from pathlib import Path
 from .levels import LEVELS, Catalog
 from .spelling import MIN_PREFIX, key
 
-SHELLS = ("sh", "fish", "csh")
 GATE = "_x86_64-microarch-level"
 FLAGS = "x86_64-microarch-level"
 GUARD_FILE = "etc/conda/activate.d/_x86_64-microarch-level_guard.{shell}"
@@ -258,20 +257,20 @@ def render_scripts(catalog: Catalog, header: str) -> dict[str, str]:
             "GLIBC_CASES": r.fish_glibc_cases(),
         })
         out[base + GUARD_FILE.format(shell="csh")] = _fill(_template("guard.csh.in"), common)
-    indents = {  # (march cases, save, apply, restore): where each block sits in its template
-        ("activate", "sh"): (0, 2, 0, 0), ("deactivate", "sh"): (6, 0, 4, 4),
-        ("activate", "fish"): (0, 4, 0, 0), ("deactivate", "fish"): (12, 0, 8, 8),
-        ("activate", "csh"): (0, 4, 0, 0), ("deactivate", "csh"): (12, 0, 8, 8),
+    # The per-variable blocks each flag template holds, and their indentation there.
+    blocks = {
+        ("activate", "sh"): {"SAVE": 2, "APPLY": 0},
+        ("activate", "fish"): {"SAVE": 4, "APPLY": 0},
+        ("activate", "csh"): {"SAVE": 4, "APPLY": 0},
+        ("deactivate", "sh"): {"MARCH_CASES": 6, "APPLY": 4, "RESTORE": 4},
+        ("deactivate", "fish"): {"MARCH_CASES": 12, "APPLY": 8, "RESTORE": 8},
+        ("deactivate", "csh"): {"MARCH_CASES": 12, "APPLY": 8, "RESTORE": 8},
     }
+    build = {"SAVE": r.save, "APPLY": r.apply, "RESTORE": r.restore, "MARCH_CASES": r.march_cases}
     for level in LEVELS:
         common = r.common(level)
-        for (kind, shell), (march_i, save_i, apply_i, restore_i) in indents.items():
+        for (kind, shell), indents in blocks.items():
             path = f"{FLAGS}/{level}/" + FLAGS_FILE.format(kind=kind, shell=shell)
             out[path] = _fill(_template(f"flags-{kind}.{shell}.in"), {
-                **common,
-                "MARCH_CASES": r.march_cases(shell, march_i),
-                "SAVE": r.save(shell, save_i),
-                "APPLY": r.apply(shell, apply_i),
-                "RESTORE": r.restore(shell, restore_i),
-            })
+                **common, **{name: build[name](shell, indent) for name, indent in indents.items()}})
     return out

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from .activation import GATE
 from .render import CI_SUPPORT
 
 RECIPE = Path("recipe") / "recipe.yaml"
@@ -215,7 +216,6 @@ def install(records: list, prefix: Path) -> None:
 # ----------------------------------------------------------------------------
 # Reading the channel's repodata, for identities rattler cannot represent.
 
-GATE = "_x86_64-microarch-level"
 
 
 def gate_records(channel: Path) -> list[dict]:

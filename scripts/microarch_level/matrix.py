@@ -16,6 +16,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .activation import GATE
 from .channel import (Unsatisfiable, archspec_package, base_virtual_packages, gate_records,
                       installable_from_repodata, solve)
 from .cpuinfo import mounted
@@ -24,7 +25,6 @@ from .spelling import UnknownName, normalize
 from .tools import MATRIX_STYLES, STYLES
 
 HELP = "show the gate level each CPU sample installs under each tool's __archspec report"
-GATE = "_x86_64-microarch-level"
 
 
 @dataclass
