@@ -34,11 +34,13 @@ SHELLS = {
         Shell("bash", ("bash", "--norc", "--noprofile"), "sh", "$?"),
         Shell("dash", ("dash",), "sh", "$?"),
         Shell("zsh", ("zsh", "-f"), "sh", "$?"),
+        Shell("ksh93", ("ksh93",), "sh", "$?"),
+        Shell("mksh", ("mksh",), "sh", "$?"),
         Shell("fish", ("fish", "--no-config"), "fish", "$status"),
         Shell("tcsh", ("tcsh", "-f"), "csh", "$status"),
     )
 }
-POSIX = ("bash", "dash", "zsh")
+POSIX = ("bash", "dash", "zsh", "ksh93", "mksh")
 
 
 def shell(name: str) -> Shell:
