@@ -2,10 +2,17 @@
 
 Adopting microarch builds takes four coordinated edits (a Linux-x86-64-only
 variant key, a build-number offset per level so the highest level a CPU
-reaches wins, the flag package in `build:` requirements, and a plan for CI
-machines below the top level); getting one wrong silently ships unoptimised
-or uninstallable builds.  This prints all four for recipe v1 (rattler-build)
-or meta.yaml (conda-build), from the levels the maintainer picks.
+reaches wins, the flag package in `host:` requirements, and a plan for the
+tests of levels above the CI machine); getting one wrong silently ships
+unoptimised or uninstallable builds.  This prints all four for recipe v1
+(rattler-build) or meta.yaml (conda-build), from the levels the maintainer picks.
+
+Why `host:` (conda-forge.github.io#2105): a strong run-export of a `build:`
+dependency lands in host and run, of a `host:` dependency in run only, and
+both tools run the host environment's activation scripts during the build.
+So under `host:` the flags are set and the package depends on the gate, but
+the gate never enters the host environment, and a level-4 variant builds on
+a level-3 CI machine.  Only running the built code needs the CPU.
 """
 
 from __future__ import annotations
@@ -52,15 +59,38 @@ def _offsets(levels: list[int]) -> str:
     return ", ".join(f"level {lv} -> {lv * OFFSET}" for lv in levels)
 
 
-def _ci_note(catalog: Catalog, levels: list[int], prefix: str) -> list[str]:
-    top = max(levels)
-    if top == LEVELS[0]:
+WHY_HOST = ("# In host, not build: a strong run_export from host lands in run only, so the gate stays out "
+            "of the host env and every level builds on any CI machine (conda-forge.github.io#2105).")
+
+
+def _test_note(catalog: Catalog, levels: list[int], tool: str) -> list[str]:
+    """What to do with the tests of levels above the CI machine; nothing when only level 1 is built."""
+    above = [lv for lv in levels if lv > LEVELS[0]]
+    if not above:
         return []
-    return [f"{prefix}CI machines below level {top} cannot run the level-{top} build: the flag package's",
-            f"{prefix}run_export puts '{GATE} >={top}' into its host and test environments, which then",
-            f"{prefix}do not solve there.  For that build only, set {VARIABLE}={catalog.generic_name(top)}",
-            f"{prefix}in the build's environment and skip the tests that run the built code",
-            f"{prefix}(rattler-build: --test skip; conda-build: --no-test).  Lower levels keep their tests."]
+    top = max(above)
+    lines = ["# Tests: a level-N build's code needs a CPU at level N (else SIGILL), and so does its test",
+             f"# environment (it installs {GATE} >=N).  On a CI machine below level {top}, skip the tests of",
+             "# the levels above the machine; lower levels keep theirs."]
+    if tool == "rattler-build":
+        lines += ["# rattler-build: build those variants with `--test skip`; nothing else needs the CPU."]
+    else:
+        lines += ["# conda-build 26.7.1 also checks after the build that the run requirements install on this",
+                  "# machine, even without a test section: build those variants with `--no-test`, or set",
+                  f"# {VARIABLE}={catalog.generic_name(top)} for them (their tests must not run the built code)."]
+    return lines
+
+
+def _limits(tool: str) -> list[str]:
+    """Where host placement is not the whole answer, and the legacy `build:` form with its workaround."""
+    lines = ["# Limits: a noarch output gets no gate from either placement (only `noarch` run_exports reach",
+             "# it), so microarch variants are for compiled outputs only.  With multiple outputs, put the",
+             "# flag package in the host requirements of each compiled output (there is no top-level one).",
+             "# A host dependency that is itself a level-N build brings the gate into the host env again.",
+             f"# Legacy: {FLAGS} under build: also works, but its run_export then puts the gate into the",
+             f"# host env, so a level above the CI machine only builds with {VARIABLE}=x86_64_vN set",
+             f"# for that variant ({'--test skip' if tool == 'rattler-build' else '--no-test'} as above)."]
+    return lines
 
 
 def recipe_v1(catalog: Catalog, levels: list[int]) -> str:
@@ -84,14 +114,14 @@ def recipe_v1(catalog: Catalog, levels: list[int]) -> str:
            f"  number: ${{{{ build_number + {OFFSET} * ({KEY} | int) if {KEY} is defined else build_number }}}}",
            "",
            "requirements:",
-           "  build:",
-           "    # Compiles with -march=x86-64-vN and, through its run_export, makes the",
-           f"    # package depend on {GATE} >=N, so it only installs where it runs.",
+           "  host:",
+           f"    # Sets CFLAGS etc. to -march=x86-64-vN; makes the package depend on {GATE} >=N.",
+           f"    {WHY_HOST}",
            "    - if: linux and x86_64",
            f"      then: {FLAGS} ==${{{{ {KEY} }}}}",
            ]
-    notes = _ci_note(catalog, levels, "# ")
-    return "\n".join(out + ([""] + notes if notes else [])) + "\n"
+    notes = _test_note(catalog, levels, "rattler-build")
+    return "\n".join(out + ([""] + notes if notes else []) + [""] + _limits("rattler-build")) + "\n"
 
 
 def meta_yaml(catalog: Catalog, levels: list[int]) -> str:
@@ -112,11 +142,12 @@ def meta_yaml(catalog: Catalog, levels: list[int]) -> str:
     out += [f"  number: {{{{ build_number + {lv * OFFSET} }}}}  # [linux64 and {KEY} == {lv}]" for lv in levels]
     out += ["",
             "requirements:",
-            "  build:",
-            f"    # -march=x86-64-vN, and a run_export on {GATE} >=N.",
+            "  host:",
+            f"    # Sets CFLAGS etc. to -march=x86-64-vN; makes the package depend on {GATE} >=N.",
+            f"    {WHY_HOST}",
             f"    - {FLAGS} {{{{ {KEY} }}}}  # [linux64]"]
-    notes = _ci_note(catalog, levels, "# ")
-    return "\n".join(out + ([""] + notes if notes else [])) + "\n"
+    notes = _test_note(catalog, levels, "conda-build")
+    return "\n".join(out + ([""] + notes if notes else []) + [""] + _limits("conda-build")) + "\n"
 
 
 def run(args) -> int:
