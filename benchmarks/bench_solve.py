@@ -32,7 +32,7 @@ build:
 {requirements}"""
 OPTIMISED = "\n".join([
     "requirements:",
-    "  build:",
+    "  host:",  # not build: the run-export reaches run only, so level 4 builds on any machine
     # rattler-build requires an operator: `x86_64-microarch-level 3` is rejected.
     "    - x86_64-microarch-level ==${{ microarch_level }}",
 ])
@@ -59,9 +59,8 @@ def build_downstream(workdir: Path, gate_channel: Path) -> tuple[Path, Path]:
         (src / "recipe.yaml").write_text(RECIPE.format(app=APP, number=number, requirements=requirements))
         levels = LEVELS if kind == "optimised" else (LEVELS[0],)
         out[kind] = workdir / f"{kind}-channel"
-        # the level-4 variant's host environment needs the gate at 4 (strong run-export)
         build_recipe(src / "recipe.yaml", out[kind], [gate_channel],
-                     variants={"microarch_level": [str(k) for k in levels]}, build_cpu="x86_64_v4")
+                     variants={"microarch_level": [str(k) for k in levels]})
     return out["optimised"], out["plain"]
 
 

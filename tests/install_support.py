@@ -149,17 +149,16 @@ build:
     - printf '%s\\n' "$CFLAGS" > "$PREFIX/{CFLAGS_FILE.as_posix()}"
 
 requirements:
-  build:
+  host:  # not build: the run-export then reaches run only, so any machine builds every level
     - {FLAGS} ==${{{{ microarch_level }}}}
 """
 
 
-def build_downstream(channel: Path, work: Path, catalog) -> Path:
+def build_downstream(channel: Path, work: Path) -> Path:
     """Build the downstream recipe for DOWNSTREAM_LEVELS into work/channel; return that channel.
 
-    The strong run-export puts `_x86_64-microarch-level >=N` into the build's
-    host environment too, so the build machine must look like the highest
-    level (FIELD-NOTES 3): CONDA_OVERRIDE_ARCHSPEC says so for the build only.
+    The flag package is in `host:` (as `microarch-level snippet` prints), so every
+    level builds on this machine whatever its CPU (conda-forge.github.io#2105).
     """
     from microarch_level.channel import build_recipe
 
@@ -167,19 +166,18 @@ def build_downstream(channel: Path, work: Path, catalog) -> Path:
     recipe.parent.mkdir(parents=True, exist_ok=True)
     recipe.write_text(RECIPE, encoding="utf-8")
     out = work / "channel"
-    build_recipe(recipe, out, [channel], variants={"microarch_level": [str(k) for k in DOWNSTREAM_LEVELS]},
-                 build_cpu=catalog.generic_name(max(DOWNSTREAM_LEVELS)))
+    build_recipe(recipe, out, [channel], variants={"microarch_level": [str(k) for k in DOWNSTREAM_LEVELS]})
     return out
 
 
 _DOWNSTREAM: dict[Path, Path] = {}
 
 
-def downstream_channel(channel: Path, tmp_path_factory, catalog) -> Path:
+def downstream_channel(channel: Path, tmp_path_factory) -> Path:
     """The downstream channel, built once per session whichever test module asks first."""
     key = Path(channel).resolve()
     if key not in _DOWNSTREAM:
-        _DOWNSTREAM[key] = build_downstream(key, tmp_path_factory.mktemp("downstream"), catalog)
+        _DOWNSTREAM[key] = build_downstream(key, tmp_path_factory.mktemp("downstream"))
     return _DOWNSTREAM[key]
 
 

@@ -36,8 +36,8 @@ IDENTITIES = [DETECTED] + [key for key, style in STYLES.items() if _representabl
 
 
 @pytest.fixture(scope="module")
-def downstream(channel, tmp_path_factory, catalog) -> Path:
-    return support.downstream_channel(channel, tmp_path_factory, catalog)
+def downstream(channel, tmp_path_factory) -> Path:
+    return support.downstream_channel(channel, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

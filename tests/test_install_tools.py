@@ -45,8 +45,8 @@ MAMBA_DETECTION_NOTE = ("mamba's own CPU detection tests fewer flags than the ps
 
 
 @pytest.fixture(scope="module")
-def downstream(channel, tmp_path_factory, catalog) -> Path:
-    return support.downstream_channel(channel, tmp_path_factory, catalog)
+def downstream(channel, tmp_path_factory) -> Path:
+    return support.downstream_channel(channel, tmp_path_factory)
 
 
 _FOUND: dict[str, tuple[Path, str]] = {}

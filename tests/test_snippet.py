@@ -15,18 +15,16 @@ and conda-build's selector rule.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import ROOT, run_cli
-from microarch_level.channel import archspec_package, base_virtual_packages, solve
+from microarch_level.channel import archspec_package, base_virtual_packages, build_machine_cpu, solve
 from microarch_level.levels import LEVELS, load_catalog
 from microarch_level.snippet import OFFSET, meta_yaml, parse_levels, recipe_v1
 
@@ -106,20 +104,6 @@ def assemble(text: str, directory: Path, *, flags_in: str = "host") -> Path:
     return directory
 
 
-@contextmanager
-def build_machine_reports(value: str | None):
-    """The build machine's __archspec as rattler-build sees it: its own CPU (None) or `value`."""
-    saved = os.environ.pop(OVERRIDE, None)
-    if value is not None:
-        os.environ[OVERRIDE] = value
-    try:
-        yield
-    finally:
-        os.environ.pop(OVERRIDE, None)
-        if saved is not None:
-            os.environ[OVERRIDE] = saved
-
-
 def build(recipe_dir: Path, output: Path, channel: Path, *, machine: str | None = None,
           platform: str = "linux-64") -> list[Path]:
     """Build every variant; the recipe's tests run for TESTED_LEVELS only, the others skip them."""
@@ -131,7 +115,7 @@ def build(recipe_dir: Path, output: Path, channel: Path, *, machine: str | None 
     pc = PlatformConfig(target_platform=platform)
     variants = VariantConfig.from_file_with_context(str(recipe_dir / "variants.yaml"), JinjaConfig(platform=pc))
     packages = []
-    with build_machine_reports(machine):
+    with build_machine_cpu(machine):
         for variant in Stage0Recipe.from_file(recipe_dir / "recipe.yaml").render(variants, RenderConfig(platform=pc)):
             tested = int(variant.variant["microarch_level"]) in TESTED_LEVELS
             tools = ToolConfiguration(test_strategy="native" if tested else "skip")

@@ -81,33 +81,29 @@ def build_channel(root: Path, channel: Path, *, configs: Sequence[Path] | None =
 
 @contextmanager
 def build_machine_cpu(name: str | None):
-    """Make rattler-build see the build machine as CPU `name` (CONDA_OVERRIDE_ARCHSPEC) meanwhile.
+    """Make rattler-build see the build machine as CPU `name` meanwhile, or as it is when None.
 
-    A package built with x86_64-microarch-level N gets `_x86_64-microarch-level >=N`
-    in its host environment through the strong run-export, so its level-N variant
-    only solves on a build machine reaching N unless the machine says it does.
+    Downstream recipes put x86_64-microarch-level in `host:`, so no build needs
+    this (its run-export reaches run only); tests use it to play a CI machine
+    of a given level, and to show the legacy `build:` placement failing there.
     """
-    if name is None:
-        yield
-        return
-    saved = os.environ.get(OVERRIDE)
-    os.environ[OVERRIDE] = name
+    saved = os.environ.pop(OVERRIDE, None)
+    if name is not None:
+        os.environ[OVERRIDE] = name
     try:
         yield
     finally:
-        if saved is None:
-            os.environ.pop(OVERRIDE, None)
-        else:
+        os.environ.pop(OVERRIDE, None)
+        if saved is not None:
             os.environ[OVERRIDE] = saved
 
 
 def build_recipe(recipe: Path, output: Path, channels: Sequence[Path], *,
-                 variants: Path | dict[str, list[str]] | None = None, build_cpu: str | None = None,
-                 run_tests: bool = False, index: bool = True) -> list[Path]:
+                 variants: Path | dict[str, list[str]] | None = None, run_tests: bool = False,
+                 index: bool = True) -> list[Path]:
     """Build every variant of `recipe` into the channel `output`, resolving from `output` and `channels`.
 
-    `variants` is a variant file or a mapping; `build_cpu` the CPU the build machine
-    pretends to be (see build_machine_cpu).  Returns the package files built.
+    `variants` is a variant file or a mapping.  Returns the package files built.
     """
     from rattler_build import Stage0Recipe, ToolConfiguration, VariantConfig
 
@@ -121,18 +117,17 @@ def build_recipe(recipe: Path, output: Path, channels: Sequence[Path], *,
     sources = [output.as_uri(), *(Path(c).resolve().as_uri() for c in channels)]
     built: list[Path] = []
     seen: set[tuple[str, str]] = set()
-    with build_machine_cpu(build_cpu):
-        for variant in Stage0Recipe.from_file(Path(recipe).resolve()).render(config):
-            key = (variant.recipe.package.name, repr(sorted(variant.variant.items())))
-            if key in seen:  # outputs that ignore a zipped key render once per entry
-                continue
-            seen.add(key)
-            try:
-                result = variant.run_build(tool_config=tools, output_dir=output, channels=sources, no_build_id=True)
-            except Exception as exc:  # rattler-build raises its own exception types
-                where = Path(variants).name if isinstance(variants, Path) else "its variants"
-                raise BuildFailed(f"building {key[0]} with {where} failed: {exc}") from exc
-            built += [Path(p) for p in result.packages]
+    for variant in Stage0Recipe.from_file(Path(recipe).resolve()).render(config):
+        key = (variant.recipe.package.name, repr(sorted(variant.variant.items())))
+        if key in seen:  # outputs that ignore a zipped key render once per entry
+            continue
+        seen.add(key)
+        try:
+            result = variant.run_build(tool_config=tools, output_dir=output, channels=sources, no_build_id=True)
+        except Exception as exc:  # rattler-build raises its own exception types
+            where = Path(variants).name if isinstance(variants, Path) else "its variants"
+            raise BuildFailed(f"building {key[0]} with {where} failed: {exc}") from exc
+        built += [Path(p) for p in result.packages]
     if index:
         index_channel(output)
         _keep_channel_only(output)
