@@ -82,6 +82,21 @@ def host_level(catalog) -> int | None:
     return None if flags is None else catalog.level_from_flags(flags)
 
 
+def level_seen_by(catalog, detection: str) -> int | None:
+    """This machine's level as a tool detecting the CPU by `detection` (tools.Style) sees it.
+
+    archspec-based tools read /proc/cpuinfo (which `make test`'s second run replaces
+    by a level-2 sample); mamba's CPUID detection sees the real CPU, as glibc's
+    loader does.  A fixed report (NOWHERE) takes any level.  None: unknown here.
+    """
+    from microarch_level.probe import probe_glibc
+    from microarch_level.tools import CPUID
+
+    if detection == CPUID:
+        return probe_glibc(catalog).level
+    return host_level(catalog)
+
+
 def gate_level(outcome) -> int | None:
     gate = outcome.package(GATE)
     return None if gate is None else int(gate.version)

@@ -10,7 +10,8 @@ The CPU is given by CONDA_OVERRIDE_ARCHSPEC, spelled each way a CPU reaches
 x86_64_vN (mamba >= 1.5.10), mamba 1.5.3-1.5.9's x86_64-vN and gcc's
 x86-64-vN -- where the tool takes the spelling.  mamba/micromamba 1.x have no
 override: for them (and for every tool) the host tests expect this machine's
-own level.  pixi's lock-file solve ignores the machine, so a pixi workspace
+own level as the tool sees it: /proc/cpuinfo for archspec-based tools, the
+real CPU (CPUID, as glibc's loader reports it) for mamba's own detection.  pixi's lock-file solve ignores the machine, so a pixi workspace
 gets what the baseline `__archspec` gets; `pixi exec` solves for the machine.
 """
 
@@ -106,13 +107,14 @@ def overridden(driver_key, spelling, sample, channel, downstream, tmp_path_facto
 
 @pytest.fixture
 def host(driver_key, channel, downstream, tmp_path_factory) -> tuple[Case, int]:
-    """The tool run with no override, and the level this machine's /proc/cpuinfo says it must get."""
+    """The tool run with no override, and the level it must get by its own way of seeing this CPU."""
     driver = runners.DRIVERS[driver_key]
     exe, tool_version = installed_tool(driver.tool)
-    level = support.host_level(CATALOG)
+    style = driver.style(tool_version)
+    level = support.level_seen_by(CATALOG, style.detection)
     if level is None:
-        pytest.skip("cannot read this machine's /proc/cpuinfo")
-    report = driver.style(tool_version).report(CATALOG, CATALOG.generic_name(level))
+        pytest.skip(f"this machine's level by {style.detection} is unknown (unreadable, or glibc < 2.33)")
+    report = style.report(CATALOG, CATALOG.generic_name(level))
     return Case(driver_key, exe, None, [channel, downstream], tmp_path_factory), support.report_level(CATALOG, report)
 
 
@@ -210,10 +212,11 @@ def test_on_this_machine_downstream_depends_on_the_gate_through_the_run_export(d
 @over_tools
 def test_the_tool_reports_an_archspec_of_this_machines_level(tool):
     exe, tool_version = installed_tool(tool)
-    level = support.host_level(CATALOG)
+    style = style_of(tool, tool_version)
+    level = support.level_seen_by(CATALOG, style.detection)
     if level is None:
-        pytest.skip("cannot read this machine's /proc/cpuinfo")
-    expected = style_of(tool, tool_version).report(CATALOG, CATALOG.generic_name(level))
+        pytest.skip(f"this machine's level by {style.detection} is unknown (unreadable, or glibc < 2.33)")
+    expected = style.report(CATALOG, CATALOG.generic_name(level))
     reported = runners.reported_archspec(tool, exe)
     note = f" ({MAMBA_DETECTION_NOTE})" if tool in ("mamba", "micromamba") else ""
     assert (reported is None) == (expected is None), f"{tool} {tool_version} reports {reported}{note}"
