@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from microarch_level.cpuinfo import first_flags, mounted  # noqa: E402
+from microarch_level.cpuinfo import first_flags, mount_problem, mounted  # noqa: E402
 from microarch_level.levels import load_catalog  # noqa: E402
 
 LEVEL2_SAMPLE = Path(os.environ.get("MICROARCH_LEVEL_TEST_CPU",
@@ -56,13 +56,13 @@ def run_pytest(label: str, argv_prefix: list[str], args: list[str], junit: Path)
     return subprocess.run(command, cwd=ROOT).returncode
 
 
-def mount_problem(sample: Path, level: int) -> str | None:
+def level2_problem(sample: Path, level: int) -> str | None:
     """Why the level-2 run cannot happen here, or None when a process under the mount sees `level`."""
-    try:
-        argv = mounted([sys.executable, "-c", SEEN_LEVEL, str(ROOT / "scripts")], sample)
-    except RuntimeError as exc:
-        return str(exc)
-    probe = subprocess.run(argv, capture_output=True, text=True)
+    problem = mount_problem()
+    if problem is not None:
+        return problem
+    probe = subprocess.run(mounted([sys.executable, "-c", SEEN_LEVEL, str(ROOT / "scripts")], sample),
+                           capture_output=True, text=True)
     if probe.returncode != 0:
         return next((line for line in probe.stderr.splitlines() if line.strip()), f"exit {probe.returncode}")
     if probe.stdout.strip() != str(level):
@@ -90,7 +90,7 @@ def main(args: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="microarch-level-test-") as tmp:
         as_is, level2 = Path(tmp) / "as-is.xml", Path(tmp) / "level2.xml"
         status = run_pytest("1 of 2: this machine as it is", [], args, as_is)
-        problem = mount_problem(LEVEL2_SAMPLE, level)
+        problem = level2_problem(LEVEL2_SAMPLE, level)
         if problem is not None:
             print(f"\n!!!! make test: SKIPPED the run on a level-{level} CPU ({LEVEL2_SAMPLE.name} over "
                   f"/proc/cpuinfo): {problem}", flush=True)

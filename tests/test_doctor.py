@@ -1,7 +1,7 @@
 """`doctor`: never crashes, and reports the right levels, whatever the machine looks like.
 
 Each real CPU sample is mounted over /proc/cpuinfo in a private mount
-namespace (root only), /proc/cpuinfo is emptied or /proc hidden, PATH is
+namespace (cpuinfo.namespace), /proc/cpuinfo is emptied or /proc hidden, PATH is
 stripped of package managers, and a real environment is installed with
 py-rattler from the project's channel for --prefix.
 """
@@ -21,7 +21,7 @@ import pytest
 from conftest import ROOT
 from microarch_level import overrides, probe
 from microarch_level.channel import archspec_package, base_virtual_packages, install, solve
-from microarch_level.cpuinfo import mounted
+from microarch_level.cpuinfo import mount_problem, mounted, namespace
 from microarch_level.levels import LEVELS, load_catalog
 from microarch_level.tools import STYLES
 
@@ -30,8 +30,9 @@ GATE = "_x86_64-microarch-level"
 DEPENDENT = "needs-level-3"
 DEPENDENT_LEVEL = LEVELS[2]
 DOCTOR = [sys.executable, "-m", "microarch_level", "doctor"]
-CAN_MOUNT = os.geteuid() == 0 and shutil.which("unshare") is not None
-needs_mount = pytest.mark.skipif(not CAN_MOUNT, reason="needs root and unshare for a private mount namespace")
+# The same route (root, sudo -n or a user namespace) as `make test`'s level-2 run, so both runs agree.
+needs_mount = pytest.mark.skipif(mount_problem() is not None,
+                                 reason=f"no private mount namespace here: {mount_problem()}")
 HIDE_PROC = 'mount -t tmpfs none /proc && exec "$@"'
 
 
@@ -45,7 +46,7 @@ def doctor(*args: str, cpuinfo: Path | None = None, hide_proc: bool = False, env
     if cpuinfo is not None:
         argv = mounted(argv, cpuinfo)
     elif hide_proc:
-        argv = ["unshare", "-m", "sh", "-c", HIDE_PROC, "sh", *argv]
+        argv = [*namespace(), "sh", "-c", HIDE_PROC, "sh", *argv]
     result = run(argv, env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)

@@ -56,6 +56,19 @@ def namespace() -> tuple[str, ...] | None:
     return ("unshare", "-r", "-m")
 
 
+@lru_cache(maxsize=1)
+def mount_problem() -> str | None:
+    """Why no private mount namespace can be made here (one line), or None when one can."""
+    prefix = namespace()
+    if prefix is None:
+        return "unshare not found (util-linux)"
+    probe = subprocess.run([*prefix, "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        detail = next((line for line in probe.stderr.splitlines() if line.strip()), f"exit {probe.returncode}")
+        return f"{' '.join(prefix)} failed: {detail}"
+    return None
+
+
 def mounted(argv: list[str], cpuinfo: Path) -> list[str]:
     """`argv` run where `cpuinfo` is /proc/cpuinfo (a private mount namespace)."""
     prefix = namespace()
