@@ -259,22 +259,28 @@ def test_without_a_cpu_in_the_text_this_machines_override_is_used():
 
 # --- what real package managers printed (../shared/solver-errors-real) ------------------------
 
-def explain_real(row: dict) -> dict:
-    """`explain --json` on a real capture, in the situation the row describes; the parsed diagnosis."""
+def explain_cli(path: Path, override: str = "-", machine: str = "-", cpu: str = "-") -> dict:
+    """`explain --json PATH` with `override` in its environment, `machine` (a CPU sample) as this machine's
+    /proc/cpuinfo and `--cpu cpu` ('-': none of these); the parsed diagnosis."""
     env = {k: v for k, v in os.environ.items() if k != "CONDA_OVERRIDE_ARCHSPEC"}
-    if row["override"] != "-":
-        env["CONDA_OVERRIDE_ARCHSPEC"] = row["override"]
-    argv = [sys.executable, "-m", "microarch_level", "explain", "--json", str(REAL / row["file"])]
-    argv += ["--cpu", row["cpu"]] if row["cpu"] != "-" else []
-    if row["machine"] != "-":
+    if override != "-":
+        env["CONDA_OVERRIDE_ARCHSPEC"] = override
+    argv = [sys.executable, "-m", "microarch_level", "explain", "--json", str(path)]
+    argv += ["--cpu", cpu] if cpu != "-" else []
+    if machine != "-":
         if not CAN_MOUNT:
             pytest.skip("needs root and unshare to mount a CPU sample over /proc/cpuinfo")
-        argv = mounted(argv, DEFAULT_CPUINFO / row["machine"])
-    elif row["override"] == "-" and row["cpu"] == "-":
+        argv = mounted(argv, DEFAULT_CPUINFO / machine)
+    elif override == "-" and cpu == "-":
         argv.append("--no-detect")  # this machine's CPU must not decide the verdict
     result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def explain_real(row: dict) -> dict:
+    """`explain --json` on a real capture, in the situation the row describes."""
+    return explain_cli(REAL / row["file"], row["override"], row["machine"], row["cpu"])
 
 
 def real_id(row: dict) -> str:
@@ -324,6 +330,29 @@ def test_the_override_in_explains_environment_is_what_decides_when_the_text_show
     unset = next(r for r in REAL_ROWS if r["file"] == name and r["override"] == r["machine"] == r["cpu"] == "-")
     set_ = next(r for r in REAL_ROWS if r["file"] == name and r["override"] != "-")
     assert (explain_real(unset)["host"], explain_real(set_)["host"]["source"]) == (None, diagnoses.FROM_ENV)
+
+
+# conda-rattler-solver prints conda's progress, then rattler's own message (conda_rattler_solver/solver.py).
+CONDA_FRAME = ("Channels:\n - build_artifacts\nPlatform: linux-64\nTarget prefix: <dry run>\n"
+               "Collecting package metadata (repodata.json): done\nSolving environment: failed\n\n")
+
+
+def test_conda_rattler_solvers_tree_is_read_with_the_override_in_explains_environment(channel, tmp_path):
+    below = CATALOG.generic_name(LEVELS[1])
+    text = tmp_path / "conda-rattler.txt"
+    text.write_text(CONDA_FRAME + rattler_solve_error(channel, [f"{GATE}=={LEVELS[2]}"], below))
+    d = explain_cli(text, override=below)
+    assert (d["family"], d["kind"], d["requested"]) == ("conda-rattler", "cpu-below", [LEVELS[2]])
+    assert (d["host"]["name"], d["host"]["source"]) == (below, diagnoses.FROM_ENV)
+    assert f"{GATE}<={LEVELS[1]}" in "\n".join(d["actions"])
+
+
+def test_conda_rattler_solvers_tree_never_calls_an_unseen_cpu_one_that_can_run_it(channel, tmp_path):
+    below = CATALOG.generic_name(LEVELS[1])
+    text = tmp_path / "conda-rattler.txt"
+    text.write_text(CONDA_FRAME + rattler_solve_error(channel, [f"{GATE}=={LEVELS[2]}"], below))
+    d = explain_cli(text, cpu=CATALOG.generic_name(LEVELS[2]))
+    assert d["kind"] != "tool-report" and "can run it" not in d["summary"]
 
 
 # --- a CPU name is never made of punctuation or escapes --------------------------------------------

@@ -175,12 +175,14 @@ def not_shown(facts: SolverText, host: Host, requested) -> Diagnosis:
     need = f"{GATE} {min(requested)}" if requested else GATE
     return Diagnosis(
         "cpu-not-shown",
-        f"The text does not show which CPU (__archspec) the solver saw, and the CPU explain can see, '{host.reported}' "
-        f"(level {host.level}, {host.source}), is accepted by the builds of {need} in the text. So the solve ran "
-        f"for another __archspec: {VARIABLE} set in the shell that ran it, or another machine.",
+        f"The text does not show which CPU (__archspec) the solver saw, and the CPU this diagnosis is about, "
+        f"'{host.reported}' (level {host.level}, from {host.source}), is accepted by the builds of {need} in the "
+        f"text. So the solve ran for another __archspec, or none: {VARIABLE} set in the shell that ran it, another "
+        f"machine, or a package manager that reports this CPU wrongly or not at all.",
         [f"run explain in the same shell as the failing command (with the same {VARIABLE}), or pass --cpu NAME "
          f"naming the CPU it ran for",
-         f"if {VARIABLE} was set there, unset it so the solver sees the real CPU"],
+         f"if {VARIABLE} was set there, unset it so the solver sees the real CPU",
+         "`microarch-level doctor` shows what each package manager on this machine reports as __archspec"],
         facts.family, host, requested)
 
 

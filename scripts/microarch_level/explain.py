@@ -130,7 +130,7 @@ def _decide(facts: SolverText, catalog: Catalog, cpu: Host | None, requested: li
         if _design(facts, catalog) == "per-name" and host.level > max(requested):
             return say.lower_pin(catalog, facts, host, requested)
         return say.too_new(catalog, facts, host, requested)
-    if host.source in ASSUMED:
+    if not facts.reported:
         return say.not_shown(facts, host, requested)
     return say.tool_report(catalog, facts, host, requested)
 
@@ -144,7 +144,8 @@ def add_arguments(parser) -> None:
                         help="the CPU the failing command ran on, in any spelling (default: what the text "
                              "reports, else this machine)")
     parser.add_argument("--no-detect", action="store_true",
-                        help="never look at this machine's CPU; use only the text and --cpu")
+                        help="never look at this machine (its CPU, or CONDA_OVERRIDE_ARCHSPEC in this environment); "
+                             "use only the text and --cpu")
     parser.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
 
 
