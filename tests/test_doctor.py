@@ -371,6 +371,12 @@ def test_a_truncated_gate_record_is_named_in_the_text_and_never_called_harmless(
     assert "nothing here needs" not in result.stdout
 
 
+def test_packages_needing_a_gate_that_is_not_recorded_are_never_called_harmless(tmp_path):
+    prefix = write_records(tmp_path, [{"name": "a", "version": "1", "build": "0", "depends": [f"{GATE} >={LEVELS[-1]}"]}])
+    result = run([*DOCTOR, "--format", "plain", "--prefix", str(prefix)])
+    assert "nothing here needs" not in result.stdout and "incomplete" in result.stdout
+
+
 def as_nobody() -> list[str] | None:
     """How to run a command as user nobody here, or None (not root, no setpriv, no such user)."""
     import pwd
