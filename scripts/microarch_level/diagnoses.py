@@ -179,7 +179,9 @@ def not_shown(facts: SolverText, host: Host, requested) -> Diagnosis:
         f"'{host.reported}' (level {host.level}, from {host.source}), is accepted by the builds of {need} in the "
         f"text. So the solve ran for another __archspec, or none: {VARIABLE} set in the shell that ran it, another "
         f"machine, or a package manager that reports this CPU wrongly or not at all.",
-        [f"run explain in the same shell as the failing command (with the same {VARIABLE}), or pass --cpu NAME "
+        [f"the solver did not see '{host.reported}': check {VARIABLE} in the shell that ran the command "
+         f"(`microarch-level doctor` there shows it)" if host.source == FROM_OPTION else
+         f"run explain in the same shell as the failing command (with the same {VARIABLE}), or pass --cpu NAME "
          f"naming the CPU it ran for",
          f"if {VARIABLE} was set there, unset it so the solver sees the real CPU",
          "`microarch-level doctor` shows what each package manager on this machine reports as __archspec"],
