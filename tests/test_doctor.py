@@ -334,6 +334,85 @@ def test_a_path_that_is_not_an_environment_is_a_one_line_usage_error(tmp_path, m
     assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1
 
 
+def gate_record(prefix: Path, text: str, mode: int = 0o644) -> Path:
+    """A conda-meta record for the level-4 gate holding `text`, next to a package that needs level 4."""
+    meta = prefix / "conda-meta"
+    meta.mkdir(parents=True)
+    level = LEVELS[-1]
+    record = meta / f"{GATE}-{level}-5_{CATALOG.generic_name(level)}.json"
+    record.write_text(text)
+    record.chmod(mode)
+    (meta / "needs-level-4-1.0-0.json").write_text(json.dumps(
+        {"name": "needs-level-4", "version": "1.0", "build": "0", "depends": [f"{GATE} >={level}"]}))
+    return record
+
+
+def full_gate_record() -> str:
+    level = LEVELS[-1]
+    return json.dumps({"name": GATE, "version": str(level), "build": f"5_{CATALOG.generic_name(level)}",
+                       "depends": []})
+
+
+def test_a_truncated_gate_record_is_unreadable_not_absent(tmp_path):
+    record = gate_record(tmp_path, full_gate_record()[:40])
+    result = run([*DOCTOR, "--json", "--prefix", str(tmp_path)])
+    assert result.returncode == 1, result.stderr
+    env = json.loads(result.stdout)["prefix"]
+    assert env["status"] == "unreadable"
+    assert [r["file"] for r in env["gate_unreadable"]] == [f"conda-meta/{record.name}"]
+    assert "not valid JSON" in env["gate_unreadable"][0]["problem"]
+
+
+@pytest.mark.parametrize("fmt", ["plain", "table"])
+def test_a_truncated_gate_record_is_named_in_the_text_and_never_called_harmless(tmp_path, fmt):
+    record = gate_record(tmp_path, full_gate_record()[:40])
+    result = run([*DOCTOR, "--format", fmt, "--prefix", str(tmp_path)])
+    assert result.returncode == 1
+    assert f"conda-meta/{record.name}" in result.stdout and "cannot be read" in result.stdout
+    assert "nothing here needs" not in result.stdout
+
+
+def test_packages_needing_a_gate_that_is_not_recorded_are_never_called_harmless(tmp_path):
+    prefix = write_records(tmp_path, [{"name": "a", "version": "1", "build": "0", "depends": [f"{GATE} >={LEVELS[-1]}"]}])
+    result = run([*DOCTOR, "--format", "plain", "--prefix", str(prefix)])
+    assert "nothing here needs" not in result.stdout and "incomplete" in result.stdout
+
+
+def as_nobody() -> list[str] | None:
+    """How to run a command as user nobody here, or None (not root, no setpriv, no such user)."""
+    import pwd
+
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        return None
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        return None
+    return ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
+
+
+def test_a_gate_record_another_user_cannot_read_is_unreadable(tmp_path_factory):
+    prefix_cmd = as_nobody()
+    if prefix_cmd is None:
+        pytest.skip("needs root, setpriv and a 'nobody' user to read a mode-0600 record as another user")
+    if run([*prefix_cmd, sys.executable, "-c", "import microarch_level"]).returncode != 0:
+        pytest.skip(f"user nobody cannot run {sys.executable} from {ROOT}")
+    top = tmp_path_factory.mktemp("shared-prefix")
+    for d in (top, *top.parents):
+        if d == Path(d.anchor):
+            break
+        d.chmod(d.stat().st_mode | 0o005)  # let nobody walk to the environment
+    record = gate_record(top / "env", full_gate_record(), mode=0o600)
+    (top / "env").chmod(0o755)
+    (top / "env" / "conda-meta").chmod(0o755)
+    result = run([*prefix_cmd, *DOCTOR, "--json", "--prefix", str(top / "env")])
+    assert result.returncode == 1, result.stderr
+    env = json.loads(result.stdout)["prefix"]
+    assert (env["status"], env["gate_unreadable"]) == ("unreadable", [{"file": f"conda-meta/{record.name}",
+                                                                        "problem": "permission denied"}])
+    assert doctor("--prefix", str(top / "env"))["prefix"]["gate"]["level"] == LEVELS[-1]  # its owner reads it
+
+
 # --- output -------------------------------------------------------------------------------
 
 def test_piped_output_is_one_fact_per_line():
@@ -370,3 +449,20 @@ def test_a_terminal_gets_aligned_tables():
     for label in (s.label for s in STYLES.values()):
         row = next(line for line in text.splitlines() if line.strip().startswith(label))
         assert row[column - 2:column] == "  " and row[column] != " ", row
+
+
+TITLE = "x86\x1b]0;owned\x07\x1b[2J\r"  # sets the terminal title, clears the screen, rewinds the line
+
+
+@pytest.mark.parametrize("fmt", ["plain", "table"])
+def test_control_characters_from_the_environment_reach_the_terminal_escaped(fmt):
+    result = run([*DOCTOR, "--format", fmt], env={**os.environ, "CONDA_OVERRIDE_ARCHSPEC": TITLE})
+    assert result.returncode == 0, result.stderr
+    assert not any(c in result.stdout for c in "\x1b\x07\r"), repr(result.stdout)
+    assert "x86\\x1b]0;owned\\x07" in result.stdout
+
+
+def test_json_output_escapes_control_characters_and_keeps_the_value():
+    result = run([*DOCTOR, "--json"], env={**os.environ, "CONDA_OVERRIDE_ARCHSPEC": TITLE})
+    assert not any(c in result.stdout for c in "\x1b\x07\r")
+    assert json.loads(result.stdout)["cpu"]["override"]["value"] == TITLE

@@ -1,45 +1,62 @@
-"""`explain`: every solver error in tests/data/solver-errors/ gets the right diagnosis.
+"""`explain`: every solver error, real or shaped like real ones, gets the right diagnosis.
 
-The corpus holds one file per cause and tool family, shaped like the real
-messages (mamba #3222, #3698, conda-libmamba, conda classic, micromamba 2,
-pixi); the rattler-*.txt files are captured from rattler itself, solving
-against the project's channel (run this file as a script to recapture them).
-expected.tsv names, per file, the --cpu given, the diagnosis, the gate levels
-the failure is about and the CPU the diagnosis is about.
+../shared/solver-errors-real/ holds what conda 26.7.1 and micromamba 1.5.8 /
+2.0.5 really printed; tests/data/solver-errors-real/expected.tsv names, per
+file and situation (an override in explain's own environment, a CPU sample
+mounted as this machine's, --cpu), the tool, the diagnosis, the CPU and the fix.
+tests/data/solver-errors/ holds one file per cause and tool family: the
+rattler-*.txt files are captured from rattler itself, solving against the
+project's channel (run this file as a script to recapture them), the others
+are shaped like public reports (see its README).  Its expected.tsv names, per
+file, the --cpu given, the diagnosis, the gate levels the failure is about
+and the CPU the diagnosis is about.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import string
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from conftest import ROOT, run_cli
+from conftest import DEFAULT_CPUINFO, ROOT, run_cli
+from microarch_level import diagnoses
 from microarch_level.channel import Unsatisfiable, archspec_package, base_virtual_packages, solve
+from microarch_level.cpuinfo import mounted
 from microarch_level.diagnoses import host_of
 from microarch_level.explain import KINDS, diagnose
 from microarch_level.levels import LEVELS, load_catalog
-from microarch_level.solver_text import parse
+from microarch_level.solver_text import TOOLS, parse
 
 CATALOG = load_catalog()
 CORPUS = ROOT / "tests" / "data" / "solver-errors"
+REAL = ROOT.parent / "shared" / "solver-errors-real"
+REAL_EXPECTED = ROOT / "tests" / "data" / "solver-errors-real" / "expected.tsv"
 GATE = "_x86_64-microarch-level"
 NEWER = "zen7"  # a CPU name this archspec does not know yet (asserted below)
-FAMILIES = ("conda-classic", "conda", "micromamba", "mamba", "pixi", "rattler")
+FAMILIES = ("conda-classic", "conda-libmamba", "conda-rattler", "conda", "micromamba", "mamba", "pixi", "rattler")
+CAN_MOUNT = os.geteuid() == 0 and shutil.which("unshare") is not None
+SOURCES = {"text": diagnoses.FROM_TEXT, "env": diagnoses.FROM_ENV, "machine": diagnoses.FROM_MACHINE,
+           "option": diagnoses.FROM_OPTION}
 
 
-def corpus() -> list[dict]:
-    lines = (CORPUS / "expected.tsv").read_text().splitlines()
+def table(path: Path) -> list[dict]:
+    lines = path.read_text().splitlines()
     header = lines[0].split("\t")
     return [dict(zip(header, line.split("\t"))) for line in lines[1:] if line.strip()]
 
 
-ROWS = corpus()
+ROWS = table(CORPUS / "expected.tsv")
 IDS = [row["file"] for row in ROWS]
+REAL_ROWS = table(REAL_EXPECTED)
 
 
 def diagnosis(row: dict):
@@ -55,7 +72,7 @@ def test_the_corpus_lists_every_file_once():
 
 
 def test_every_diagnosis_appears_in_the_corpus():
-    assert set(KINDS) <= {row["kind"] for row in ROWS}
+    assert set(KINDS) <= {row["kind"] for row in ROWS + REAL_ROWS}
     assert "none" in {row["kind"] for row in ROWS}
 
 
@@ -85,6 +102,12 @@ def test_each_diagnosis_is_about_the_cpu_that_ran_the_solver(row):
 def test_the_tool_that_wrote_each_error_is_recognised(row):
     family = next(f for f in FAMILIES if row["file"].startswith(f + "-"))
     assert parse((CORPUS / row["file"]).read_text()).family == family
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if r["kind"] != "none"], ids=lambda r: r["file"])
+def test_each_diagnosis_names_the_tool_that_wrote_the_text(row):
+    family = next(f for f in FAMILIES if row["file"].startswith(f + "-"))
+    assert diagnosis(row).tool.startswith(TOOLS[family])
 
 
 def test_colour_codes_do_not_hide_the_facts():
@@ -232,6 +255,138 @@ def test_without_a_cpu_in_the_text_this_machines_override_is_used():
     out = json.loads(result.stdout)
     assert (out["kind"], out["host"]["name"]) == ("cpu-below", below)
     assert "CONDA_OVERRIDE_ARCHSPEC" in out["host"]["source"]
+
+
+# --- what real package managers printed (../shared/solver-errors-real) ------------------------
+
+def explain_cli(path: Path, override: str = "-", machine: str = "-", cpu: str = "-") -> dict:
+    """`explain --json PATH` with `override` in its environment, `machine` (a CPU sample) as this machine's
+    /proc/cpuinfo and `--cpu cpu` ('-': none of these); the parsed diagnosis."""
+    env = {k: v for k, v in os.environ.items() if k != "CONDA_OVERRIDE_ARCHSPEC"}
+    if override != "-":
+        env["CONDA_OVERRIDE_ARCHSPEC"] = override
+    argv = [sys.executable, "-m", "microarch_level", "explain", "--json", str(path)]
+    argv += ["--cpu", cpu] if cpu != "-" else []
+    if machine != "-":
+        if not CAN_MOUNT:
+            pytest.skip("needs root and unshare to mount a CPU sample over /proc/cpuinfo")
+        argv = mounted(argv, DEFAULT_CPUINFO / machine)
+    elif override == "-" and cpu == "-":
+        argv.append("--no-detect")  # this machine's CPU must not decide the verdict
+    result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def explain_real(row: dict) -> dict:
+    """`explain --json` on a real capture, in the situation the row describes."""
+    return explain_cli(REAL / row["file"], row["override"], row["machine"], row["cpu"])
+
+
+def real_id(row: dict) -> str:
+    situation = [f"{k}={row[k]}" for k in ("override", "machine", "cpu") if row[k] != "-"]
+    return f"{row['file']}[{','.join(situation) or 'text only'}]"
+
+
+def test_every_real_capture_has_expected_diagnoses():
+    captured = {p.name for p in REAL.iterdir() if p.name != "README.md"}
+    assert captured and captured == {row["file"] for row in REAL_ROWS}
+
+
+@pytest.mark.parametrize("row", REAL_ROWS, ids=real_id)
+def test_each_real_capture_gets_its_cause_cpu_and_level(row):
+    d = explain_real(row)
+    assert (d["kind"], d["requested"]) == (row["kind"], [int(x) for x in row["requested"].split(",")])
+    if row["host"] == "-":
+        assert d["host"] is None
+    else:
+        host = d["host"]
+        assert (host["name"], host["level"], host["source"]) == (row["host"], int(row["level"]),
+                                                                 SOURCES[row["source"]])
+
+
+@pytest.mark.parametrize("row", REAL_ROWS, ids=real_id)
+def test_each_real_capture_gets_its_fix(row):
+    actions = "\n".join(explain_real(row)["actions"])
+    for fix in row["fix"].split(";"):
+        assert fix in actions, actions
+
+
+@pytest.mark.parametrize("row", REAL_ROWS, ids=real_id)
+def test_each_real_capture_names_the_tool_and_the_version_it_shows(row):
+    d = explain_real(row)
+    assert d["family"] == row["family"] and d["tool"].startswith(TOOLS[row["family"]])
+    assert d["tool"].endswith(f"version {row['version']}" if row["version"] != "-" else "version not shown")
+
+
+@pytest.mark.parametrize("row", [r for r in REAL_ROWS if r["source"] in ("env", "machine")], ids=real_id)
+def test_a_text_without_the_cpu_says_so_and_names_the_cpu_it_assumed(row):
+    note = explain_real(row)["notes"][0]
+    assert note.startswith("the text does not show which CPU") and SOURCES[row["source"]] in note
+
+
+def test_the_override_in_explains_environment_is_what_decides_when_the_text_shows_no_cpu():
+    name = "micromamba-2.0.5-override-x86_64_v2-pin3.txt"
+    unset = next(r for r in REAL_ROWS if r["file"] == name and r["override"] == r["machine"] == r["cpu"] == "-")
+    set_ = next(r for r in REAL_ROWS if r["file"] == name and r["override"] != "-")
+    assert (explain_real(unset)["host"], explain_real(set_)["host"]["source"]) == (None, diagnoses.FROM_ENV)
+
+
+# conda-rattler-solver prints conda's progress, then rattler's own message (conda_rattler_solver/solver.py).
+CONDA_FRAME = ("Channels:\n - build_artifacts\nPlatform: linux-64\nTarget prefix: <dry run>\n"
+               "Collecting package metadata (repodata.json): done\nSolving environment: failed\n\n")
+
+
+def test_conda_rattler_solvers_tree_is_read_with_the_override_in_explains_environment(channel, tmp_path):
+    below = CATALOG.generic_name(LEVELS[1])
+    text = tmp_path / "conda-rattler.txt"
+    text.write_text(CONDA_FRAME + rattler_solve_error(channel, [f"{GATE}=={LEVELS[2]}"], below))
+    d = explain_cli(text, override=below)
+    assert (d["family"], d["kind"], d["requested"]) == ("conda-rattler", "cpu-below", [LEVELS[2]])
+    assert (d["host"]["name"], d["host"]["source"]) == (below, diagnoses.FROM_ENV)
+    assert f"{GATE}<={LEVELS[1]}" in "\n".join(d["actions"])
+
+
+def test_conda_rattler_solvers_tree_never_calls_an_unseen_cpu_one_that_can_run_it(channel, tmp_path):
+    below = CATALOG.generic_name(LEVELS[1])
+    text = tmp_path / "conda-rattler.txt"
+    text.write_text(CONDA_FRAME + rattler_solve_error(channel, [f"{GATE}=={LEVELS[2]}"], below))
+    d = explain_cli(text, cpu=CATALOG.generic_name(LEVELS[2]))
+    assert d["kind"] != "tool-report" and "can run it" not in d["summary"]
+
+
+# --- a CPU name is never made of punctuation or escapes --------------------------------------------
+
+NASTY = [":", "\\n", "\n", "\r", "\t", "'", '"', "\\", "\x1b[31m", "\x1b]0;owned\x07", "\x07", "\x00", "\x7f",
+         "\u009b", ";", ",", "=", "]", "[", "|", "*", ".", "/", "@", "$(", "`", "%s", "{}", " ", "\u2502", "é"]
+NAME_CHARS = set("".join(CATALOG.names)) | set("-") | set(string.ascii_letters + string.digits)
+REAL_TEXTS = [p.read_text() for p in sorted(REAL.iterdir()) if p.name != "README.md"]
+
+
+def fuzzed():
+    """A real capture with nasty fragments injected, most of them right after `__archspec` reports."""
+    @st.composite
+    def build(draw):
+        text = draw(st.sampled_from(REAL_TEXTS + [(CORPUS / r["file"]).read_text() for r in ROWS]))
+        anchors = [m.end() for m in re.finditer(r"__archspec[= ]+[0-9.*=]*[ =]?[A-Za-z0-9_]*", text)]
+        for _ in range(draw(st.integers(1, 6))):
+            cut = draw(st.sampled_from(anchors) if anchors and draw(st.booleans())
+                       else st.integers(0, len(text)))
+            cut -= draw(st.integers(0, 3))
+            text = text[:max(cut, 0)] + draw(st.sampled_from(NASTY)) + text[max(cut, 0):]
+        return text
+    return build()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fuzzed())
+def test_no_diagnosis_reports_a_cpu_name_made_of_punctuation_or_escapes(text):
+    d = diagnose(parse(text), CATALOG)
+    if d is not None and d.host is not None:
+        assert set(d.host.reported) <= NAME_CHARS, d.host.reported
+        assert d.host.name is None or d.host.name in CATALOG.names
+    for version, build in parse(text).reported:
+        assert set(build) <= NAME_CHARS and set(version) <= set("0123456789."), (version, build)
 
 
 def recapture(channel: Path) -> None:

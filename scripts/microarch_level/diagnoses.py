@@ -17,6 +17,17 @@ from .solver_text import SolverText
 from .spelling import UnknownName, normalize
 from .tools import STYLES, Style, advice, style_of
 
+# Families whose tools report archspec's specific CPU names (conda, rattler), not generic levels.
+NAMING_FAMILIES = ("conda-classic", "conda-libmamba", "conda-rattler", "conda", "rattler")
+
+
+# Where the CPU a diagnosis is about came from; the last two only when the text does not say.
+FROM_TEXT = "the text (the __archspec the solver reported)"
+FROM_OPTION = "--cpu"
+FROM_ENV = f"{VARIABLE} in explain's own environment"
+FROM_MACHINE = "this machine's CPU as archspec detects it"
+ASSUMED = (FROM_ENV, FROM_MACHINE)
+
 
 @dataclass(frozen=True)
 class Host:
@@ -37,6 +48,7 @@ class Diagnosis:
     host: Host | None
     requested: list[int]
     notes: list[str] = field(default_factory=list)
+    tool: str | None = None       # which tool wrote the text, and its version when the text shows it
 
 
 def host_of(reported: str, source: str, catalog: Catalog) -> Host:
@@ -142,12 +154,38 @@ def below(catalog: Catalog, facts: SolverText, host: Host, requested) -> Diagnos
     if VARIABLE in host.source or host.reported in facts.override_values:
         actions.insert(0, f"{VARIABLE}={host.reported} makes the solver believe this CPU is level {host.level}: "
                           f"unset it or name the real CPU")
-    return Diagnosis(
+    elif host.source == FROM_TEXT and host.name == host.reported and host.name == catalog.generic_name(host.level) \
+            and facts.family in NAMING_FAMILIES:
+        actions.insert(1, f"{who(STYLES['conda'])} reports archspec's specific name for a CPU, so a generic "
+                          f"'{host.reported}' usually means {VARIABLE}={host.reported} was set where the solver ran: "
+                          f"unset it so the solver sees the real CPU")
+    d = Diagnosis(
         "cpu-below",
         f"The request needs x86-64 level {need}, but this CPU ({host.name}) is level {host.level}; it lacks "
         f"{missing}. Builds for level {need} would crash here with \"Illegal instruction\", so the solver "
         f"rightly refuses them.",
         actions, facts.family, host, requested)
+    if host.name and "x86_64_" in host.name and host.reported == host.name.replace("x86_64_", "x86_64-"):
+        d.notes.append(f"'{host.reported}' is the hyphenated spelling of {who(STYLES['mamba-hyphen'])} (mamba #3222); "
+                       f"this feedstock's x86*64*vN builds accept it, so the spelling is not why the solve failed")
+    return d
+
+
+def not_shown(facts: SolverText, host: Host, requested) -> Diagnosis:
+    need = f"{GATE} {min(requested)}" if requested else GATE
+    return Diagnosis(
+        "cpu-not-shown",
+        f"The text does not show which CPU (__archspec) the solver saw, and the CPU this diagnosis is about, "
+        f"'{host.reported}' (level {host.level}, from {host.source}), is accepted by the builds of {need} in the "
+        f"text. So the solve ran for another __archspec, or none: {VARIABLE} set in the shell that ran it, another "
+        f"machine, or a package manager that reports this CPU wrongly or not at all.",
+        [f"the solver did not see '{host.reported}': check {VARIABLE} in the shell that ran the command "
+         f"(`microarch-level doctor` there shows it)" if host.source == FROM_OPTION else
+         f"run explain in the same shell as the failing command (with the same {VARIABLE}), or pass --cpu NAME "
+         f"naming the CPU it ran for",
+         f"if {VARIABLE} was set there, unset it so the solver sees the real CPU",
+         "`microarch-level doctor` shows what each package manager on this machine reports as __archspec"],
+        facts.family, host, requested)
 
 
 def foreign_pin(facts: SolverText, host: Host | None, requested) -> Diagnosis:

@@ -44,7 +44,7 @@ def run(args) -> int:
     if fmt == "auto":
         fmt = "table" if sys.stdout.isatty() else "plain"
     sys.stdout.write(doctor_view.render(report, fmt))
-    return 0
+    return 1 if report.get("prefix", {}).get("status") == "unreadable" else 0
 
 
 def _levels(levels: list[int]) -> dict:
@@ -151,7 +151,9 @@ def prefix_section(path: Path, cpu: probe.Cpu) -> dict:
 
     env = read_environment(path)
     level = cpu.level
-    if env.gate_level is None:
+    if env.gate_unreadable:
+        status = "unreadable"
+    elif env.gate_level is None:
         status = "no-gate"
     elif level is None:
         status = "unknown"
@@ -165,6 +167,7 @@ def prefix_section(path: Path, cpu: probe.Cpu) -> dict:
         "dependents": [{"name": d.name, "version": d.version, "build": d.build, "requirement": d.requirement}
                        for d in env.dependents],
         "unreadable": env.unreadable,
+        "gate_unreadable": [{"file": f"conda-meta/{name}", "problem": why} for name, why in env.gate_unreadable],
     }
 
 
@@ -180,6 +183,9 @@ def advice_section(report: dict) -> list[str]:
         if row.get("advice"):
             out.append(row["advice"])
     env = report.get("prefix")
+    if env and env["status"] == "unreadable":
+        out.append(f"make {', '.join(r['file'] for r in env['gate_unreadable'])} in {env['path']} readable (run "
+                   f"doctor as its owner, or repair the environment) to learn which CPU level it needs")
     if env and env["status"] == "too-high":
         names = ", ".join(d["name"] for d in env["dependents"]) or "its optimised packages"
         out.append(f"{env['path']} was built for level {env['gate']['level']} but this CPU is level {level}: "

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 
+from .activation import GATE
 from .overrides import VARIABLE
+from .terminal import escaped
 
 NONE = "-"
 
@@ -76,8 +78,15 @@ def _dependent(d: dict) -> str:
 
 
 def _prefix_line(env: dict) -> str:
+    if env["status"] == "unreadable":
+        records = "; ".join(f"{r['file']}: {r['problem']}" for r in env["gate_unreadable"])
+        return (f"{env['path']}: the gate's record cannot be read ({records}): which CPU level this environment "
+                f"needs is UNKNOWN")
+    if env["gate"] is None and env["dependents"]:
+        return (f"{env['path']}: no {GATE} record, but packages here require it: the environment is incomplete "
+                f"and their CPU level is unknown")
     if env["gate"] is None:
-        return f"{env['path']}: no {'_x86_64-microarch-level'} installed: nothing here needs a particular CPU level"
+        return f"{env['path']}: no {GATE} installed: nothing here needs a particular CPU level"
     gate = f"gate level {env['gate']['level']} ({env['gate']['build']})"
     verdict = {"ok": "fine on this CPU", "too-high": "TOO HIGH for this CPU", "unknown": "this CPU's level is unknown"}
     return f"{env['path']}: {gate}, CPU level {env['cpu_level'] or NONE}: {verdict[env['status']]}"
@@ -155,10 +164,11 @@ def table(report: dict) -> str:
 
 
 def render(report: dict, fmt: str) -> str:
+    """The report as `fmt`; text formats show control characters from the environment as escapes."""
     if fmt == "json":
-        return json.dumps(report, indent=2) + "\n"
+        return json.dumps(report, indent=2) + "\n"  # json escapes control characters itself
     if fmt == "table":
-        return table(report)
+        return table(escaped(report))
     if fmt == "plain":
-        return plain(report)
+        return plain(escaped(report))
     raise ValueError(f"unknown format '{fmt}'")

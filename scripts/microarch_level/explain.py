@@ -17,30 +17,31 @@ from pathlib import Path
 
 from . import diagnoses as say
 from .activation import GATE
-from .diagnoses import Diagnosis, Host, host_of
+from .diagnoses import ASSUMED, FROM_ENV, FROM_MACHINE, FROM_OPTION, FROM_TEXT, Diagnosis, Host, host_of
 from .levels import Catalog, load_catalog
 from .matching import matches
 from .overrides import VARIABLE
 from .solver_text import SolverText, parse
+from .terminal import escape_controls
 from .spelling import UnknownName, normalize
 
 HELP = "explain a conda/mamba/pixi solver error about __archspec or _x86_64-microarch-level"
 
 KINDS = ("override-spelling", "hyphen-report", "lower-pin-old-channel", "cpu-too-new", "cpu-below",
-         "foreign-build-pin", "tool-report", "gate-unsatisfied")
-SOLVER_OF = {"conda": "libmamba", "mamba": "libmamba", "micromamba": "libmamba", "conda-classic": "conda-classic",
-             "pixi": "rattler", "rattler": "rattler"}
+         "foreign-build-pin", "tool-report", "cpu-not-shown", "gate-unsatisfied")
+SOLVER_OF = {"conda": "libmamba", "conda-libmamba": "libmamba", "mamba": "libmamba", "micromamba": "libmamba",
+             "conda-classic": "conda-classic", "conda-rattler": "rattler", "pixi": "rattler", "rattler": "rattler"}
 
 
-def this_machine(catalog: Catalog) -> Host | None:
-    """The CPU a solver on this machine sees: the override when set, else archspec's detection."""
-    value = os.environ.get(VARIABLE)
+def this_machine(catalog: Catalog, environ=None) -> Host | None:
+    """The CPU a solver run from this shell would see: the override in explain's own environment, else archspec's."""
+    value = (os.environ if environ is None else environ).get(VARIABLE)
     if value:
-        return host_of(value, f"{VARIABLE} on this machine", catalog)
+        return host_of(value, FROM_ENV, catalog)
     from .probe import archspec_host
 
     name = archspec_host()
-    return host_of(name, "this machine (archspec)", catalog) if name else None
+    return host_of(name, FROM_MACHINE, catalog) if name else None
 
 
 def _design(facts: SolverText, catalog: Catalog) -> str:
@@ -81,15 +82,29 @@ def _misspelled(seen: Host, facts: SolverText, catalog: Catalog) -> bool:
 
 
 def diagnose(facts: SolverText, catalog: Catalog, cpu: Host | None = None) -> Diagnosis | None:
-    """What happened, or None when the text shows no __archspec or gate problem."""
+    """What happened, or None when the text shows no __archspec or gate problem.
+
+    `cpu`: the CPU given with --cpu, or (when the text reports none) the one explain assumes (diagnoses.ASSUMED).
+    """
     if not facts.about_archspec:
         return None
-    requested = _requested(facts, catalog)
+    d = _decide(facts, catalog, cpu, _requested(facts, catalog))
+    d.tool = str(facts.tool) if facts.tool else None
+    if not facts.reported and facts.rejected_override is None:
+        assumed = (f"; this diagnosis uses {d.host.source}: '{d.host.reported}'"
+                   if d.host is not None and d.host.source in ASSUMED else "")
+        d.notes.insert(0, f"the text does not show which CPU (__archspec) the solver saw{assumed}")
+    return d
+
+
+def _decide(facts: SolverText, catalog: Catalog, cpu: Host | None, requested: list[int]) -> Diagnosis:
     if facts.rejected_override is not None:
         return say.override_spelling(catalog, facts, facts.rejected_override, cpu, requested)
-    seen = host_of(facts.reported[0][1], "the text (the reported __archspec)", catalog) if facts.reported else None
+    seen = host_of(facts.reported[0][1], FROM_TEXT, catalog) if facts.reported else None
     if seen and _misspelled(seen, facts, catalog):
         mamba_hyphen = seen.name and seen.reported == seen.name.replace("x86_64_", "x86_64-")
+        if mamba_hyphen and cpu is None and requested and seen.level < min(requested):
+            return say.below(catalog, facts, seen, requested)  # the spelling matters less than the level
         if mamba_hyphen and seen.reported not in facts.override_values:
             return say.hyphen_report(facts, seen, requested)
         return say.override_spelling(catalog, facts, seen.reported, seen, requested)
@@ -115,6 +130,8 @@ def diagnose(facts: SolverText, catalog: Catalog, cpu: Host | None = None) -> Di
         if _design(facts, catalog) == "per-name" and host.level > max(requested):
             return say.lower_pin(catalog, facts, host, requested)
         return say.too_new(catalog, facts, host, requested)
+    if not facts.reported:
+        return say.not_shown(facts, host, requested)
     return say.tool_report(catalog, facts, host, requested)
 
 
@@ -127,7 +144,8 @@ def add_arguments(parser) -> None:
                         help="the CPU the failing command ran on, in any spelling (default: what the text "
                              "reports, else this machine)")
     parser.add_argument("--no-detect", action="store_true",
-                        help="never look at this machine's CPU; use only the text and --cpu")
+                        help="never look at this machine (its CPU, or CONDA_OVERRIDE_ARCHSPEC in this environment); "
+                             "use only the text and --cpu")
     parser.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
 
 
@@ -145,9 +163,7 @@ def _read(args) -> tuple[str, str]:
 def render(d: Diagnosis) -> str:
     lines = [f"What happened ({d.kind}):", f"  {d.summary}", "What to do:"]
     lines += [f"  - {a}" for a in d.actions]
-    seen = []
-    if d.family:
-        seen.append(f"written by {d.family}")
+    seen = [f"written by {d.tool or 'an unrecognised tool'}"]
     if d.requested:
         seen.append(f"gate level(s) in the failure: {', '.join(map(str, d.requested))}")
     if d.host:
@@ -156,7 +172,7 @@ def render(d: Diagnosis) -> str:
     if seen:
         lines.append("Seen: " + "; ".join(seen))
     lines += [f"Note: {n}" for n in d.notes]
-    return "\n".join(lines) + "\n"
+    return "\n".join(escape_controls(line) for line in lines) + "\n"
 
 
 def run(args) -> int:
@@ -167,7 +183,7 @@ def run(args) -> int:
     if args.cpu is not None:
         if not args.cpu.strip():
             raise UsageError("--cpu: empty CPU name")
-        cpu = host_of(args.cpu.strip(), "--cpu", catalog)
+        cpu = host_of(args.cpu.strip(), FROM_OPTION, catalog)
     text, source = _read(args)
     facts = parse(text)
     if cpu is None and not facts.reported and not args.no_detect:

@@ -35,6 +35,7 @@ class Environment:
     gate_build: str | None
     dependents: list[Dependent] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # conda-meta files that are not package records
+    gate_unreadable: list[tuple[str, str]] = field(default_factory=list)  # (gate record file, why it cannot be read)
 
 
 _SPEC_NAME = re.compile(r"^\s*(?:[^\s:]+::)?([A-Za-z0-9_.-]+)")
@@ -55,22 +56,36 @@ def read_environment(path: Path) -> Environment:
     gate_level = gate_build = None
     dependents: list[Dependent] = []
     unreadable: list[str] = []
+    gate_unreadable: list[tuple[str, str]] = []
     for record_file in sorted(meta.glob("*.json")):
+        is_gate = record_file.name.startswith(f"{GATE}-")  # conda names records NAME-VERSION-BUILD.json
         try:
             record = json.loads(record_file.read_text(encoding="utf-8"))
             name, version, build = record["name"], str(record["version"]), str(record.get("build", ""))
             depends = [str(d) for d in record.get("depends", [])]
-        except (OSError, ValueError, KeyError, TypeError):
+            if name == GATE:
+                level = int(version)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             unreadable.append(record_file.name)
+            if is_gate:
+                gate_unreadable.append((record_file.name, _why(exc)))
             continue
         if name == GATE:
-            try:
-                gate_level = int(version)
-            except ValueError:
-                unreadable.append(record_file.name)
-                continue
-            gate_build = build
+            gate_level, gate_build = level, build
         for spec in depends:
             if _depends_on_gate(spec):
                 dependents.append(Dependent(name, version, build, spec))
-    return Environment(path, gate_level, gate_build, dependents, unreadable)
+    return Environment(path, gate_level, gate_build, dependents, unreadable, gate_unreadable)
+
+
+def _why(exc: Exception) -> str:
+    """One line saying why a record could not be read."""
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, OSError):
+        return exc.strerror or exc.__class__.__name__
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+    if isinstance(exc, KeyError):
+        return f"no '{exc.args[0]}' field"
+    return f"not a package record ({exc})"
