@@ -21,7 +21,7 @@ from . import ci_support
 from .activation import render_scripts
 from .drift import Drift
 from .gate import gate_builds
-from .levels import LEVELS, Catalog
+from .levels import Catalog
 
 COMMAND = "microarch-level generate"
 VARIANTS = "recipe/variants.yaml"
