@@ -27,7 +27,7 @@ test: build
 generate: $(STAMP)
 	$(BIN)/microarch-level generate
 
-## check: fail when generated files differ from what archspec says
+## check: fail when generated files, or the builds in conda-smithy's .ci_support, differ from what archspec says
 check: $(STAMP)
 	$(BIN)/microarch-level generate --check
 

@@ -97,6 +97,20 @@ def channel(pytestconfig, tmp_path_factory) -> Path:
     return build_channel(ROOT, tmp_path_factory.mktemp("channel") / "build_artifacts").channel
 
 
+@pytest.fixture
+def json_with_new_cpu(tmp_path) -> Path:
+    """archspec's data plus a CPU it does not know yet (a zen7 descending from zen6)."""
+    import json
+
+    from microarch_level.levels import installed_json_path
+
+    data = json.loads(installed_json_path().read_text())
+    data["microarchitectures"]["zen7"] = {**data["microarchitectures"]["zen6"], "from": ["zen6"]}
+    path = tmp_path / "microarchitectures.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
 def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "microarch_level", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
-import pytest
-
 from conftest import run_cli
-from microarch_level.levels import installed_json_path, installed_version, load_catalog
-from microarch_level.render import CI_SUPPORT, OWNED_DIRS, VARIANTS, render_all
+from microarch_level.ci_support import CI_SUPPORT
+from microarch_level.levels import installed_version, load_catalog
+from microarch_level.render import OWNED_DIRS, SCRIPTS, VARIANTS, render_all
 
 
 def copy_generated(root: Path, dest: Path) -> Path:
-    """The repository's generated files (and only those) under `dest`."""
-    for d in OWNED_DIRS:
+    """The repository's generated files, and conda-smithy's CI jobs made from them, under `dest`."""
+    for d in (*OWNED_DIRS, CI_SUPPORT):
         shutil.copytree(root / d, dest / d)
     (dest / VARIANTS).parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(root / VARIANTS, dest / VARIANTS)
@@ -24,17 +22,6 @@ def copy_generated(root: Path, dest: Path) -> Path:
 
 def snapshot(directory: Path) -> dict[str, bytes]:
     return {p.relative_to(directory).as_posix(): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture
-def json_with_new_cpu(tmp_path) -> Path:
-    """archspec's data plus a CPU it does not know yet (a zen7 descending from zen6)."""
-    data = json.loads(installed_json_path().read_text())
-    zen6 = data["microarchitectures"]["zen6"]
-    data["microarchitectures"]["zen7"] = {**zen6, "from": ["zen6"]}
-    path = tmp_path / "microarchitectures.json"
-    path.write_text(json.dumps(data))
-    return path
 
 
 def test_the_committed_files_match_the_installed_archspec(root):
@@ -73,38 +60,41 @@ def test_check_fails_and_names_the_files_when_archspec_gains_a_cpu(root, tmp_pat
     result = run_cli("generate", "--check", "--root", str(tree), "--archspec-json", str(json_with_new_cpu))
     assert result.returncode == 1
     assert f"stale: {VARIANTS} (archspec adds zen7)" in result.stderr
-    assert f"stale: {CI_SUPPORT}/linux_64_microarch_level4.yaml (archspec adds zen7)" in result.stderr
+    assert f"stale: {CI_SUPPORT}/linux_64_microarch_level4.yaml (lacks the level-4 build zen7" in result.stderr
     assert "_x86_64-microarch-level/4/etc/conda/activate.d/_x86_64-microarch-level_guard.sh" in result.stderr
     assert snapshot(tree) == before  # --check changes nothing
 
 
-def test_generating_from_new_data_adds_the_cpu_everywhere_it_belongs(root, tmp_path, json_with_new_cpu):
+def test_generating_from_new_data_adds_the_cpu_at_every_level_it_reaches(root, tmp_path, json_with_new_cpu):
+    import yaml
+
     tree = copy_generated(root, tmp_path / "tree")
     assert run_cli("generate", "--root", str(tree), "--archspec-json", str(json_with_new_cpu)).returncode == 0
-    for level in (2, 3, 4):
-        assert "- zen7\n" in (tree / CI_SUPPORT / f"linux_64_microarch_level{level}.yaml").read_text()
-    assert "zen7" not in (tree / CI_SUPPORT / "linux_64_microarch_level1.yaml").read_text()
-    check = run_cli("generate", "--check", "--root", str(tree), "--archspec-json", str(json_with_new_cpu))
-    assert check.returncode == 0
+    data = yaml.safe_load((tree / VARIANTS).read_text())
+    levels = {lv for lv, m in zip(data["microarch_level"], data["archspec_build"]) if m == "zen7"}
+    assert levels == {"2", "3", "4"}
+    assert (tree / SCRIPTS / "_x86_64-microarch-level" / "4").is_dir()
 
 
 def test_check_fails_on_a_hand_edited_file(root, tmp_path):
     tree = copy_generated(root, tmp_path / "tree")
-    edited = tree / CI_SUPPORT / "linux_64_microarch_level3.yaml"
+    edited = tree / VARIANTS
     edited.write_text(edited.read_text().replace("- haswell\n", "", 1))
     result = run_cli("generate", "--check", "--root", str(tree))
     assert result.returncode == 1
-    assert "stale: .ci_support/linux_64_microarch_level3.yaml" in result.stderr
+    assert f"stale: {VARIANTS}" in result.stderr
 
 
 def test_check_fails_on_a_file_the_generator_would_not_write(root, tmp_path):
     tree = copy_generated(root, tmp_path / "tree")
-    (tree / CI_SUPPORT / "linux_64_microarch_level5.yaml").write_text("microarch_level: ['5']\n")
+    stray = tree / SCRIPTS / "_x86_64-microarch-level" / "5" / "etc" / "conda" / "activate.d" / "guard.sh"
+    stray.parent.mkdir(parents=True)
+    stray.write_text("echo stray\n")
     result = run_cli("generate", "--check", "--root", str(tree))
     assert result.returncode == 1
-    assert "unexpected: .ci_support/linux_64_microarch_level5.yaml" in result.stderr
+    assert f"unexpected: {stray.relative_to(tree).as_posix()}" in result.stderr
     assert run_cli("generate", "--root", str(tree)).returncode == 0
-    assert not (tree / CI_SUPPORT / "linux_64_microarch_level5.yaml").exists()
+    assert not stray.exists() and not (tree / SCRIPTS / "_x86_64-microarch-level" / "5").exists()
 
 
 def test_unreadable_archspec_data_fails_in_one_line_and_writes_nothing(root, tmp_path):
@@ -116,20 +106,3 @@ def test_unreadable_archspec_data_fails_in_one_line_and_writes_nothing(root, tmp
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "cannot read archspec data" in result.stderr
     assert snapshot(tree) == before
-
-
-def test_ci_support_files_follow_conda_smithy_conventions(root):
-    import yaml
-
-    files = sorted((root / CI_SUPPORT).glob("*.yaml"))
-    assert [f.name for f in files] == [f"linux_64_microarch_level{lv}.yaml" for lv in (1, 2, 3, 4)]
-    for f in files:
-        data = yaml.safe_load(f.read_text())
-        assert list(data) == sorted(data)
-        assert all(isinstance(v, list) for v in data.values())
-        for key in ("channel_sources", "channel_targets", "docker_image"):
-            assert data[key], key
-        zipped = data["zip_keys"][0]
-        assert len({len(data[k]) for k in zipped}) == 1
-        assert set(data["microarch_level"]) == {f.stem[-1]}
-    assert "generated" in (root / CI_SUPPORT / "README").read_text()

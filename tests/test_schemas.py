@@ -43,3 +43,18 @@ def test_a_broken_recipe_would_fail_validation():
     recipe["outputs"][1]["requirement"] = recipe["outputs"][1].pop("requirements")  # a typo
     with pytest.raises(AssertionError):
         validate(recipe, load_schema("recipe-v1.schema.json"))
+
+
+def test_skip_render_is_a_key_conda_smithys_schema_knows():
+    forge = yaml.safe_load((ROOT / "conda-forge.yml").read_text())
+    assert forge["skip_render"]
+    forge["skip_rendering"] = forge.pop("skip_render")  # a misspelling conda-smithy would not read
+    with pytest.raises(AssertionError, match="skip_rendering"):
+        validate(forge, load_schema("conda-forge.schema.json"))
+
+
+def test_a_skip_render_path_must_be_a_string():
+    forge = yaml.safe_load((ROOT / "conda-forge.yml").read_text())
+    forge["skip_render"] = [{"README.md": True}]
+    with pytest.raises(AssertionError, match="skip_render"):
+        validate(forge, load_schema("conda-forge.schema.json"))

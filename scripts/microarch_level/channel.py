@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .activation import GATE
-from .render import CI_SUPPORT
+from .ci_support import CI_SUPPORT
 
 RECIPE = Path("recipe") / "recipe.yaml"
 OVERRIDE = "CONDA_OVERRIDE_ARCHSPEC"
@@ -55,7 +55,7 @@ def build_channel(root: Path, channel: Path, *, configs: Sequence[Path] | None =
     channel = channel.resolve()
     configs = list(configs) if configs is not None else ci_configs(root)
     if not configs:
-        raise BuildFailed(f"no {CI_SUPPORT}/linux_64_*.yaml under {root}; run `microarch-level generate` first")
+        raise BuildFailed(f"no {CI_SUPPORT}/linux_64_*.yaml under {root}; a conda-smithy rerender writes them from recipe/variants.yaml")
     started = time.perf_counter()
     channel.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{channel.name}-", dir=channel.parent))

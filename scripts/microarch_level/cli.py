@@ -28,21 +28,21 @@ def cmd_normalize(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from .render import COMMAND, drift, render_all, write
+    from .render import COMMAND, check, render_all, write
 
     catalog = _catalog(args)
     files = render_all(catalog)
     root = _root(args)
     if args.check:
-        problems = drift(root, files)
+        problems = check(root, files)
         if problems:
-            print(f"{COMMAND} --check: {len(problems)} generated file(s) differ from archspec "
+            print(f"{COMMAND} --check: {len(problems)} file(s) differ from archspec "
                   f"{catalog.archspec_version}:", file=sys.stderr)
             for p in problems:
                 print(f"  {p}", file=sys.stderr)
             print(f"run `{COMMAND}` (or `make generate`) and commit the result", file=sys.stderr)
             return 1
-        print(f"{len(files)} generated files match archspec {catalog.archspec_version}")
+        print(f"{len(files)} generated files and the .ci_support jobs match archspec {catalog.archspec_version}")
         return 0
     changed = write(root, files)
     print(f"{len(changed)} of {len(files)} generated files changed (archspec {catalog.archspec_version})")

@@ -18,6 +18,16 @@ from .levels import LEVELS, Catalog
 from .matching import SOLVERS, matches, portable
 
 ANY = "*"
+# The build tag of the unconditional level-1 build.  recipe/recipe.yaml derives every
+# gate's build string from its matcher by the rule in build_tag(), so the variant
+# files carry only (microarch_level, archspec_build); tests render the recipe and
+# compare its build strings with GateBuild.build_string.
+UNCONDITIONAL_TAG = Catalog.generic_name(LEVELS[0])
+
+
+def build_tag(archspec_build: str) -> str:
+    """The build tag the recipe derives from a matcher: `x86*64*v3` -> `x86_64_v3`, `*` -> x86_64."""
+    return UNCONDITIONAL_TAG if archspec_build == ANY else archspec_build.replace("*", "_")
 
 
 @dataclass(frozen=True)
@@ -53,8 +63,11 @@ def gate_builds(catalog: Catalog) -> list[GateBuild]:
 
 
 def _check(catalog: Catalog, builds: list[GateBuild]) -> None:
-    """Each matcher must be portable and select exactly the names it is meant for."""
+    """Each matcher must be portable, select exactly the names it is meant for, and yield its tag."""
     for b in builds:
+        if build_tag(b.archspec_build) != b.tag:
+            raise ValueError(f"gate matcher '{b.archspec_build}' would build as {build_tag(b.archspec_build)}, "
+                             f"not {b.tag}: the recipe derives build tags from matchers")
         if b.archspec_build == ANY:
             continue
         if not portable(b.archspec_build):
