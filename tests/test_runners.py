@@ -173,6 +173,45 @@ def test_conda_2671_reported_what_its_style_says():
     assert f"__archspec=={report[0]}={report[1]}" in (REAL / "conda-26.7.1-classic-zen2-pin4.json").read_text()
 
 
+# --- the must-fail check refuses to pass when nothing was tested --------------------
+
+MICROMAMBA_205_PIN3 = REAL / "micromamba-2.0.5-override-x86_64_v2-pin3.txt"
+ISSUE_NOT_LOADED = f"    └─ {GATE} =* * does not exist (perhaps a typo or a missing channel).\n"  # quoted in issue 11
+
+
+def failed(output: str) -> runners.Outcome:
+    return runners.Outcome("micromamba", runners.failure_status(output), output=output, returncode=1)
+
+
+def installed_gate(level: int) -> runners.Outcome:
+    return runners.Outcome("micromamba", runners.INSTALLED, [runners.Installed(GATE, str(level), f"{level}_x86_64_v2")])
+
+
+def scenario_getter(unpinned: runners.Outcome, pinned: runners.Outcome):
+    return lambda scenario: unpinned if scenario == support.UNPINNED else pinned
+
+
+@needs_captures
+def test_a_real_refusal_with_the_channel_loaded_passes_the_must_fail_check():
+    get = scenario_getter(installed_gate(2), failed(MICROMAMBA_205_PIN3.read_text()))
+    support.check_pins_above_level(get, 2, [3])
+
+
+@needs_captures
+def test_a_pin_whose_package_does_not_exist_fails_the_must_fail_check():
+    header = MICROMAMBA_205_PIN3.read_text().splitlines()[1]   # "error    libmamba Could not solve ..."
+    get = scenario_getter(installed_gate(2), failed(f"{header}\n{ISSUE_NOT_LOADED}"))
+    with pytest.raises(AssertionError, match="channel-not-loaded"):
+        support.check_pins_above_level(get, 2, [3])
+
+
+@needs_captures
+def test_a_refusal_without_a_loaded_channel_fails_the_must_fail_check():
+    get = scenario_getter(failed(ISSUE_NOT_LOADED), failed(MICROMAMBA_205_PIN3.read_text()))
+    with pytest.raises(AssertionError, match="nothing was tested"):
+        support.check_pins_above_level(get, 2, [3])
+
+
 # --- finding a tool, or skipping without it ----------------------------------------
 
 @pytest.mark.parametrize("tool", tools.TOOLS)
