@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from . import refusal
-from .tools import IGNORED, JSON, LIBMAMBAPY, NAMES, STYLES, TOOLS, VERBATIM, Style, ToolFacts, facts
+from .tools import IGNORED, JSON, LIBMAMBAPY, STYLES, TOOLS, Style, ToolFacts, facts
+from .tools import NAMES, VERBATIM  # noqa: F401  (re-exported: the tests compare override modes with them)
 from .tools import NO_OVERRIDE as NONE
 
 ENV_PREFIX = "MICROARCH_LEVEL_"

@@ -98,7 +98,8 @@ _MAMBA_OFFLINE_TODO = ("offline: libmamba < 2.2 skips every index download when 
                        "(2.0); mamba PR #3937; issue 11: 1.5.8 and 2.0.5 fail offline)")
 _MAMBA_OFFLINE_FIXED = ("offline: SubdirIndexLoader::build_index_request (libmamba/src/core/subdir_index.cpp) "
                         "skips only non-local subdirs when offline; is_local() = one file:// mirror "
-                        "(mamba PR #3937)")
+                        "(mamba PR #3937, opened 2025-05-13, after 2.0.5 of 2024-12-12 in CHANGELOG.md; "
+                        "2.2.0 as its first release is issue 11's word, its release notes were not seen)")
 
 
 def _mamba_rows(tool: str, old_probe: str, old_errors: str, old_note: str) -> tuple[ToolFacts, ...]:
