@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CHANNEL ?= build_artifacts
 
-.PHONY: build test generate check bench clean
+.PHONY: build test test-tools generate check bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ build: $(STAMP)
 ## (a real sample over /proc/cpuinfo); both must pass with the same outcome for every test
 test: build
 	$(BIN)/python tests/run_suite.py $(PYTEST_ARGS)
+
+## test-tools: the install tests with the real package managers, e.g.
+##   make test-tools MICROARCH_LEVEL_MICROMAMBA=/opt/micromamba-2.0.5/bin/micromamba
+## (each tool named by MICROARCH_LEVEL_<TOOL>, else found on PATH; PYTEST_ARGS='-k conda' narrows)
+TOOL_VARS := MICROARCH_LEVEL_CONDA MICROARCH_LEVEL_MAMBA MICROARCH_LEVEL_MICROMAMBA MICROARCH_LEVEL_PIXI
+export $(TOOL_VARS)
+test-tools: build
+	$(BIN)/python -m pytest tests/test_install_tools.py -v -rs -p no:randomly $(PYTEST_ARGS)
 
 ## generate: rewrite every file derived from archspec
 generate: $(STAMP)

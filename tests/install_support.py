@@ -1,5 +1,6 @@
-"""Shared by test_install_rattler.py and test_install_tools.py.
+"""Shared by test_install_rattler.py, test_install_tools.py and test_runners.py.
 
+- finding a real package manager, or saying which executable is missing;
 - the downstream package the tests build (a tiny recipe with
   `x86_64-microarch-level` in its build requirements), once per session;
 - what a CPU should get: the gate level of an `__archspec` report, the
@@ -51,6 +52,41 @@ def scenarios(levels) -> dict[str, list[str]]:
     table.update({pin(k): [f"{GATE}=={k}"] for k in levels})
     table[DOWNSTREAM_SCENARIO] = [DOWNSTREAM]
     return table
+
+
+# ----------------------------------------------------------------------------
+# Finding the real tools.
+
+def locate(tool: str):
+    """runners.locate(tool), with an unreadable version returned (as the RunnerError) instead of raised."""
+    from microarch_level import runners
+
+    try:
+        return runners.locate(tool)
+    except runners.RunnerError as exc:
+        return exc
+
+
+def require(tool: str, found):
+    """`found` (what locate returned) as a runners.Tool, or end the test saying why it cannot run.
+
+    Not installed: skip, naming the executable and the variable that points at
+    it.  Named by MICROARCH_LEVEL_<TOOL> but not runnable, or its version not
+    readable: fail, since someone asked for that tool to be tested.
+    """
+    import os
+
+    import pytest
+
+    from microarch_level import runners
+
+    if isinstance(found, runners.Tool):
+        return found
+    if isinstance(found, Exception):
+        pytest.fail(f"{tool}: {found}", pytrace=False)
+    if os.environ.get(runners.env_var(tool)):
+        pytest.fail(runners.missing(tool), pytrace=False)
+    pytest.skip(runners.missing(tool))
 
 
 # ----------------------------------------------------------------------------
@@ -118,15 +154,29 @@ def check_pins_up_to_level(get, level: int, levels) -> None:
 
 
 def check_pins_above_level(get, level: int, levels) -> None:
+    """Each pin above `level` is refused because of __archspec, with the channel proven loaded.
+
+    Proof of the cause: the solver's explanation names an __archspec
+    requirement of the gate (microarch_level.refusal), and no line says a
+    package or channel is missing.  Proof the channel was loaded: the same
+    command without the pin, same channels and CPU, installs the gate.
+    """
     import pytest
+
+    from microarch_level.refusal import ARCHSPEC, classify
 
     above = [k for k in levels if k > level]
     if not above:
         pytest.skip(f"no level above {level} to pin")
-    got = {k: get(pin(k)).status for k in above}
-    assert got == {k: "unsatisfiable" for k in above}, "\n\n".join(get(pin(k)).summary() for k in above)
-    for k in above:  # the solver's explanation names the package it could not install
-        assert GATE in get(pin(k)).output, get(pin(k)).summary()
+    unpinned = get(UNPINNED)
+    assert unpinned.ok and gate_level(unpinned) is not None, (
+        "nothing was tested: the same command without a pin did not install the gate, so the channel "
+        "may not have loaded\n" + unpinned.summary())
+    for k in above:
+        outcome = get(pin(k))
+        verdict = classify(outcome.output, GATE)
+        assert (outcome.status, verdict.kind) == ("unsatisfiable", ARCHSPEC), \
+            f"pin {k}: {verdict.kind}: {verdict.evidence}\n{outcome.summary()}"
 
 
 def check_downstream_build(get, level: int) -> None:
@@ -235,7 +285,7 @@ def rattler_run(channels: list[Path], virtual_packages: list[list[str]], jobs: d
     Returns name -> runners.Outcome (driver "rattler"), each installed into
     its own prefix under `work`.
     """
-    from microarch_level.runners import Installed, Outcome
+    from microarch_level.runners import INSTALLED, Installed, Outcome, failure_status
 
     request = {"channels": [str(Path(c).resolve()) for c in channels], "virtual_packages": virtual_packages,
                "jobs": {name: {"specs": specs, "prefix": str(work / name)} for name, specs in jobs.items()}}
@@ -248,9 +298,10 @@ def rattler_run(channels: list[Path], virtual_packages: list[list[str]], jobs: d
     for name, result in answer.items():
         packages = [Installed(p["name"], p["version"], p["build"], p["build_number"], tuple(p["depends"]))
                     for p in result["packages"]]
-        prefix = Path(result["prefix"]) if result["status"] == "installed" else None
-        outcomes[name] = Outcome("rattler", result["status"], packages, result["output"], None,
-                                 ["rattler.solve", *jobs[name]], prefix)
+        installed = result["status"] == INSTALLED
+        status = INSTALLED if installed else failure_status(result["output"])
+        outcomes[name] = Outcome("rattler", status, packages, result["output"], None,
+                                 ["rattler.solve", *jobs[name]], Path(result["prefix"]) if installed else None)
     return outcomes
 
 

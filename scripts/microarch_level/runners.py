@@ -1,25 +1,25 @@
 """Drive the real package managers: conda, mamba, micromamba and pixi.
 
-Everything this module knows about a tool is data in `DRIVERS`: how it prints
-its version, where its `info --json` keeps the virtual packages, how it
-creates an environment offline from local channels, which words in its
-output mean "the solver found no solution", and what it does with
-`CONDA_OVERRIDE_ARCHSPEC`.  The functions below only interpret that data.
+How each tool is *run* is data in `DRIVERS` (its create command, channel and
+spec arguments, environment, where the new environment lands); what each
+*version* does (offline loading of local channels, CONDA_OVERRIDE_ARCHSPEC,
+the failure format, the __archspec probe) comes from tools.FACTS.  A tool's
+version is read once (`locate`), and `command_line` joins the two into the
+exact argv, so the command each version gets is a pure, tested function.
 
-    find(tool)                         the executable (MICROARCH_LEVEL_<TOOL>, else PATH)
-    version(tool, exe)                 "24.11.3", "1.5.8", "0.41.4"
+    locate(tool)                       a Tool (executable and version) or None
+    find(tool) / missing(tool)         the executable (MICROARCH_LEVEL_<TOOL>, else PATH) / why not
     reported_archspec(tool, exe)       ("1", "haswell"): the __archspec the tool's solver sees
-    create(driver, exe, channels, specs, archspec=...)
-                                       an Outcome: installed / unsatisfiable / failed, with the
-                                       packages read from the new prefix's conda-meta
+    command_line(driver, tool, ...)    the argv `create` runs
+    create(driver, tool, channels, specs, archspec=...)
+                                       an Outcome: installed / unsatisfiable / not-found / failed,
+                                       with the packages read from the new prefix's conda-meta
 
-Facts (see ../shared/FIELD-NOTES.md, section 2): conda and mamba/micromamba
-2.x take CONDA_OVERRIDE_ARCHSPEC verbatim, mamba/micromamba 1.x ignore it;
-rattler-based pixi only accepts names archspec knows; pixi's lock-file solve
-uses the baseline `__archspec` of the platform whatever the machine is, while
-`pixi exec` solves with the detected (or overridden) CPU.  mamba 1.x's `info`
-is conda's `info` and shows conda's virtual packages, not the ones mamba's
-own solver uses, so for mamba 1.x the report comes from libmambapy.
+A failure is classified by microarch_level.refusal: "unsatisfiable" only when
+the solver names an __archspec requirement, "not-found" when a package or its
+channel was missing.  pixi's lock-file solve uses the baseline `__archspec` of
+the platform whatever the machine is, while `pixi exec` solves with the
+detected (or overridden) CPU: both are drivers of the one tool.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from .tools import IGNORED, NAMES, STYLES, TOOLS, VERBATIM, Style, parse_version, style_of
+from . import refusal
+from .tools import IGNORED, JSON, LIBMAMBAPY, STYLES, TOOLS, Style, ToolFacts, facts
+from .tools import NAMES, VERBATIM  # noqa: F401  (re-exported: the tests compare override modes with them)
 from .tools import NO_OVERRIDE as NONE
 
 ENV_PREFIX = "MICROARCH_LEVEL_"
@@ -43,8 +45,10 @@ TIMEOUT = 900.0
 
 # Statuses of an Outcome.
 INSTALLED = "installed"
-UNSATISFIABLE = "unsatisfiable"
+UNSATISFIABLE = "unsatisfiable"   # the solver refused because of an __archspec requirement
+NOT_FOUND = "not-found"           # a requested package, or its channel, was not found
 FAILED = "failed"
+_STATUS = {refusal.ARCHSPEC: UNSATISFIABLE, refusal.NOT_LOADED: NOT_FOUND, refusal.OTHER: FAILED}
 
 
 class RunnerError(RuntimeError):
@@ -57,47 +61,36 @@ class Driver:
 
     key: str
     tool: str
-    # argv after the executable; placeholders: {prefix} {workspace} {channels} {specs} {cache}
+    # argv after the executable; placeholders: {prefix} {workspace} {cache}; list placeholders
+    # {channels} {specs} {offline} {errors} expand to zero or more words
     create: tuple[str, ...]
     channel_args: tuple[str, ...]          # repeated per channel: {channel} is its file:// URL
     spec_args: tuple[str, ...] = ("{spec}",)  # repeated per spec
+    offline_args: tuple[str, ...] = ()     # {offline}, for versions that load file:// channels offline
+    json_args: tuple[str, ...] = ()        # {errors}, for versions whose failures are read as JSON
     layout: str = "prefix"                 # prefix: -p PREFIX; workspace: a manifest; exec: pixi exec
     env: tuple[tuple[str, str], ...] = ()  # set for every run; {scratch} is the run's scratch dir
-    unsatisfiable: tuple[str, ...] = ()    # regexes: the solver said there is no solution
-    # (first version, override behaviour) in ascending order; the last one not above the version wins
-    overrides: tuple[tuple[str, str], ...] = (("0", NONE),)
-    # (first version, probe) likewise: "info-json" or "libmambapy"
-    probes: tuple[tuple[str, str], ...] = (("0", "info-json"),)
     info: tuple[str, ...] = ("info", "--json")
-    solve_style: str | None = None         # a tools.STYLES key when it is not tools.style_of(tool)
+    solve_style: str | None = None         # a tools.STYLES key when the driver's solve is not the tool's
+    override: str | None = None            # how this driver's solve reads the override, when not the tool's
     note: str = ""
 
+    def facts(self, tool_version: str) -> ToolFacts:
+        return facts(self.tool, tool_version)
+
     def override_mode(self, tool_version: str) -> str:
-        return _pick(self.overrides, tool_version)
+        return self.override or self.facts(tool_version).override
 
     def probe(self, tool_version: str) -> str:
-        return _pick(self.probes, tool_version)
+        return self.facts(tool_version).probe
 
     def style(self, tool_version: str) -> Style:
         """The reporting style of the solve that decides what this driver installs."""
-        return STYLES[self.solve_style] if self.solve_style else style_of(self.tool, tool_version)
+        return STYLES[self.solve_style or self.facts(tool_version).style]
 
 
-def _pick(table: tuple[tuple[str, str], ...], tool_version: str) -> str:
-    v = parse_version(tool_version)
-    chosen = table[0][1]
-    for first, value in table:
-        if v >= parse_version(first):
-            chosen = value
-    return chosen
-
-
-_LIBMAMBA_NO_SOLUTION = (r"Could not solve for environment specs", r"Encountered problems while solving",
-                         r"nothing provides", r"is not installable because", r"UnsatisfiableError")
-_RATTLER_NO_SOLUTION = (r"Cannot solve the request", r"cannot be installed because there are no viable options",
-                        r"No candidates were found", r"failed to solve")
-_CONDA_MAMBA = ("create", "--yes", "--prefix", "{prefix}", "--offline", "--override-channels", "{channels}",
-                "{specs}")
+_CONDA_MAMBA = ("create", "--yes", "--prefix", "{prefix}", "{offline}", "--override-channels", "{errors}",
+                "{channels}", "{specs}")
 
 DRIVERS: dict[str, Driver] = {
     d.key: d
@@ -105,36 +98,30 @@ DRIVERS: dict[str, Driver] = {
         Driver(
             key="conda", tool="conda",
             create=_CONDA_MAMBA, channel_args=("--channel", "{channel}"),
+            offline_args=("--offline",), json_args=("--json",),
             env=(("CONDA_PKGS_DIRS", "{scratch}/pkgs"),),
-            unsatisfiable=_LIBMAMBA_NO_SOLUTION + (r"PackagesNotFoundError", r"ResolvePackageNotFound"),
-            overrides=(("0", NONE), ("23.3", VERBATIM)),
             note="conda info --json lists virtual_pkgs as [name, version, build]",
         ),
         Driver(
             key="mamba", tool="mamba",
             create=_CONDA_MAMBA, channel_args=("--channel", "{channel}"),
+            offline_args=("--offline",), json_args=("--json",),
             env=(("CONDA_PKGS_DIRS", "{scratch}/pkgs"), ("MAMBA_NO_BANNER", "1")),
-            unsatisfiable=_LIBMAMBA_NO_SOLUTION + (r"PackagesNotFoundError",),
-            overrides=(("0", NONE), ("2.0", VERBATIM)),
-            probes=(("0", "libmambapy"), ("2.0", "info-json")),
             note="mamba 1.x is conda's CLI around libmambapy; 2.x is micromamba's C++ CLI",
         ),
         Driver(
             key="micromamba", tool="micromamba",
             create=_CONDA_MAMBA, channel_args=("--channel", "{channel}"),
+            offline_args=("--offline",), json_args=("--json",),
             env=(("CONDA_PKGS_DIRS", "{scratch}/pkgs"), ("MAMBA_ROOT_PREFIX", "{scratch}/root"),
                  ("MAMBA_NO_BANNER", "1")),
-            unsatisfiable=_LIBMAMBA_NO_SOLUTION,
-            overrides=(("0", NONE), ("2.0", VERBATIM)),
             note="micromamba info --json lists 'virtual packages' as name=version=build",
         ),
         Driver(
             key="pixi", tool="pixi",
             create=("install",), channel_args=(), spec_args=(), layout="workspace",
             env=(("PIXI_CACHE_DIR", "{scratch}/cache"), ("RATTLER_CACHE_DIR", "{scratch}/cache")),
-            unsatisfiable=_RATTLER_NO_SOLUTION,
-            overrides=(("0", IGNORED),),
-            solve_style="pixi-lock",
+            solve_style="pixi-lock", override=IGNORED,
             note="a workspace is locked for the platform's baseline __archspec, whatever the machine",
         ),
         Driver(
@@ -142,8 +129,6 @@ DRIVERS: dict[str, Driver] = {
             create=("exec", "{channels}", "{specs}", "true"),
             channel_args=("--channel", "{channel}"), spec_args=("--spec", "{spec}"), layout="exec",
             env=(("PIXI_CACHE_DIR", "{scratch}/cache"), ("RATTLER_CACHE_DIR", "{scratch}/cache")),
-            unsatisfiable=_RATTLER_NO_SOLUTION,
-            overrides=(("0", NAMES),),
             note="pixi exec solves with the detected CPU (archspec-rs) or CONDA_OVERRIDE_ARCHSPEC",
         ),
     )
@@ -225,6 +210,33 @@ def version(tool: str, exe: Path) -> str:
     return found
 
 
+@dataclass(frozen=True)
+class Tool:
+    """An installed package manager and its version, read once."""
+
+    name: str
+    exe: Path
+    version: str
+
+    @property
+    def facts(self) -> ToolFacts:
+        return facts(self.name, self.version)
+
+    @property
+    def label(self) -> str:
+        """'micromamba-2.0.5': what a test id or a log line says was run."""
+        return f"{self.name}-{self.version}"
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version} ({self.exe})"
+
+
+def locate(tool: str) -> Tool | None:
+    """The installed `tool` with its version; None when find(tool) finds nothing; RunnerError if unreadable."""
+    exe = find(tool)
+    return None if exe is None else Tool(tool, exe, version(tool, exe))
+
+
 def parse_virtual_packages(data: object) -> dict[str, tuple[str, str]]:
     """{name: (version, build)} from any tool's `info --json` document.
 
@@ -290,7 +302,8 @@ def _interpreter(exe: Path) -> Path | None:
     return Path(candidate)
 
 
-def reported_archspec(tool: str, exe: Path, env: dict | None = None) -> tuple[str, str] | None:
+def reported_archspec(tool: str, exe: Path, env: dict | None = None,
+                      tool_version: str | None = None) -> tuple[str, str] | None:
     """(version, build) of the `__archspec` virtual package `tool` solves with; None when it reports none.
 
     `env` is merged over this process's environment (a None value removes a
@@ -299,11 +312,12 @@ def reported_archspec(tool: str, exe: Path, env: dict | None = None) -> tuple[st
     a workspace's lock file is solved for the baseline instead (see DRIVERS).
     mamba 1.x: libmambapy's view, through the Python its entry point runs
     with; conda's view (what `mamba info` prints) only if that fails.
+    `tool_version` saves reading the version again when the caller has it.
     """
     driver = _driver_for_tool(tool)
-    tool_version = version(tool, exe)
+    tool_version = tool_version or version(tool, exe)
     run_env = _clean_env({"MAMBA_NO_BANNER": "1"}, env)
-    if driver.probe(tool_version) == "libmambapy":
+    if driver.probe(tool_version) == LIBMAMBAPY:
         python = _interpreter(exe)
         if python is not None:
             proc = _run([str(python), "-c", _LIBMAMBAPY_PROBE], env=run_env)
@@ -355,12 +369,13 @@ class Installed:
 @dataclass
 class Outcome:
     driver: str
-    status: str                       # INSTALLED, UNSATISFIABLE or FAILED
+    status: str                       # INSTALLED, UNSATISFIABLE, NOT_FOUND or FAILED
     packages: list[Installed] = field(default_factory=list)
     output: str = ""
     returncode: int | None = None
     command: list[str] = field(default_factory=list)
     prefix: Path | None = None        # kept only when the caller gave a workdir
+    tool: str = ""                    # "micromamba 2.0.5": what ran
 
     @property
     def ok(self) -> bool:
@@ -376,7 +391,13 @@ class Outcome:
     def summary(self) -> str:
         """A few lines for an assertion message."""
         tail = "\n".join(self.output.strip().splitlines()[-25:])
-        return f"{' '.join(self.command)}\n-> {self.status} (exit {self.returncode})\n{tail}"
+        ran = f"[{self.tool}] " if self.tool else ""
+        return f"{ran}{' '.join(self.command)}\n-> {self.status} (exit {self.returncode})\n{tail}"
+
+
+def failure_status(output: str) -> str:
+    """UNSATISFIABLE, NOT_FOUND or FAILED for a failed solve's output (see microarch_level.refusal)."""
+    return _STATUS[refusal.classify(output).kind]
 
 
 def read_conda_meta(prefix: Path) -> list[Installed]:
@@ -460,13 +481,38 @@ def _find_prefix(d: Driver, work: Path) -> Path | None:
     return candidate if (candidate / "conda-meta").is_dir() else None
 
 
-def create(driver_key: str, exe: Path, channels: Iterable[Path | str], specs: Sequence[str], *,
+def _places(work: Path) -> dict[str, str]:
+    return {"scratch": str(work), "prefix": str(work / "prefix"), "workspace": str(work / "workspace"),
+            "cache": str(work / "cache")}
+
+
+def command_line(driver_key: str, tool: Tool, work: Path, channels: Sequence[str], specs: Sequence[str]) -> list[str]:
+    """The argv `create` runs for `tool` in the scratch directory `work`, from tools.FACTS for its version.
+
+    `--offline` only where the version loads local file:// channels offline;
+    `--json` only where its failures are read as JSON.
+    """
+    d = driver(driver_key)
+    if d.tool != tool.name:
+        raise RunnerError(f"driver '{driver_key}' runs {d.tool}, not {tool.name}")
+    row = tool.facts
+    lists = {
+        "{channels}": [w.format(channel=channel_url(c)) for c in channels for w in d.channel_args],
+        "{specs}": [w.format(spec=s) for s in specs for w in d.spec_args],
+        "{offline}": list(d.offline_args) if row.offline_local else [],
+        "{errors}": list(d.json_args) if row.errors == JSON else [],
+    }
+    return [str(tool.exe)] + _expand(d.create, _places(work), lists)
+
+
+def create(driver_key: str, tool: Tool, channels: Iterable[Path | str], specs: Sequence[str], *,
            archspec: str | None = None, workdir: Path | None = None, timeout: float = TIMEOUT) -> Outcome:
-    """Create a fresh environment with `specs` from local `channels`, offline, and report what happened.
+    """Create a fresh environment with `specs` from local `channels` only, and report what happened.
 
     `archspec` is the value of CONDA_OVERRIDE_ARCHSPEC for the run (None: unset,
-    so the tool detects the CPU).  A solver that finds no solution gives an
-    UNSATISFIABLE outcome; any other failure (including a timeout) FAILED.
+    so the tool detects the CPU).  A failed run is UNSATISFIABLE only when the
+    solver names an __archspec requirement, NOT_FOUND when a package or its
+    channel was missing, FAILED otherwise (including a timeout).
     Without `workdir` everything is created in a temporary directory that is
     removed afterwards; with it, the environment is kept (Outcome.prefix).
     """
@@ -482,42 +528,37 @@ def create(driver_key: str, exe: Path, channels: Iterable[Path | str], specs: Se
         work.mkdir(parents=True, exist_ok=True)
         if any(work.iterdir()):
             raise RunnerError(f"work directory {work} is not empty")
-        values = {"scratch": str(work), "prefix": str(work / "prefix"), "workspace": str(work / "workspace"),
-                  "cache": str(work / "cache")}
+        values = _places(work)
         cwd = work
         if d.layout == "workspace":
             cwd = work / "workspace"
             cwd.mkdir()
             (cwd / MANIFEST).write_text(workspace_manifest(urls, specs), encoding="utf-8")
-        lists = {
-            "{channels}": [w.format(channel=u) for u in urls for w in d.channel_args],
-            "{specs}": [w.format(spec=s) for s in specs for w in d.spec_args],
-        }
-        argv = [str(exe)] + _expand(d.create, values, lists)
+        argv = command_line(driver_key, tool, work, urls, specs)
         env = _clean_env({k: v.format(**values) for k, v in d.env}, {OVERRIDE: archspec})
         for key, value in d.env:
             if value.startswith("{scratch}"):
                 Path(value.format(**values)).mkdir(parents=True, exist_ok=True)
+        ran = f"{tool.name} {tool.version}"
         try:
             proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, errors="replace",
                                   timeout=timeout, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired as exc:
             out = (exc.stdout or "") if isinstance(exc.stdout, str) else (exc.stdout or b"").decode("utf-8", "replace")
-            return Outcome(d.key, FAILED, output=f"{out}\n[timed out after {timeout:.0f} s]", command=argv)
+            return Outcome(d.key, FAILED, output=f"{out}\n[timed out after {timeout:.0f} s]", command=argv, tool=ran)
         except OSError as exc:
-            raise RunnerError(f"cannot run {exe}: {exc.strerror or exc}") from None
+            raise RunnerError(f"cannot run {tool.exe}: {exc.strerror or exc}") from None
         output = proc.stdout + ("\n" if proc.stdout and proc.stderr else "") + proc.stderr
         prefix = _find_prefix(d, work)
         packages = read_conda_meta(prefix) if prefix else []
         if proc.returncode == 0 and prefix is not None:
             status = INSTALLED
-        elif proc.returncode != 0 and any(re.search(p, output) for p in d.unsatisfiable):
-            status = UNSATISFIABLE
+        elif proc.returncode != 0:
+            status = failure_status(output)
         else:
             status = FAILED
-            if proc.returncode == 0:
-                output += f"\n[exit 0 but no environment with conda-meta/ under {work}]"
-        return Outcome(d.key, status, packages, output, proc.returncode, argv, None if owned else prefix)
+            output += f"\n[exit 0 but no environment with conda-meta/ under {work}]"
+        return Outcome(d.key, status, packages, output, proc.returncode, argv, None if owned else prefix, ran)
     finally:
         if owned:
             shutil.rmtree(work, ignore_errors=True)

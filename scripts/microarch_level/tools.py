@@ -1,20 +1,28 @@
-"""What each package manager reports as `__archspec`, and which versions get it wrong.
+"""What each package manager does with `__archspec`, per version: one table, FACTS.
 
-One table, used by the install tests, `matrix`, `doctor` and `explain`.  The
-facts come from the tools' release history (see ../shared/FIELD-NOTES.md,
-section 2); a reporting *style* is what a family of versions puts in the
-virtual package's version and build string for a given CPU.
+A row of FACTS says what one tool does from one version on (until its next
+row): which reporting *style* it has (what it puts in `__archspec` for a CPU,
+see STYLES), whether it honours CONDA_OVERRIDE_ARCHSPEC, whether it loads
+local `file://` channels under `--offline`, in which form the install tests
+read its failures, and how they ask it for its `__archspec`.  Everything else
+-- style_of, advice, the styles' labels and override notes, the command line
+runners builds -- is derived from these rows, so a version threshold is
+written once.  Used by the install tests, `matrix`, `doctor` and `explain`.
+
+Where each fact was seen is in the row's `seen`: FIELD-NOTES is
+../shared/FIELD-NOTES.md; "capture" is a real solver output in
+../shared/solver-errors-real/; source files are the tools' own.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .levels import Catalog
 
 
-# How a style reads CONDA_OVERRIDE_ARCHSPEC.
+# How a tool reads CONDA_OVERRIDE_ARCHSPEC.
 VERBATIM = "verbatim"   # any value becomes the __archspec build string
 NAMES = "names"         # only names archspec knows; anything else is refused
 IGNORED = "ignored"     # the deciding solve does not look at the machine at all
@@ -25,15 +33,28 @@ PROC_CPUINFO = "/proc/cpuinfo"   # archspec (Python or Rust) reading the kernel'
 CPUID = "CPUID"                  # the tool's own CPUID-based level detection
 NOWHERE = "nowhere"              # a fixed report, whatever the CPU
 
+# In which form the install tests read a tool's failures: the form of the real captures.
+JSON = "json"    # --json: conda's exception document, micromamba 1.x's solver_problems
+TEXT = "text"    # the human text (micromamba 2.x's problem tree, rattler's)
+
+# How the install tests ask a tool for the __archspec its solver uses.
+INFO_JSON = "info-json"     # `<tool> info --json`
+LIBMAMBAPY = "libmambapy"   # mamba 1.x: `mamba info` is conda's, so ask libmambapy in its Python
+
 
 @dataclass(frozen=True)
 class Style:
+    """What a family of versions puts in `__archspec` for a CPU, and how its solver matches builds."""
+
     key: str
-    label: str
+    what: str        # the report, for the label: "archspec name", "generic x86_64_vN"
     solver: str      # build-string semantics, see matching.SOLVERS
-    override: str    # how CONDA_OVERRIDE_ARCHSPEC is read (VERBATIM, NAMES, IGNORED, NO_OVERRIDE)
     detection: str   # where the CPU comes from (PROC_CPUINFO, CPUID, NOWHERE)
-    note: str = ""
+    override: str = ""   # how CONDA_OVERRIDE_ARCHSPEC is read; from FACTS when tools have this style
+    problem: str = ""    # why a tool with this style must be upgraded ("" when it need not)
+    who: str = ""        # which tools, when they are not versions of a tool in FACTS
+    note: str = ""       # derived from FACTS
+    label: str = ""      # derived: "<tools and versions> (<what>)"
 
     def report(self, catalog: Catalog, host: str) -> tuple[str, str] | None:
         """(version, build) of `__archspec` on a CPU archspec calls `host`; None if absent."""
@@ -53,23 +74,62 @@ class Style:
         raise ValueError(f"unknown reporting style '{self.key}'")
 
 
-STYLES = {
-    s.key: s
-    for s in (
-        Style("conda", "conda >= 23.3 (archspec name)", "libmamba", VERBATIM, PROC_CPUINFO),
-        Style("mamba", "mamba/micromamba >= 1.5.10, 2.x (generic x86_64_vN)", "libmamba", VERBATIM, CPUID,
-              note="only 2.x reads CONDA_OVERRIDE_ARCHSPEC; 1.5.10-1.x ignore it"),
-        Style("mamba-hyphen", "mamba/micromamba 1.5.3-1.5.9 (x86_64-vN, bug #3222)", "libmamba", NO_OVERRIDE,
-              CPUID),
-        Style("mamba-old", "mamba/micromamba <= 1.5.2 (always x86_64)", "libmamba", NO_OVERRIDE, NOWHERE),
-        Style("pixi-lock", "pixi lock-file solve (baseline __archspec=0=x86_64)", "rattler", IGNORED, NOWHERE),
-        Style("rattler", "rattler/pixi install (archspec-rs detection)", "rattler", NAMES, PROC_CPUINFO),
-        Style("conda-old", "conda < 23.3 (no __archspec)", "conda-classic", NO_OVERRIDE, NOWHERE),
+@dataclass(frozen=True)
+class ToolFacts:
+    """What `tool` does from version `first` on, until the tool's next row."""
+
+    tool: str
+    first: str
+    style: str                  # a STYLES key: what it reports as __archspec, how it matches builds
+    override: str               # how it reads CONDA_OVERRIDE_ARCHSPEC
+    offline_local: bool | None  # loads file:// channels under --offline with an empty cache (None: no such flag)
+    errors: str                 # JSON or TEXT: the failure form the install tests ask for
+    probe: str = INFO_JSON
+    seen: str = ""
+
+    @property
+    def solver(self) -> str:
+        return STYLES[self.style].solver
+
+
+_MAMBA_OFFLINE_TODO = ("offline: libmamba < 2.2 skips every index download when offline (`// TODO load local "
+                       "channels even when offline` in libmamba/src/api/channel_loader.cpp (1.5) and "
+                       "libmamba/include/mamba/core/subdirdata.hpp SubdirData::download_required_indexes "
+                       "(2.0); mamba PR #3937; issue 11: 1.5.8 and 2.0.5 fail offline)")
+_MAMBA_OFFLINE_FIXED = ("offline: SubdirIndexLoader::build_index_request (libmamba/src/core/subdir_index.cpp) "
+                        "skips only non-local subdirs when offline; is_local() = one file:// mirror "
+                        "(mamba PR #3937, opened 2025-05-13, after 2.0.5 of 2024-12-12 in CHANGELOG.md; "
+                        "2.2.0 as its first release is issue 11's word, its release notes were not seen)")
+
+
+def _mamba_rows(tool: str, old_probe: str, old_errors: str, old_note: str) -> tuple[ToolFacts, ...]:
+    """mamba and micromamba share libmamba, so they share thresholds; 1.x front ends differ."""
+    return (
+        ToolFacts(tool, "0", "mamba-old", NO_OVERRIDE, False, old_errors, old_probe, f"FIELD-NOTES 2; {old_note}"),
+        ToolFacts(tool, "1.5.3", "mamba-hyphen", NO_OVERRIDE, False, old_errors, old_probe,
+                  f"FIELD-NOTES 2 (mamba #3222); capture micromamba-1.5.8 (reports x86_64-v3); {old_note}"),
+        ToolFacts(tool, "1.5.10", "mamba", NO_OVERRIDE, False, old_errors, old_probe,
+                  f"FIELD-NOTES 2 (no override in 1.x); {_MAMBA_OFFLINE_TODO}"),
+        ToolFacts(tool, "2.0.0", "mamba", VERBATIM, False, TEXT, INFO_JSON,
+                  f"FIELD-NOTES 7 and capture micromamba-2.0.5 (a level-3 pin refused under "
+                  f"CONDA_OVERRIDE_ARCHSPEC=x86_64_v2 on a level-3 host); {_MAMBA_OFFLINE_TODO}"),
+        ToolFacts(tool, "2.2.0", "mamba", VERBATIM, True, TEXT, INFO_JSON, _MAMBA_OFFLINE_FIXED),
     )
-}
-# The styles a maintainer's matrix shows by default (the old ones only matter to doctor).
-MATRIX_STYLES = ("conda", "mamba", "mamba-hyphen", "pixi-lock", "rattler")
-TOOLS = ("conda", "mamba", "micromamba", "pixi")
+
+
+FACTS: tuple[ToolFacts, ...] = (
+    ToolFacts("conda", "0", "conda-old", NO_OVERRIDE, True, JSON, INFO_JSON, "FIELD-NOTES 2: no __archspec"),
+    ToolFacts("conda", "23.3", "conda", VERBATIM, True, JSON, INFO_JSON,
+              "FIELD-NOTES 2; capture conda-26.7.1 (a level-3 pin refused under CONDA_OVERRIDE_ARCHSPEC=x86_64_v2); "
+              "offline: conda/gateways/connection/session.py keeps file:// on LocalFSAdapter when offline and "
+              "conda/core/subdir_data.py empties only non-file:// channels offline (conda-libmamba-solver loads "
+              "through the same SubdirData); issue 11: 26.7.1 passes offline"),
+    *_mamba_rows("mamba", LIBMAMBAPY, JSON, "1.x is conda's command line around libmambapy (mamba/mamba/utils.py)"),
+    *_mamba_rows("micromamba", INFO_JSON, JSON, "capture micromamba-1.5.8 is --json"),
+    ToolFacts("pixi", "0", "rattler", NAMES, None, TEXT, INFO_JSON,
+              "FIELD-NOTES 2; pixi has no offline flag for exec or install"),
+)
+TOOLS = tuple(dict.fromkeys(row.tool for row in FACTS))
 
 
 def parse_version(text: str) -> tuple[int, ...]:
@@ -78,31 +138,89 @@ def parse_version(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in m.group(1).split(".")) if m else ()
 
 
+def _rows(tool: str) -> list[ToolFacts]:
+    rows = [row for row in FACTS if row.tool == tool]
+    if not rows:
+        raise ValueError(f"unknown tool '{tool}'; expected one of {', '.join(TOOLS)}")
+    return rows
+
+
+def facts(tool: str, version: str) -> ToolFacts:
+    """The row of FACTS that holds for `tool` at `version` (the tool's first row if it is unreadable)."""
+    rows = _rows(tool)
+    v = parse_version(version)
+    return next((row for row in reversed(rows) if v >= parse_version(row.first)), rows[0])
+
+
+def _before(version: str) -> str | None:
+    """'1.5.10' -> '1.5.9'; None when the last number is 0 (the previous release is unknown)."""
+    parts = version.split(".")
+    return ".".join(parts[:-1] + [str(int(parts[-1]) - 1)]) if parts[-1].isdigit() and int(parts[-1]) > 0 else None
+
+
+def _span(tool: str, style: str) -> str:
+    """The versions of `tool` that have `style`: '< 1.5.3', '1.5.3-1.5.9', '>= 1.5.10'."""
+    rows = _rows(tool)
+    inside = [i for i, row in enumerate(rows) if row.style == style]
+    low = rows[inside[0]].first
+    high = rows[inside[-1] + 1].first if inside[-1] + 1 < len(rows) else None
+    if high is None:
+        return f">= {low}"
+    if low == "0":
+        return f"< {high}"
+    last = _before(high)
+    return f"{low}-{last}" if last else f">= {low}, < {high}"
+
+
+def _derive(style: Style) -> Style:
+    """Fill a style's override, note and label from the FACTS rows that have it."""
+    rows = [row for row in FACTS if row.style == style.key]
+    if not rows:
+        return replace(style, label=f"{style.who} ({style.what})")
+    spans: dict[str, list[str]] = {}
+    for tool in dict.fromkeys(row.tool for row in rows):
+        spans.setdefault(_span(tool, style.key), []).append(tool)
+    who = "; ".join(f"{'/'.join(tools)} {span}" for span, tools in spans.items())
+    override = rows[-1].override
+    note = style.note
+    first_verbatim = next((row.first for row in rows if row.override == override), None)
+    if any(row.override != override for row in rows):
+        tools = "/".join(dict.fromkeys(row.tool for row in rows))
+        note = f"only {tools} >= {first_verbatim} read CONDA_OVERRIDE_ARCHSPEC; older versions ignore it"
+    return replace(style, who=style.who or who, override=override, note=note,
+                   label=f"{style.who or who} ({style.what})")
+
+
+STYLES = {
+    s.key: s
+    for s in map(_derive, (
+        Style("conda", "archspec name", "libmamba", PROC_CPUINFO),
+        Style("mamba", "generic x86_64_vN", "libmamba", CPUID),
+        Style("mamba-hyphen", "x86_64-vN, bug #3222", "libmamba", CPUID,
+              problem="reports __archspec as x86_64-vN with a hyphen (mamba #3222)"),
+        Style("mamba-old", "always x86_64", "libmamba", NOWHERE,
+              problem="always reports __archspec=x86_64, so it only ever installs level-1 builds"),
+        Style("pixi-lock", "baseline __archspec=0=x86_64", "rattler", NOWHERE, IGNORED, who="pixi lock-file solve"),
+        Style("rattler", "archspec-rs detection", "rattler", PROC_CPUINFO, NAMES, who="rattler/pixi install"),
+        Style("conda-old", "no __archspec", "conda-classic", NOWHERE,
+              problem="reports no __archspec, so it only installs level-1 builds"),
+    ))
+}
+# The styles a maintainer's matrix shows by default (the old ones only matter to doctor).
+MATRIX_STYLES = ("conda", "mamba", "mamba-hyphen", "pixi-lock", "rattler")
+
+
 def style_of(tool: str, version: str) -> Style:
     """The reporting style of `tool` at `version` on Linux x86-64."""
-    v = parse_version(version)
-    if tool == "conda":
-        return STYLES["conda" if v >= (23, 3) else "conda-old"]
-    if tool in ("mamba", "micromamba"):
-        if v >= (1, 5, 10):
-            return STYLES["mamba"]
-        if v >= (1, 5, 3):
-            return STYLES["mamba-hyphen"]
-        return STYLES["mamba-old"]
-    if tool == "pixi":
-        return STYLES["rattler"]
-    raise ValueError(f"unknown tool '{tool}'; expected one of {', '.join(TOOLS)}")
+    return STYLES[facts(tool, version).style]
 
 
 def advice(tool: str, version: str) -> str | None:
     """What to do about a version known to report `__archspec` wrongly; None when it is fine."""
-    style = style_of(tool, version).key
-    if style == "mamba-hyphen":
-        return (f"{tool} {version} reports __archspec as x86_64-vN with a hyphen (mamba #3222): "
-                f"upgrade to {tool} >= 1.5.10 or 2.x")
-    if style == "mamba-old":
-        return (f"{tool} {version} always reports __archspec=x86_64, so it only ever installs level-1 "
-                f"builds: upgrade to {tool} >= 1.5.10 or 2.x")
-    if style == "conda-old":
-        return f"conda {version} reports no __archspec, so it only installs level-1 builds: upgrade to conda >= 23.3"
-    return None
+    row = facts(tool, version)
+    problem = STYLES[row.style].problem
+    if not problem:
+        return None
+    rows = _rows(tool)
+    fixed = next(r for r in rows[rows.index(row):] if not STYLES[r.style].problem)
+    return f"{tool} {version} {problem}: upgrade to {tool} >= {fixed.first}"

@@ -1,0 +1,289 @@
+"""The driver of the real package managers, checked without them: command lines, tool facts, skips.
+
+No conda, mamba, micromamba or pixi runs here.  The command line each version
+gets is a pure function of tools.FACTS (tested as a table); the facts are
+checked against what the real captures in ../shared/solver-errors-real/
+prove (which override a version honoured, what it reported, which failure
+format was captured for it); and the real-tool tests are run in a
+subprocess with no tool reachable, to see them skip naming the executable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import install_support as support
+from microarch_level import runners, tools
+from microarch_level.levels import load_catalog
+from microarch_level.refusal import ARCHSPEC, classify
+from microarch_level.activation import GATE
+
+CATALOG = load_catalog()
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT.parent / "shared" / "solver-errors-real"
+# The machine the captures were made on (README there): x86-64 level 3, archspec `zen2`.
+CAPTURE_HOST = "zen2"
+
+WORK = Path("/scratch/run")
+URL = "file:///srv/channel"
+SPEC = f"{GATE}==4"
+MAMBA_CREATE = ["create", "--yes", "--prefix", "/scratch/run/prefix"]
+CHANNEL_AND_SPEC = ["--override-channels", "--channel", URL, SPEC]
+
+
+def argv(driver_key: str, tool: str, version: str) -> list[str]:
+    found = runners.Tool(tool, Path(f"/opt/{tool}/bin/{tool}"), version)
+    return runners.command_line(driver_key, found, WORK, [URL], [SPEC])[1:]
+
+
+# --- the command line each version gets ----------------------------------------
+
+@pytest.mark.parametrize("driver_key, tool, version, expected", [
+    ("conda", "conda", "23.11.0", [*MAMBA_CREATE, "--offline", "--override-channels", "--json", "--channel", URL, SPEC]),
+    ("conda", "conda", "26.7.1", [*MAMBA_CREATE, "--offline", "--override-channels", "--json", "--channel", URL, SPEC]),
+    ("micromamba", "micromamba", "1.5.8", [*MAMBA_CREATE, "--override-channels", "--json", "--channel", URL, SPEC]),
+    ("micromamba", "micromamba", "2.0.5", [*MAMBA_CREATE, *CHANNEL_AND_SPEC]),
+    ("micromamba", "micromamba", "2.1.1", [*MAMBA_CREATE, *CHANNEL_AND_SPEC]),
+    ("micromamba", "micromamba", "2.2.0", [*MAMBA_CREATE, "--offline", *CHANNEL_AND_SPEC]),
+    ("micromamba", "micromamba", "2.3.2", [*MAMBA_CREATE, "--offline", *CHANNEL_AND_SPEC]),
+    ("mamba", "mamba", "1.5.8", [*MAMBA_CREATE, "--override-channels", "--json", "--channel", URL, SPEC]),
+    ("mamba", "mamba", "2.0.5", [*MAMBA_CREATE, *CHANNEL_AND_SPEC]),
+    ("mamba", "mamba", "2.2.0", [*MAMBA_CREATE, "--offline", *CHANNEL_AND_SPEC]),
+    ("pixi", "pixi", "0.41.4", ["install"]),
+    ("pixi-exec", "pixi", "0.41.4", ["exec", "--channel", URL, "--spec", SPEC, "true"]),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_each_tool_version_gets_its_command_line(driver_key, tool, version, expected):
+    assert argv(driver_key, tool, version) == expected
+
+
+def test_offline_is_passed_exactly_where_the_version_loads_local_channels_offline():
+    for row in tools.FACTS:
+        for key, driver in runners.DRIVERS.items():
+            if driver.tool == row.tool and driver.offline_args:
+                assert ("--offline" in argv(key, row.tool, row.first)) == bool(row.offline_local), row
+
+
+def test_a_driver_refuses_another_tool():
+    with pytest.raises(runners.RunnerError, match="runs micromamba, not conda"):
+        runners.command_line("micromamba", runners.Tool("conda", Path("conda"), "26.7.1"), WORK, [URL], [SPEC])
+
+
+# --- the facts table -------------------------------------------------------------
+
+@pytest.mark.parametrize("tool", tools.TOOLS)
+def test_each_tools_rows_start_at_zero_and_ascend(tool):
+    firsts = [tools.parse_version(row.first) for row in tools.FACTS if row.tool == tool]
+    assert firsts[0] == (0,) and firsts == sorted(set(firsts))
+
+
+@pytest.mark.parametrize("tool, version, style, override, offline_local", [
+    ("conda", "22.9.0", "conda-old", tools.NO_OVERRIDE, True),
+    ("conda", "23.3.1", "conda", tools.VERBATIM, True),
+    ("conda", "26.7.1", "conda", tools.VERBATIM, True),
+    ("micromamba", "1.5.1", "mamba-old", tools.NO_OVERRIDE, False),
+    ("micromamba", "1.5.8", "mamba-hyphen", tools.NO_OVERRIDE, False),
+    ("micromamba", "1.5.10", "mamba", tools.NO_OVERRIDE, False),
+    ("micromamba", "2.0.0rc5", "mamba", tools.VERBATIM, False),
+    ("micromamba", "2.0.5", "mamba", tools.VERBATIM, False),
+    ("micromamba", "2.2.0", "mamba", tools.VERBATIM, True),
+    ("mamba", "1.5.8", "mamba-hyphen", tools.NO_OVERRIDE, False),
+    ("mamba", "2.3.0", "mamba", tools.VERBATIM, True),
+    ("pixi", "0.41.4", "rattler", tools.NAMES, None),
+])
+def test_the_facts_per_version(tool, version, style, override, offline_local):
+    row = tools.facts(tool, version)
+    assert (row.style, row.override, row.offline_local) == (style, override, offline_local)
+
+
+def test_a_drivers_own_solve_overrides_the_tools_facts():
+    assert runners.DRIVERS["pixi"].style("0.41.4").key == "pixi-lock"
+    assert runners.DRIVERS["pixi"].override_mode("0.41.4") == tools.IGNORED
+    assert runners.DRIVERS["pixi-exec"].override_mode("0.41.4") == tools.NAMES
+
+
+def test_the_labels_carry_the_tables_thresholds():
+    assert tools.STYLES["mamba-hyphen"].label == "mamba/micromamba 1.5.3-1.5.9 (x86_64-vN, bug #3222)"
+    assert tools.STYLES["mamba"].label.startswith("mamba/micromamba >= 1.5.10 ")
+    assert tools.STYLES["conda-old"].label.startswith("conda < 23.3 ")
+    assert "mamba/micromamba >= 2.0.0" in tools.STYLES["mamba"].note
+
+
+@pytest.mark.parametrize("tool, version, fixed", [
+    ("micromamba", "1.5.8", "1.5.10"), ("mamba", "1.5.1", "1.5.10"), ("conda", "22.9.0", "23.3"),
+])
+def test_advice_names_the_first_version_that_reports_right(tool, version, fixed):
+    assert tools.advice(tool, version).endswith(f"upgrade to {tool} >= {fixed}")
+
+
+def test_no_advice_for_a_version_that_reports_right():
+    assert [tools.advice(t, v) for t, v in [("conda", "26.7.1"), ("micromamba", "2.0.5"), ("pixi", "0.41.4")]] == \
+        [None, None, None]
+
+
+# --- the facts against the real captures ----------------------------------------
+
+CAPTURE_NAME = re.compile(r"^(?P<tool>[a-z]+)-(?P<version>\d[\d.]*\d)-(?P<rest>.*)-pin(?P<pin>\d)\.(?P<ext>txt|json)$")
+
+
+def captures() -> list[re.Match]:
+    found = [CAPTURE_NAME.match(p.name) for p in sorted(REAL.glob("*"))] if REAL.is_dir() else []
+    return [m for m in found if m]
+
+
+needs_captures = pytest.mark.skipif(not captures(), reason=f"no real solver outputs in {REAL}")
+
+
+@needs_captures
+def test_the_driver_asks_each_captured_version_for_a_captured_format():
+    formats: dict[tuple[str, str], set[str]] = {}
+    for m in captures():
+        formats.setdefault((m["tool"], m["version"]), set()).add(m["ext"])
+    asked = {key: {tools.JSON: "json", tools.TEXT: "txt"}[tools.facts(*key).errors] for key in formats}
+    assert {key: asked[key] in exts for key, exts in formats.items()} == {key: True for key in formats}
+
+
+@needs_captures
+def test_every_overridden_refusal_proves_its_version_honours_the_override():
+    host_level = CATALOG.names[CAPTURE_HOST]
+    for m in (m for m in captures() if "-override-" in f"-{m['rest']}-"):
+        value = m["rest"].split("override-", 1)[1]
+        pin = int(m["pin"])
+        # the host reaches the pin, the overridden CPU does not: only the override can refuse it
+        assert support.report_level(CATALOG, ("1", value)) < pin <= host_level, m.string
+        assert classify((REAL / m.string).read_text(), GATE).kind == ARCHSPEC, m.string
+        assert tools.facts(m["tool"], m["version"]).override == tools.VERBATIM, m.string
+
+
+@needs_captures
+def test_micromamba_158_reported_what_its_style_says():
+    report = tools.style_of("micromamba", "1.5.8").report(CATALOG, CAPTURE_HOST)
+    assert f"__archspec={report[0]}={report[1]}" == "__archspec=1=x86_64-v3"
+    assert any(m["tool"] == "micromamba" and m["version"] == "1.5.8" and report[1] in m["rest"] for m in captures())
+
+
+@needs_captures
+def test_conda_2671_reported_what_its_style_says():
+    report = tools.style_of("conda", "26.7.1").report(CATALOG, CAPTURE_HOST)
+    assert f"__archspec=={report[0]}={report[1]}" in (REAL / "conda-26.7.1-classic-zen2-pin4.json").read_text()
+
+
+# --- the must-fail check refuses to pass when nothing was tested --------------------
+
+MICROMAMBA_205_PIN3 = REAL / "micromamba-2.0.5-override-x86_64_v2-pin3.txt"
+ISSUE_NOT_LOADED = f"    └─ {GATE} =* * does not exist (perhaps a typo or a missing channel).\n"  # quoted in issue 11
+
+
+def failed(output: str) -> runners.Outcome:
+    return runners.Outcome("micromamba", runners.failure_status(output), output=output, returncode=1)
+
+
+def installed_gate(level: int) -> runners.Outcome:
+    return runners.Outcome("micromamba", runners.INSTALLED, [runners.Installed(GATE, str(level), f"{level}_x86_64_v2")])
+
+
+def scenario_getter(unpinned: runners.Outcome, pinned: runners.Outcome):
+    return lambda scenario: unpinned if scenario == support.UNPINNED else pinned
+
+
+@needs_captures
+def test_a_real_refusal_with_the_channel_loaded_passes_the_must_fail_check():
+    get = scenario_getter(installed_gate(2), failed(MICROMAMBA_205_PIN3.read_text()))
+    support.check_pins_above_level(get, 2, [3])
+
+
+@needs_captures
+def test_a_pin_whose_package_does_not_exist_fails_the_must_fail_check():
+    header = MICROMAMBA_205_PIN3.read_text().splitlines()[1]   # "error    libmamba Could not solve ..."
+    get = scenario_getter(installed_gate(2), failed(f"{header}\n{ISSUE_NOT_LOADED}"))
+    with pytest.raises(AssertionError, match="channel-not-loaded"):
+        support.check_pins_above_level(get, 2, [3])
+
+
+@needs_captures
+def test_a_refusal_without_a_loaded_channel_fails_the_must_fail_check():
+    get = scenario_getter(failed(ISSUE_NOT_LOADED), failed(MICROMAMBA_205_PIN3.read_text()))
+    with pytest.raises(AssertionError, match="nothing was tested"):
+        support.check_pins_above_level(get, 2, [3])
+
+
+# --- finding a tool, or skipping without it ----------------------------------------
+
+@pytest.mark.parametrize("tool", tools.TOOLS)
+def test_a_missing_tool_skips_naming_its_executable_and_variable(tool, monkeypatch):
+    monkeypatch.delenv(runners.env_var(tool), raising=False)
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        support.require(tool, None)
+    assert str(skipped.value) == f"{tool} not found on PATH (set {runners.env_var(tool)})"
+
+
+def test_a_tool_named_by_its_variable_but_missing_fails_the_test(monkeypatch, tmp_path):
+    monkeypatch.setenv(runners.env_var("micromamba"), str(tmp_path / "nowhere"))
+    assert runners.locate("micromamba") is None
+    with pytest.raises(pytest.fail.Exception) as failed:
+        support.require("micromamba", None)
+    assert str(failed.value) == (f"micromamba not found: MICROARCH_LEVEL_MICROMAMBA="
+                                 f"{tmp_path / 'nowhere'} is not an executable")
+
+
+def run_real_tool_tests(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """tests/test_install_tools.py in a subprocess where no package manager can be found."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(runners.ENV_PREFIX)}
+    env["PATH"] = str(tmp_path)  # an empty directory
+    return subprocess.run([sys.executable, "-m", "pytest", "tests/test_install_tools.py", "-p", "no:randomly",
+                           "-p", "no:cacheprovider", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_without_the_tools_every_real_tool_test_skips_naming_the_missing_executable(tmp_path):
+    result = run_real_tool_tests(tmp_path, "-q", "-rs")
+    reasons = re.findall(r"^SKIPPED \[\d+\] [^:]+:\d+: (.*)$", result.stdout, re.MULTILINE)
+    summary = result.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"=* ?\d+ skipped in .*", summary), result.stdout[-3000:] + result.stderr[-2000:]
+    assert sorted(set(reasons)) == sorted(f"{t} not found on PATH (set {runners.env_var(t)})" for t in tools.TOOLS)
+
+
+def test_every_real_tool_test_id_names_the_tool_and_its_version(tmp_path):
+    result = run_real_tool_tests(tmp_path, "--collect-only", "-q")
+    ids = [line for line in result.stdout.splitlines() if line.startswith("tests/")]
+    assert ids, result.stdout[-3000:] + result.stderr[-2000:]
+    labels = [f"{key}-missing" for key in runners.DRIVERS] + [f"{tool}-missing" for tool in tools.TOOLS]
+    assert [i for i in ids if not any(label in i for label in labels)] == []
+
+
+# --- reading the tools' output (formats from their sources; no tool needed) ----------
+
+@pytest.mark.parametrize("tool, text, expected", [
+    ("conda", "conda 24.11.3\n", "24.11.3"),
+    ("mamba", "mamba 1.5.8\nconda 23.11.0\n", "1.5.8"),
+    ("mamba", "2.0.5\n", "2.0.5"),
+    ("micromamba", "1.5.8\n", "1.5.8"),
+    ("micromamba", "2.0.0rc5\n", "2.0.0rc5"),
+    ("pixi", "pixi 0.41.4\n", "0.41.4"),
+], ids=["conda", "mamba-1", "mamba-2", "micromamba-1", "micromamba-rc", "pixi"])
+def test_version_output_is_read_for_each_tool(tool, text, expected):
+    assert runners.parse_version_output(tool, text) == expected
+
+
+def test_version_output_of_another_program_is_not_a_version():
+    assert runners.parse_version_output("mamba", "conda 23.11.0\n") is None
+
+
+@pytest.mark.parametrize("document", [
+    {"virtual_pkgs": [["__unix", "0", "0"], ["__archspec", "1", "haswell"]]},
+    {"virtual packages": ["__unix=0=0", "__archspec=1=haswell"]},
+    {"virtual_packages": ["__unix=0=0", "__archspec=1=haswell"]},
+], ids=["conda-and-mamba-1", "micromamba-and-mamba-2", "pixi"])
+def test_the_archspec_virtual_package_is_read_from_each_info_format(document):
+    assert runners.parse_virtual_packages(document)["__archspec"] == ("1", "haswell")
+
+
+def test_info_without_virtual_packages_is_a_one_line_error():
+    with pytest.raises(runners.RunnerError) as exc:
+        runners.parse_virtual_packages({"platform": "linux-64"})
+    assert "\n" not in str(exc.value)
