@@ -30,11 +30,15 @@ class _GuardedStdout:
 
     def __init__(self, stream):
         self._stream = stream
+        self._broken = False  # a closed pipe seen once (argparse swallows write errors) stays seen
 
     def _call(self, method, *args):
+        if self._broken:
+            raise BrokenPipeError(32, "Broken pipe")
         try:
             return getattr(self._stream, method)(*args)
         except BrokenPipeError:
+            self._broken = True
             raise
         except (OSError, ValueError) as exc:  # ValueError: the stream was closed under us
             reason = getattr(exc, "strerror", None) or str(exc)

@@ -122,18 +122,19 @@ def normalize(text: str, catalog: Catalog | None = None, *, allow_level: bool = 
         raise UnknownName(text, f"'{shown}' is not an archspec name: archspec calls level 1 '{level_one}'",
                           level_one)
     shorthand = _LEVEL_SHORTHAND.match(k)
+    digits = shorthand.group(1) if shorthand else ""
+    # a number longer than any level is no level (and may be too long for int() to print)
+    level = int(digits) if 0 < len(digits) <= 6 else 10**6
     if shorthand and allow_level:
-        level = int(shorthand.group(1))
         if level in LEVELS:
             name = catalog.generic_name(level)
             return Normalized(name, level)
         raise UnknownName(
             text,
-            f"no x86-64 level {level} in '{shown}': levels are {LEVELS[0]} to {LEVELS[-1]}",
+            f"no x86-64 level {digits if len(digits) <= 6 else shown} in '{shown}': levels are {LEVELS[0]} to {LEVELS[-1]}",
             f"v{min(max(level, LEVELS[0]), LEVELS[-1])}",
         )
     if shorthand:
-        level = int(shorthand.group(1))
         guess = catalog.generic_name(level) if level in LEVELS else None
         raise UnknownName(text, f"'{shown}' is a level, not an archspec CPU name", guess)
     foreign = {key(n): (n, fam) for n, fam in catalog.foreign.items()}
