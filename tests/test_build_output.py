@@ -36,6 +36,7 @@ build:
     - echo hello > "$PREFIX/share/fixture-package/hello"
     # tests create {slow}: the build then says it started and takes a while, to be interrupted
     - if [ -e "{slow}" ]; then touch "{started}"; sleep 3; fi
+    - if [ -e "{fail}" ]; then exit 3; fi
 """
 
 
@@ -44,7 +45,7 @@ def feedstock(tmp_path_factory) -> Path:
     """A feedstock root with one tiny recipe and two CI configs, built in a fraction of a second."""
     root = tmp_path_factory.mktemp("feedstock")
     (root / "recipe").mkdir()
-    (root / "recipe" / "recipe.yaml").write_text(RECIPE.format(slow=root / "slow", started=root / "started"))
+    (root / "recipe" / "recipe.yaml").write_text(RECIPE.format(slow=root / "slow", started=root / "started", fail=root / "fail"))
     (root / ".ci_support").mkdir()
     for n in (1, 2):
         (root / ".ci_support" / f"linux_64_v{n}.yaml").write_text(f'fixture_version:\n- "{n}"\n')
@@ -230,6 +231,18 @@ def test_a_channel_built_before_the_marker_existed_is_replaced(feedstock, tmp_pa
     assert (legacy / MARKER).is_file()
 
 
+def test_a_failed_build_says_so_in_one_line_and_keeps_the_old_channel(feedstock, built):
+    before = tree(built)
+    (feedstock / "fail").touch()
+    try:
+        result = build(feedstock, built)
+    finally:
+        (feedstock / "fail").unlink()
+    assert_refused(result, "building fixture-package with linux_64_v1.yaml failed", status=1)
+    assert tree(built) == before
+    assert scratch_beside(built) == []
+
+
 # ----------------------------------------------------------------------------
 # Interrupted builds.
 
@@ -282,3 +295,14 @@ def test_the_next_build_sweeps_scratch_of_killed_builds_and_only_that(feedstock,
     assert build(feedstock, built).returncode == 0
     assert not dead.exists()
     assert alive.exists() and elsewhere.exists() and unmarked.exists()
+
+
+def test_a_full_stdout_fails_the_build_in_one_line_after_the_channel_is_in_place(feedstock, tmp_path):
+    channel = tmp_path / "channel"
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "microarch_level", "build", "--root", str(feedstock),
+                                 "--no-tests", "--output", str(channel)], stdout=full, stderr=subprocess.PIPE,
+                                text=True, timeout=600)
+    assert_refused(result, "cannot write to stdout", status=1)
+    assert (channel / "noarch" / "repodata.json").is_file()
+    assert scratch_beside(channel) == []

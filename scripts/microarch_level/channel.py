@@ -11,8 +11,12 @@ replace.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -69,12 +73,8 @@ def build_channel(root: Path, channel: Path, *, configs: Sequence[Path] | None =
     started = time.perf_counter()
     report = BuildReport(channel=channel)
     with channel_dir.scratch_for(channel) as scratch:
-        for config in configs:
-            report.configs.append(config.name)
-            report.packages += build_recipe(root / RECIPE, scratch, [], variants=config, run_tests=run_tests,
-                                            index=False)
-        index_channel(scratch)
-        _keep_channel_only(scratch)
+        report.configs = [c.name for c in configs]
+        report.packages = _build_in_worker(root / RECIPE, scratch, configs, run_tests)
         channel_dir.publish(scratch, channel)
     report.packages = sorted(channel / p.parent.name / p.name for p in report.packages)
     names = [p.name for p in report.packages]
@@ -82,6 +82,39 @@ def build_channel(root: Path, channel: Path, *, configs: Sequence[Path] | None =
         raise BuildFailed("two variants produced the same package file; the variant data is inconsistent")
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _build_in_worker(recipe: Path, scratch: Path, configs: Sequence[Path], run_tests: bool) -> list[Path]:
+    """Build and index every config into `scratch` in build_worker, stopped at once if we are interrupted."""
+    argv = [sys.executable, "-m", "microarch_level.build_worker", str(recipe), str(scratch),
+            "--tests" if run_tests else "--no-tests", *map(str, configs)]
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        out, _ = proc.communicate()
+    finally:
+        if proc.poll() is None:  # interrupted while waiting: stop the worker and everything it started
+            _stop_group(proc)
+    try:
+        result = json.loads(out)
+    except ValueError:
+        result = {}
+    if proc.returncode != 0 or "packages" not in result:
+        how = f"died of signal {-proc.returncode}" if proc.returncode < 0 else f"exited {proc.returncode}"
+        raise BuildFailed(result.get("error") or f"the rattler-build worker {how}")
+    return [Path(p) for p in result["packages"]]
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 30)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 @contextmanager
@@ -214,8 +247,6 @@ def install(records: list, prefix: Path) -> None:
 
 def gate_records(channel: Path) -> list[dict]:
     """The gate's repodata records in `channel`."""
-    import json
-
     records = []
     for subdir in SUBDIRS:
         path = Path(channel) / subdir / "repodata.json"
