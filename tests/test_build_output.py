@@ -19,7 +19,7 @@ import pytest
 
 from microarch_level.activation import GATE
 from microarch_level.channel_dir import MARKER
-from microarch_level.cpuinfo import namespace
+from mounts import private_mounts
 
 RECIPE = """\
 schema_version: 1
@@ -148,16 +148,6 @@ def test_a_shared_channel_indexed_by_someone_else_survives(feedstock, built):
 def test_a_missing_parent_is_refused_and_not_created(feedstock, tmp_path):
     assert_refused(build(feedstock, tmp_path / "absent" / "channel"), "not an existing directory")
     assert not (tmp_path / "absent").exists()
-
-
-def private_mounts(script: str) -> tuple[str, ...]:
-    ns = namespace()
-    if ns is None:
-        pytest.skip("unshare (util-linux) not found: cannot make a private mount namespace")
-    probe = subprocess.run([*ns, "true"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        pytest.skip(f"no private mount namespace here: {probe.stderr.strip()}")
-    return (*ns, "sh", "-c", f'{script} && exec "$@"', "sh")
 
 
 def test_a_mount_point_is_refused_before_building(feedstock, tmp_path):

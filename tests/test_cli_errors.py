@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from mounts import private_mounts
 from microarch_level.levels import installed_json_path
 
 SOLVER_ERROR = ROOT / "tests" / "data" / "solver-errors" / "conda-below.txt"
@@ -166,6 +167,32 @@ def test_bad_input_gets_one_line_and_the_right_status(paths, argv, io, status, w
 def test_generate_never_creates_the_root_it_is_pointed_at(paths):
     assert run(["generate", "--root", paths["missing"]]).returncode == 2
     assert not Path(paths["missing"]).exists()
+
+
+def test_generate_on_a_read_only_tree_fails_in_one_line_and_changes_nothing(tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    prefix = private_mounts(f"mount --bind -o ro '{tree}' '{tree}'")
+    result = subprocess.run([*prefix, sys.executable, "-m", "microarch_level", "generate", "--root", str(tree)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "read-only file system; nothing was changed" in result.stderr
+    assert list(tree.iterdir()) == []
+
+
+def test_generate_on_a_read_only_tree_that_is_up_to_date_succeeds(root):
+    prefix = private_mounts(f"mount --bind -o ro '{root}' '{root}'")
+    result = subprocess.run([*prefix, sys.executable, "-m", "microarch_level", "generate", "--root", str(root)],
+                            capture_output=True, text=True, timeout=600)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith("0 of ")
+
+
+def test_a_closed_stderr_never_sends_the_message_to_stdout():
+    result = subprocess.run(["sh", "-c", 'exec "$@" 2>&-', "sh", sys.executable, "-m", "microarch_level",
+                             "normalize", "not-a-cpu"], capture_output=True, timeout=600)
+    assert (result.returncode, result.stdout) == (2, b"")
 
 
 def test_a_closed_stdin_does_not_matter_to_a_command_that_does_not_read_it():

@@ -75,6 +75,7 @@ def build_channel(root: Path, channel: Path, *, configs: Sequence[Path] | None =
     with channel_dir.scratch_for(channel) as scratch:
         report.configs = [c.name for c in configs]
         report.packages = _build_in_worker(root / RECIPE, scratch, configs, run_tests)
+        channel_dir.check_target(channel, shown)  # still replaceable after the build's minutes
         channel_dir.publish(scratch, channel)
     report.packages = sorted(channel / p.parent.name / p.name for p in report.packages)
     names = [p.name for p in report.packages]

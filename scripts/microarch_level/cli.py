@@ -50,7 +50,7 @@ def cmd_generate(args) -> int:
             return 1
         print(f"{len(files)} generated files match archspec {catalog.archspec_version}")
         return 0
-    _check_writable(root, files)
+    _check_writable(root, [d.path for d in drift(root, files)])
     try:
         changed = write(root, files)
     except OSError as exc:
@@ -61,13 +61,13 @@ def cmd_generate(args) -> int:
     return 0
 
 
-def _check_writable(root: Path, files: dict[str, str]) -> None:
+def _check_writable(root: Path, paths: list[str]) -> None:
     """Refuse before writing anything when a directory generate writes into is read-only.
 
     Each file is replaced atomically, but a tree where the first files were
     written and the rest refused would be half-generated.
     """
-    for relative in sorted({Path(path).parent for path in files}):
+    for relative in sorted({Path(path).parent for path in paths}):
         directory = root / relative
         while not directory.exists():  # generate creates missing directories in the nearest existing one
             directory = directory.parent

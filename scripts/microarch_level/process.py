@@ -91,6 +91,8 @@ def guard_streams() -> bool:
             if null != fd:
                 os.dup2(null, fd)
                 os.close(null)
+    if sys.stderr is None:  # print(file=None) would write the message to stdout
+        sys.stderr = open(os.devnull, "w")
     if sys.stdin is None:
         sys.stdin = _ClosedStdin()
     elif hasattr(sys.stdin, "reconfigure"):
