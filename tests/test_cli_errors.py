@@ -72,6 +72,7 @@ CASES = [
     ("no-command", [], {}, 2, "required: COMMAND"),
     ("unknown-command", ["frobnicate"], {}, 2, "invalid choice: 'frobnicate'"),
     ("unknown-option", ["normalize", "--frob", "zen"], {}, 2, "unrecognized arguments: --frob"),
+    ("help-closed-stdout", ["--help"], {"stdout": "closed"}, 1, "stdout is closed"),
 
     ("normalize-missing", ["normalize"], {}, 2, "required: NAME"),
     ("normalize-garbage", ["normalize", "not-a-cpu"], {}, 2, "unknown x86-64 CPU name"),

@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             args = parser(argv).parse_args(argv)
             if not stdout_ok:
-                raise Failure("stdout is closed; redirect it to a file, or to /dev/null to discard the output")
+                raise process.OutputFailed(process.CLOSED_STDOUT)
             status = args.func(args)
             sys.stdout.flush()
             return status

@@ -54,6 +54,22 @@ class _GuardedStdout:
         return getattr(self._stream, name)
 
 
+CLOSED_STDOUT = "stdout is closed; redirect it to a file, or to /dev/null to discard the output"
+
+
+class _ClosedStdout:
+    """sys.stdout when descriptor 1 was closed: writing to it is a failure said in one line."""
+
+    def write(self, text):
+        raise OutputFailed(CLOSED_STDOUT)
+
+    def flush(self):
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
 class _ClosedStdin:
     """sys.stdin when descriptor 0 was closed: reading it is a usage error, not an AttributeError."""
 
@@ -97,9 +113,11 @@ def guard_streams() -> bool:
         sys.stdin = _ClosedStdin()
     elif hasattr(sys.stdin, "reconfigure"):
         sys.stdin.reconfigure(errors="replace")
-    if sys.stdout is not None and not isinstance(sys.stdout, _GuardedStdout):
+    if sys.stdout is None or not stdout_open:
+        sys.stdout = _ClosedStdout()
+    elif not isinstance(sys.stdout, (_GuardedStdout, _ClosedStdout)):
         sys.stdout = _GuardedStdout(sys.stdout)
-    return stdout_open and sys.stdout is not None
+    return not isinstance(sys.stdout, _ClosedStdout)
 
 
 def die_of(signum: int) -> None:
