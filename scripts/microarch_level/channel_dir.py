@@ -34,7 +34,6 @@ MARKER = ".microarch-level-channel"
 SUBDIRS = ("noarch", "linux-64")
 DIR_MODE, FILE_MODE = 0o755, 0o644
 SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
-_PACKAGE_SUFFIXES = (".conda", ".tar.bz2")
 
 
 def _start_time(pid: int) -> str | None:
