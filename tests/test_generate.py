@@ -33,6 +33,7 @@ def test_the_committed_files_match_the_installed_archspec(root):
 def test_generating_twice_is_byte_identical(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     for target in (first, second):
+        target.mkdir()
         assert run_cli("generate", "--root", str(target)).returncode == 0
     assert snapshot(first) == snapshot(second)
     assert snapshot(first)  # it wrote something

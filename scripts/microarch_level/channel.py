@@ -4,30 +4,36 @@
 (render the recipe with that variant file, build every output, run the
 recipe's tests) and leaves an indexed channel.  It builds into a scratch
 directory and swaps it in at the end, so a failed build never leaves a
-half-written channel behind.
+half-written channel behind; channel_dir decides which directories it may
+replace.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
-import tempfile
+import signal
+import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from . import channel_dir
 from .activation import GATE
+from .channel_dir import SUBDIRS
 from .ci_support import CI_SUPPORT
+from .errors import Failure, UsageError
 
 RECIPE = Path("recipe") / "recipe.yaml"
 OVERRIDE = "CONDA_OVERRIDE_ARCHSPEC"
-SUBDIRS = ("noarch", "linux-64")
 
 
-class BuildFailed(RuntimeError):
+class BuildFailed(Failure):
     """rattler-build failed; the message names the output and the variant file."""
 
 
@@ -50,33 +56,67 @@ def ci_configs(root: Path) -> list[Path]:
 
 def build_channel(root: Path, channel: Path, *, configs: Sequence[Path] | None = None,
                   run_tests: bool = True) -> BuildReport:
-    """Build every output of `root`'s recipe for each CI config into `channel`."""
+    """Build every output of `root`'s recipe for each CI config into `channel`.
+
+    Refuses (UsageError) before building when `root` is not a feedstock or
+    `channel` is a directory build may not replace (channel_dir.check_target).
+    """
     root = root.resolve()
-    channel = channel.resolve()
+    shown = str(channel)
+    channel = channel_dir.target_path(channel)
+    if not (root / RECIPE).is_file():
+        raise UsageError(f"no {RECIPE} under {root}; give the feedstock's directory as --root")
     configs = list(configs) if configs is not None else ci_configs(root)
     if not configs:
-        raise BuildFailed(f"no {CI_SUPPORT}/linux_64_*.yaml under {root}; a conda-smithy rerender writes them from recipe/variants.yaml")
+        raise UsageError(f"no {CI_SUPPORT}/linux_64_*.yaml under {root}; "
+                         "a conda-smithy rerender writes them from recipe/variants.yaml")
+    channel_dir.check_target(channel, shown)
     started = time.perf_counter()
-    channel.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{channel.name}-", dir=channel.parent))
     report = BuildReport(channel=channel)
-    try:
-        for config in configs:
-            report.configs.append(config.name)
-            report.packages += build_recipe(root / RECIPE, scratch, [], variants=config, run_tests=run_tests,
-                                            index=False)
-        index_channel(scratch)
-        _keep_channel_only(scratch)
-        _swap_in(scratch, channel)
-    finally:
-        if scratch.exists():
-            shutil.rmtree(scratch, ignore_errors=True)
+    with channel_dir.scratch_for(channel) as scratch:
+        report.configs = [c.name for c in configs]
+        report.packages = _build_in_worker(root / RECIPE, scratch, configs, run_tests)
+        channel_dir.check_target(channel, shown)  # still replaceable after the build's minutes
+        channel_dir.publish(scratch, channel)
     report.packages = sorted(channel / p.parent.name / p.name for p in report.packages)
     names = [p.name for p in report.packages]
     if len(set(names)) != len(names):
         raise BuildFailed("two variants produced the same package file; the variant data is inconsistent")
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _build_in_worker(recipe: Path, scratch: Path, configs: Sequence[Path], run_tests: bool) -> list[Path]:
+    """Build and index every config into `scratch` in build_worker, stopped at once if we are interrupted."""
+    argv = [sys.executable, "-m", "microarch_level.build_worker", str(recipe), str(scratch),
+            "--tests" if run_tests else "--no-tests", *map(str, configs)]
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        out, _ = proc.communicate()
+    finally:
+        if proc.poll() is None:  # interrupted while waiting: stop the worker and everything it started
+            _stop_group(proc)
+    try:
+        result = json.loads(out)
+    except ValueError:
+        result = {}
+    if proc.returncode != 0 or "packages" not in result:
+        how = f"died of signal {-proc.returncode}" if proc.returncode < 0 else f"exited {proc.returncode}"
+        raise BuildFailed(result.get("error") or f"the rattler-build worker {how}")
+    return [Path(p) for p in result["packages"]]
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 30)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 @contextmanager
@@ -134,17 +174,6 @@ def build_recipe(recipe: Path, output: Path, channels: Sequence[Path], *,
     return built
 
 
-def _swap_in(new: Path, channel: Path) -> None:
-    """Replace `channel` by `new` with two renames, so readers never see it half-built."""
-    old = None
-    if channel.exists():
-        old = channel.with_name(f".{channel.name}-old-{time.monotonic_ns()}")
-        channel.rename(old)
-    new.rename(channel)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def index_channel(channel: Path) -> None:
     from rattler.index import index_fs
 
@@ -154,9 +183,9 @@ def index_channel(channel: Path) -> None:
 
 
 def _keep_channel_only(channel: Path) -> None:
-    """Drop rattler-build's work directories, logs and caches: keep the subdirs."""
+    """Drop rattler-build's work directories, logs and caches: keep the subdirs and our marker."""
     for entry in channel.iterdir():
-        if entry.name in SUBDIRS:
+        if entry.name in SUBDIRS or entry.name == channel_dir.MARKER:
             continue
         if entry.is_dir():
             shutil.rmtree(entry)
@@ -215,15 +244,18 @@ def install(records: list, prefix: Path) -> None:
 
 def gate_records(channel: Path) -> list[dict]:
     """The gate's repodata records in `channel`."""
-    import json
-
     records = []
     for subdir in SUBDIRS:
         path = Path(channel) / subdir / "repodata.json"
         if path.exists():
-            data = json.loads(path.read_text())
-            records += [r for key in ("packages", "packages.conda") for r in data.get(key, {}).values()
-                        if r["name"] == GATE]
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                records += [r for key in ("packages", "packages.conda") for r in data.get(key, {}).values()
+                            if r["name"] == GATE]
+            except (OSError, ValueError, AttributeError, KeyError, TypeError) as exc:
+                reason = getattr(exc, "strerror", None) or type(exc).__name__
+                raise UsageError(f"{path} is not readable repodata ({reason}); "
+                                 "give a channel `microarch-level build` made") from None
     return records
 
 

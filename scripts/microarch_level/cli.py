@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, process
+from .errors import Failure, Interrupted, UsageError, UserError, describe_os_error, one_line
 
-
-class UsageError(Exception):
-    """Bad input: printed as one line, exit status 2."""
+PROG = "microarch-level"
 
 
 def _root(args) -> Path:
-    return Path(args.root).resolve()
+    """--root as an existing directory: a command never creates the tree it is pointed at."""
+    if not args.root:
+        raise UsageError("--root is empty; give the feedstock's directory (default: .)")
+    root = Path(args.root).resolve()
+    if not root.exists():
+        raise UsageError(f"--root {args.root}: no such directory; give the feedstock's directory")
+    if not root.is_dir():
+        raise UsageError(f"--root {args.root} is not a directory; give the feedstock's directory")
+    return root
 
 
 def cmd_normalize(args) -> int:
-    from .spelling import UnknownName, normalize
+    from .spelling import normalize
 
-    try:
-        print(normalize(args.name, _catalog(args), allow_level=not args.cpu))
-    except UnknownName as exc:
-        raise UsageError(str(exc)) from None
+    print(normalize(args.name, _catalog(args), allow_level=not args.cpu))
     return 0
 
 
@@ -44,30 +50,47 @@ def cmd_generate(args) -> int:
             return 1
         print(f"{len(files)} generated files and the .ci_support jobs match archspec {catalog.archspec_version}")
         return 0
-    changed = write(root, files)
+    _check_writable(root, [d.path for d in drift(root, files)])
+    try:
+        changed = write(root, files)
+    except OSError as exc:
+        raise Failure(f"cannot write the generated files: {describe_os_error(exc)}") from None
     print(f"{len(changed)} of {len(files)} generated files changed (archspec {catalog.archspec_version})")
     for path in changed:
         print(f"  {path}")
     return 0
 
 
-def cmd_build(args) -> int:
-    from .channel import BuildFailed, build_channel
+def _check_writable(root: Path, paths: list[str]) -> None:
+    """Refuse before writing anything when a directory generate writes into is read-only.
 
+    Each file is replaced atomically, but a tree where the first files were
+    written and the rest refused would be half-generated.
+    """
+    for relative in sorted({Path(path).parent for path in paths}):
+        directory = root / relative
+        while not directory.exists():  # generate creates missing directories in the nearest existing one
+            directory = directory.parent
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise Failure(f"cannot write into {directory}: permission denied or a read-only file system; "
+                          "nothing was changed")
+
+
+def cmd_build(args) -> int:
+    from .channel import build_channel
+
+    if not args.output:
+        raise UsageError("--output is empty; give the channel's directory (default: build_artifacts)")
     root = _root(args)
     output = Path(args.output) if Path(args.output).is_absolute() else root / args.output
-    try:
-        report = build_channel(root, output, run_tests=not args.no_tests)
-    except BuildFailed as exc:
-        print(f"microarch-level build: {exc}", file=sys.stderr)
-        return 1
+    report = build_channel(root, output, run_tests=not args.no_tests)
     print(report.summary())
     return 0
 
 
 # Commands implemented in their own modules, imported only when chosen: each module
 # exposes HELP, add_arguments(parser) and run(args) -> exit status, and raises
-# cli.UsageError for bad input.
+# errors.UsageError (or another errors.UserError) for bad input.
 MODULE_COMMANDS = {
     "matrix": ("microarch_level.matrix", "which gate level each CPU sample installs under each tool"),
     "doctor": ("microarch_level.doctor", "explain this machine's CPU and what each tool would install"),
@@ -77,17 +100,23 @@ MODULE_COMMANDS = {
 
 
 def _catalog(args):
-    from .levels import CatalogError, load_catalog
+    from .levels import load_catalog
 
     path = getattr(args, "archspec_json", None)
-    try:
-        return load_catalog(Path(path).resolve() if path else None)
-    except CatalogError as exc:
-        raise UsageError(str(exc)) from None
+    if path == "":
+        raise UsageError("--archspec-json is empty; give the path of a microarchitectures.json")
+    return load_catalog(Path(path).resolve() if path else None)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a bad command line is one line (no usage block), raised as a UsageError."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
 def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="microarch-level", description=__doc__)
+    p = ArgumentParser(prog=PROG, description=__doc__)
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -130,24 +159,52 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return p
 
 
+def _command(argv: list[str]) -> str:
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    return f"{PROG} {chosen}" if chosen in COMMANDS else PROG
+
+
+COMMANDS = ("normalize", "generate", "build", *MODULE_COMMANDS)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; every UserError, OSError and output problem ends here as one line.
+
+    Exit status: 0 success, 1 failure, 2 usage error; a closed pipe or a
+    termination signal ends the process killed by that signal (process.die_of).
+    """
     argv = sys.argv[1:] if argv is None else argv
-    p = parser(argv)
-    args = p.parse_args(argv)
+    stdout_ok = process.guard_streams()
+    who = _command(argv)
     try:
-        return args.func(args)
-    except UsageError as exc:
-        print(f"microarch-level {args.command}: {exc}", file=sys.stderr)
-        return 2
+        try:
+            args = parser(argv).parse_args(argv)
+            if not stdout_ok:
+                raise process.OutputFailed(process.CLOSED_STDOUT)
+            status = args.func(args)
+            sys.stdout.flush()
+            return status
+        except SystemExit as exc:  # --help and --version end here after printing
+            sys.stdout.flush()
+            return exc.code if isinstance(exc.code, int) else 0
+    except UserError as exc:
+        print(f"{who}: {one_line(str(exc))}", file=sys.stderr)
+        return exc.status
+    except BrokenPipeError:
+        process.die_of(signal.SIGPIPE)
+    except OSError as exc:
+        print(f"{who}: {one_line(describe_os_error(exc))}", file=sys.stderr)
+        return 1
+    except Interrupted as exc:
+        process.die_of(exc.signum)
     except KeyboardInterrupt:
-        return 130
+        process.die_of(signal.SIGINT)
+    return 1  # not reached: die_of does not return
 
 
 def entry() -> None:
     """The console script: run, then exit without the finalization py-rattler can crash."""
-    from .process import exit_now
-
-    exit_now(main())
+    process.exit_now(main())
 
 
 if __name__ == "__main__":

@@ -32,12 +32,14 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from .cli import UsageError
+    from .errors import UsageError
     from .prefix import NotAnEnvironment
 
     catalog = load_catalog()
     try:
-        report = gather(catalog, Path(args.prefix) if args.prefix else None)
+        if args.prefix == "":
+            raise UsageError("--prefix is empty; give a conda environment's directory, e.g. \"$CONDA_PREFIX\"")
+        report = gather(catalog, Path(args.prefix) if args.prefix is not None else None)
     except NotAnEnvironment as exc:
         raise UsageError(f"--prefix: {exc}") from None
     fmt = args.format

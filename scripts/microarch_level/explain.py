@@ -150,7 +150,7 @@ def add_arguments(parser) -> None:
 
 
 def _read(args) -> tuple[str, str]:
-    from .cli import UsageError
+    from .errors import UsageError
 
     if args.file in (None, "-"):
         return sys.stdin.read(), "stdin"
@@ -176,7 +176,7 @@ def render(d: Diagnosis) -> str:
 
 
 def run(args) -> int:
-    from .cli import UsageError
+    from .errors import UsageError
 
     catalog = load_catalog()
     cpu = None

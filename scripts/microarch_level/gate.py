@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .levels import LEVELS, Catalog
+from .levels import LEVELS, Catalog, CatalogError
 from .matching import SOLVERS, matches, portable
 
 ANY = "*"
@@ -71,11 +71,16 @@ def _check(catalog: Catalog, builds: list[GateBuild]) -> None:
         if b.archspec_build == ANY:
             continue
         if not portable(b.archspec_build):
-            raise ValueError(f"gate build {b.tag} uses a regex, which libmamba cannot match")
+            raise CatalogError(f"archspec {catalog.archspec_version}: the gate build for '{b.tag}' would need a "
+                               "regex, which libmamba cannot match; gate.py must give it an exact or glob matcher")
         for solver in SOLVERS:
             hits = [n for n in catalog.names if matches(solver, b.archspec_build, n)]
             if hits != [b.tag]:
-                raise ValueError(f"gate matcher '{b.archspec_build}' selects {hits} under {solver}, not [{b.tag}]")
+                others = ", ".join(n for n in hits if n != b.tag) or "nothing"
+                raise CatalogError(
+                    f"archspec {catalog.archspec_version}: the gate matcher '{b.archspec_build}' for '{b.tag}' "
+                    f"also selects {others} under {solver}, so the gate could not tell them apart; "
+                    "gate.py needs a matcher that selects only its own name before this archspec can be used")
 
 
 def installable_levels(builds: list[GateBuild], reported: str | None, solver: str) -> list[int]:

@@ -14,12 +14,15 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from .errors import UsageError
+
 FAMILY = "x86_64"
 LEVELS = (1, 2, 3, 4)
 _GENERIC = re.compile(r"^x86_64(?:_v([2-9]))?$")
+MAX_JSON_BYTES = 64 * 1024 * 1024  # archspec's file is about 100 kB
 
 
-class CatalogError(ValueError):
+class CatalogError(UsageError):
     """archspec's data does not have the shape this project relies on."""
 
 
@@ -81,10 +84,42 @@ class Catalog:
 
 def _load_json(json_path: Path | None) -> dict:
     path = json_path or installed_json_path()
+    expected = "expected archspec's microarchitectures.json"
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CatalogError(f"cannot read archspec data {path}: {exc}") from None
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_JSON_BYTES + 1)
+    except OSError as exc:
+        raise CatalogError(f"cannot read archspec data {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_JSON_BYTES:
+        raise CatalogError(f"cannot read archspec data {path}: larger than {MAX_JSON_BYTES >> 20} MB; {expected}")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise CatalogError(f"cannot read archspec data {path}: not UTF-8 text (a binary file?); {expected}") from None
+    except json.JSONDecodeError as exc:
+        raise CatalogError(f"cannot read archspec data {path}: not JSON ({exc.msg} at line {exc.lineno}); {expected}") from None
+    except RecursionError:
+        raise CatalogError(f"cannot read archspec data {path}: nested too deeply; {expected}") from None
+
+
+def _check_shape(data) -> dict[str, dict]:
+    """The 'microarchitectures' table, after checking every type build_catalog relies on."""
+    if not isinstance(data, dict) or not isinstance(data.get("microarchitectures"), dict):
+        raise CatalogError("archspec data has no 'microarchitectures' table (an object of CPU entries)")
+    uarchs = data["microarchitectures"]
+    for name, entry in uarchs.items():
+        if not isinstance(entry, dict):
+            raise CatalogError(f"archspec data: entry '{name}' is not an object")
+        for key in ("from", "features"):
+            value = entry.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise CatalogError(f"archspec data: '{name}'.{key} is not a list of names")
+        compilers = entry.get("compilers", {})
+        if not isinstance(compilers, dict) or not all(
+                isinstance(specs, list) and all(isinstance(spec, dict) for spec in specs)
+                for specs in compilers.values()):
+            raise CatalogError(f"archspec data: '{name}'.compilers is not a table of lists of objects")
+    return uarchs
 
 
 def _gcc_march(entry: dict) -> str:
@@ -94,16 +129,13 @@ def _gcc_march(entry: dict) -> str:
     name is what current compilers accept (`x86-64-v3`, or `x86-64`).
     """
     for spec in entry.get("compilers", {}).get("gcc", []):
-        if spec.get("name"):
+        if isinstance(spec.get("name"), str) and spec["name"]:
             return spec["name"]
     raise CatalogError("archspec data lacks a gcc -march name for a generic x86-64 level")
 
 
 def build_catalog(data: dict, archspec_version: str) -> Catalog:
-    try:
-        uarchs: dict[str, dict] = data["microarchitectures"]
-    except (KeyError, TypeError):
-        raise CatalogError("archspec data has no 'microarchitectures' table") from None
+    uarchs = _check_shape(data)
     if FAMILY not in uarchs:
         raise CatalogError(f"archspec data has no '{FAMILY}' root")
 

@@ -153,7 +153,7 @@ def render(rows: list[Row], styles: list[str], fmt: str) -> str:
 
 
 def run(args) -> int:
-    from .cli import UsageError
+    from .errors import UsageError
 
     channel = Path(args.channel)
     if not gate_records(channel):

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .activation import GATE
+from .errors import UsageError
 
 
-class NotAnEnvironment(ValueError):
+class NotAnEnvironment(UsageError):
     """The path is not a conda environment; the message is one line."""
 
 

@@ -151,7 +151,7 @@ def meta_yaml(catalog: Catalog, levels: list[int]) -> str:
 
 
 def run(args) -> int:
-    from .cli import UsageError
+    from .errors import UsageError
 
     catalog = load_catalog()
     try:

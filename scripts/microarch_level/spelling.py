@@ -13,13 +13,17 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from .levels import LEVELS, Catalog, load_catalog
+from .errors import UsageError
+from .levels import LEVELS, Catalog, CatalogError, load_catalog
 
 _SEPARATORS = re.compile(r"[-_\s]+")
 _LEVEL_SHORTHAND = re.compile(r"^(?:v|level)?([0-9]+)$")
+_SIGNED = re.compile(r"^\s*-\s*[0-9]+\s*$")
+_GCC_LEVEL_ONE = "x8664v1"  # gcc and glibc have no x86-64-v1, but people write it for level 1
+MAX_SHOWN = 60
 
 
-class UnknownName(ValueError):
+class UnknownName(UsageError):
     """A name that is not an x86-64 CPU or level; the message is one line."""
 
     def __init__(self, text: str, problem: str, suggestion: str | None = None):
@@ -48,14 +52,16 @@ def _keys(catalog: Catalog) -> dict[str, str]:
     for name in catalog.names:
         k = key(name)
         if k in table:
-            raise ValueError(f"archspec names '{table[k]}' and '{name}' differ only in spelling")
+            raise CatalogError(f"archspec names '{table[k]}' and '{name}' differ only in spelling, "
+                               "so a name could not be read in any spelling")
         table[k] = name
     return table
 
 
 def printable(text: str) -> str:
-    """`text` made safe for a one-line message (control characters escaped)."""
-    return text.encode("unicode_escape").decode("ascii")
+    """`text` made safe for a one-line message (control characters escaped, long text cut)."""
+    shown = text.encode("unicode_escape", errors="backslashreplace").decode("ascii")
+    return shown if len(shown) <= MAX_SHOWN else shown[:MAX_SHOWN] + "..."
 
 
 MIN_PREFIX = 3
@@ -103,23 +109,32 @@ def normalize(text: str, catalog: Catalog | None = None, *, allow_level: bool = 
     k = key(text)
     if not k:
         raise UnknownName(text, "empty CPU name; expected an archspec name such as 'x86_64_v3'")
+    if _SIGNED.match(text):
+        raise UnknownName(text, f"'{shown}' is not an x86-64 level: levels are {LEVELS[0]} to {LEVELS[-1]}")
     keys = _keys(catalog)
     if k in keys:
         name = keys[k]
         return Normalized(name, catalog.level_of(name))
+    if k == _GCC_LEVEL_ONE:
+        level_one = catalog.generic_name(LEVELS[0])
+        if allow_level:
+            return Normalized(level_one, LEVELS[0])
+        raise UnknownName(text, f"'{shown}' is not an archspec name: archspec calls level 1 '{level_one}'",
+                          level_one)
     shorthand = _LEVEL_SHORTHAND.match(k)
+    digits = shorthand.group(1) if shorthand else ""
+    # a number longer than any level is no level (and may be too long for int() to print)
+    level = int(digits) if 0 < len(digits) <= 6 else 10**6
     if shorthand and allow_level:
-        level = int(shorthand.group(1))
         if level in LEVELS:
             name = catalog.generic_name(level)
             return Normalized(name, level)
         raise UnknownName(
             text,
-            f"no x86-64 level {level} in '{shown}': levels are {LEVELS[0]} to {LEVELS[-1]}",
+            f"no x86-64 level {digits if len(digits) <= 6 else shown} in '{shown}': levels are {LEVELS[0]} to {LEVELS[-1]}",
             f"v{min(max(level, LEVELS[0]), LEVELS[-1])}",
         )
     if shorthand:
-        level = int(shorthand.group(1))
         guess = catalog.generic_name(level) if level in LEVELS else None
         raise UnknownName(text, f"'{shown}' is a level, not an archspec CPU name", guess)
     foreign = {key(n): (n, fam) for n, fam in catalog.foreign.items()}
