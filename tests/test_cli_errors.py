@@ -21,7 +21,7 @@ from conftest import ROOT
 from mounts import private_mounts
 from microarch_level.levels import installed_json_path
 
-SOLVER_ERROR = ROOT / "tests" / "data" / "solver-errors" / "conda-below.txt"
+SOLVER_ERROR = ROOT / "tests" / "data" / "solver-errors" / "conda-libmamba-below.txt"
 SAMPLES = ROOT.parent / "shared" / "cpuinfo"
 HUGE_NAME = "x" * 100_000  # near the kernel's limit for one argument (128 kB)
 

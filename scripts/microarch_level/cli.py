@@ -34,7 +34,7 @@ def cmd_normalize(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from .render import COMMAND, check, render_all, write
+    from .render import COMMAND, check, drift, render_all, write
 
     catalog = _catalog(args)
     files = render_all(catalog)
