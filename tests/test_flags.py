@@ -269,3 +269,41 @@ def test_a_program_built_with_level_3_flags_runs_on_a_level_3_cpu(level3_program
 
 def test_a_program_built_with_level_3_flags_dies_of_sigill_on_a_level_2_cpu(level3_program):
     assert qemu("Nehalem", level3_program).returncode == -signal.SIGILL
+
+
+# --- Rust: the target CPU reaches cargo, and conda-forge's linker flags stay -----
+
+CRATE = {"Cargo.toml": '[package]\nname = "probe"\nversion = "0.1.0"\nedition = "2021"\n',
+         "src/main.rs": 'fn main() { println!("{}", cfg!(target_feature = "avx2")); }\n'}
+
+
+@pytest.fixture(scope="module")
+def cargo_build(installed, tmp_path_factory):
+    """`cargo build` of a dependency-free crate with conda-forge-style CARGO_BUILD_RUSTFLAGS and level 3 activated."""
+    cargo = shutil.which("cargo")
+    if cargo is None:
+        pytest.skip("cargo not found on PATH (Debian package cargo, as .ci/run installs)")
+    work = tmp_path_factory.mktemp("crate")
+    for name, text in CRATE.items():
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        (work / name).write_text(text)
+    sh = shell("bash")
+    env = base_env(CARGO_HOME=str(work / "cargo-home"), CARGO_BUILD_RUSTFLAGS="-C link-arg=-Wl,-rpath,/opt/conda-env/lib",
+                   RUSTUP_HOME=str(Path.home() / ".rustup"))
+    env["PATH"] = f"{Path(cargo).parent}:{env['PATH']}"
+    result = subprocess.run(
+        [*sh.argv, "-c", f"{activate(sh, installed(3))}; cargo build --offline -q && ./target/debug/probe"],
+        cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return work / "target" / "debug" / "probe", result.stdout
+
+
+def test_cargo_compiles_for_the_levels_cpu(cargo_build):
+    assert cargo_build[1] == "true\n"  # cfg!(target_feature = "avx2"): level 3's target-cpu reached rustc
+
+
+def test_cargo_keeps_conda_forge_rust_linker_flags(cargo_build):
+    if shutil.which("readelf") is None:
+        pytest.skip("readelf not found on PATH (binutils)")
+    dynamic = subprocess.run(["readelf", "-d", str(cargo_build[0])], capture_output=True, text=True, check=True).stdout
+    assert "/opt/conda-env/lib" in dynamic
