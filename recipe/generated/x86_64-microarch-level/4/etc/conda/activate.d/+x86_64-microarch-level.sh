@@ -26,9 +26,12 @@
 # functions keep their values in positional parameters).  With CONDA_BUILD=1 every
 # change is reported on stderr; a failed report never fails activation.
 
-# _x86_64_microarch_level_report NAME OLD NEW
+# _x86_64_microarch_level_report NAME OLD NEW.  The write runs in a subshell (only
+# with CONDA_BUILD=1): when it fails (stderr closed or full), zsh abandons the rest
+# of a sourced file, even after `|| :`.  mksh without PATH has no printf.
 _x86_64_microarch_level_report() {
-  [ "${CONDA_BUILD:-}" != 1 ] || printf '%s\n' "x86_64-microarch-level: $1: $2 -> $3" >&2 2>/dev/null || :
+  [ "${CONDA_BUILD:-}" != 1 ] || ! command -v printf >/dev/null ||
+    (printf '%s\n' "x86_64-microarch-level: $1: $2 -> $3" >&2) || :
 }
 
 # _x86_64_microarch_level_drop NAME VALUE TOKEN HOW: NAME holds VALUE; remove its
