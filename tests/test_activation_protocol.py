@@ -206,7 +206,7 @@ def envs(channel, tmp_path_factory) -> dict[str, Path]:
 # ----------------------------------------------------------------------------
 
 # conda's own bookkeeping, which the replay and the real tools set; not the package's business
-CONDA_VARS = ("CONDA_", "_CE_", "PS1", "prompt", "PATH", "_", "SHLVL", "PWD", "OLDPWD", "fish_")
+CONDA_VARS = ("CONDA_", "_CONDA_", "_CE_", "MAMBA_", "PS1", "prompt", "PATH", "_", "SHLVL", "PWD", "OLDPWD", "fish_")
 
 
 def touched(env: dict[str, str]) -> dict[str, str]:
@@ -266,6 +266,8 @@ def test_the_real_tool_runs_the_sequence_the_same_way(envs, tool, sequence, shel
     sh = shell(shell_name)
     env = start_env(start)
     env["PATH"] = f"{Path(exe).parent}:{env['PATH']}"
+    if tool == "micromamba":
+        env["MAMBA_ROOT_PREFIX"] = str(next(iter(envs.values())).parent / "micromamba-root")
     result = run([*sh.argv, "-c", tool_script(tool, exe, sh, parse(sequence), envs)], env)
     assert result.returncode == 0, result.stderr[-2000:]
     check(sequence, start, environments(result.stdout), envs)
