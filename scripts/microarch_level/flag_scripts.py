@@ -86,7 +86,6 @@ FLAG_VARS = (
 APPENDED = tuple(v for v in FLAG_VARS if v.kind != "go")
 GO = next(v for v in FLAG_VARS if v.kind == "go")
 GO_WAS = GO.marker + "_WAS"
-STATE_VARS = tuple(v.marker for v in FLAG_VARS) + (GO_WAS,)
 
 
 def _indent(lines: list[str], spaces: int) -> str:
