@@ -186,42 +186,42 @@ class FlagRenderer:
         return _indent(out, 4)
 
     # --- adding this level's token -----------------------------------------------------
-    def add_sh(self, level: int) -> str:
+    def additions(self, level: int):
+        """(var, token, append|replace, condition) for each variable `level` touches.
+
+        condition: None (always), "if-set", "no-march" (level 1 keeps an existing
+        -march) or "unset-or-empty" (level 1's GOAMD64).
+        """
         march = self.catalog.march[level]
-        out: list[str] = []
         for v in FLAG_VARS:
             token = v.token(march, level)
             if token is None:
                 continue
-            mode = "replace" if v.kind == "go" else "append"
-            call = f'_x86_64_microarch_level_put {v.name} "${{{v.name}+set}}" "${{{v.name}-}}" "{token}" {level} {mode}'
+            condition = None
             if v.only_if_set:
-                out.append(f'[ -z "${{{v.name}+set}}" ] || {call}')
-            elif v.kind == "march" and level == LEVELS[0]:
-                out.append(f"case ${{{v.name}-}} in *-march=*) ;; *) {call} ;; esac")
-            elif v.kind == "go" and level == LEVELS[0]:
-                out.append(f'[ -n "${{{v.name}-}}" ] || {call}')
-            else:
-                out.append(call)
+                condition = "if-set"
+            elif level == LEVELS[0]:
+                condition = {"march": "no-march", "go": "unset-or-empty"}.get(v.kind)
+            yield v, token, "replace" if v.kind == "go" else "append", condition
+
+    def add_sh(self, level: int) -> str:
+        out: list[str] = []
+        for v, token, mode, condition in self.additions(level):
+            call = f'_x86_64_microarch_level_put {v.name} "${{{v.name}+set}}" "${{{v.name}-}}" "{token}" {level} {mode}'
+            out.append({None: call,
+                        "if-set": f'[ -z "${{{v.name}+set}}" ] || {call}',
+                        "no-march": f"case ${{{v.name}-}} in *-march=*) ;; *) {call} ;; esac",
+                        "unset-or-empty": f'[ -n "${{{v.name}-}}" ] || {call}'}[condition])
         return "\n".join(out)
 
     def add_fish(self, level: int) -> str:
-        march = self.catalog.march[level]
         out: list[str] = []
-        for v in FLAG_VARS:
-            token = v.token(march, level)
-            if token is None:
-                continue
-            mode = "replace" if v.kind == "go" else "append"
+        for v, token, mode, condition in self.additions(level):
             call = f'_x86_64_microarch_level_put {v.name} "{token}" {level} {mode}'
-            if v.only_if_set:
-                out += [f"if set -q {v.name}", f"    {call}", "end"]
-            elif v.kind == "march" and level == LEVELS[0]:
-                out += [f"if not string match -q -- '*-march=*' \"${v.name}\"", f"    {call}", "end"]
-            elif v.kind == "go" and level == LEVELS[0]:
-                out += [f'if test -z "${v.name}"', f"    {call}", "end"]
-            else:
-                out.append(call)
+            test = {None: None, "if-set": f"set -q {v.name}",
+                    "no-march": f"not string match -q -- '*-march=*' \"${v.name}\"",
+                    "unset-or-empty": f'test -z "${v.name}"'}[condition]
+            out += [call] if test is None else [f"if {test}", f"    {call}", "end"]
         return "\n".join(out)
 
     def add_csh(self, level: int) -> str:
