@@ -11,7 +11,6 @@ left for the recipe's install script, where a script must name a sibling file.
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -22,33 +21,7 @@ GATE = "_x86_64-microarch-level"
 FLAGS = "x86_64-microarch-level"
 GUARD_FILE = "etc/conda/activate.d/_x86_64-microarch-level_guard.{shell}"
 GUARD_RARE_FISH = "share/_x86_64-microarch-level/guard-rare.fish"
-FLAGS_FILE = "etc/conda/{kind}.d/~x86_64-microarch-level.{shell}"
-STACK_VAR = "_X86_64_MICROARCH_LEVEL_STACK"
-SAVED_PREFIX = "_X86_64_MICROARCH_LEVEL_SAVED_"
 GUARD_OFF_VAR = "MICROARCH_LEVEL_GUARD"
-
-
-@dataclass(frozen=True)
-class FlagVar:
-    """One variable the flag package sets; `value` uses {march} and {level}."""
-
-    name: str
-    value: str
-    append: bool = True
-
-    def render(self, march: str, level: int | str) -> str:
-        return self.value.format(march=march, level=level)
-
-
-FLAG_VARS = (
-    FlagVar("CFLAGS", "-march={march}"),
-    FlagVar("CXXFLAGS", "-march={march}"),
-    FlagVar("CPPFLAGS", "-march={march}"),
-    FlagVar("FFLAGS", "-march={march}"),
-    FlagVar("FCFLAGS", "-march={march}"),
-    FlagVar("RUSTFLAGS", "-C target-cpu={march}"),
-    FlagVar("GOAMD64", "v{level}", append=False),
-)
 
 
 # ----------------------------------------------------------------------------
@@ -79,20 +52,7 @@ class _Renderer:
             "LEVELED_FEATURES": " ".join(
                 f"{lv}:{f}" for lv in LEVELS[1:] for f in self.catalog.new_features(lv)),
             "SUGGEST_CANDIDATES": " ".join(f"{key(n)}:{n}" for n in self.catalog.names),
-            "FLAG_SUMMARY": self.flag_summary(level),
         }
-
-    def flag_summary(self, level: int) -> str:
-        march = self.catalog.march[level]
-        appended: dict[str, list[str]] = {}
-        set_to = []
-        for v in FLAG_VARS:
-            if v.append:
-                appended.setdefault(v.render(march, level), []).append(v.name)
-            else:
-                set_to.append(f"{v.name}={v.render(march, level)}")
-        parts = [f"{flag} to {', '.join(names)}" for flag, names in appended.items()]
-        return "; ".join(parts) + f"; sets {', '.join(set_to)}"
 
     # --- guard: quick check (common path) -------------------------------------
     def features_up_to(self, level: int) -> list[str]:
@@ -129,91 +89,6 @@ class _Renderer:
             lines.append(f"    set _mal_cpu {lv}")
         lines += ["else if string match -q -- '*glibc-hwcaps*' $_mal_out", "    set _mal_cpu 1", "end"]
         return _indent(lines, 4)
-
-    # --- flags: per-shell blocks ------------------------------------------------
-    def march_cases(self, shell: str, indent: int) -> str:
-        lines = []
-        for lv in LEVELS:
-            march = self.catalog.march[lv]
-            if shell == "sh":
-                lines.append(f"{lv}) _mal_march={march} ;;")
-            elif shell == "fish":
-                lines += [f"case {lv}", f"    set _mal_march {march}"]
-            else:
-                lines += [f"case {lv}:", f"    set _mal_march = {march}", "    breaksw"]
-        return _indent(lines, indent)
-
-    @staticmethod
-    def _shell_value(var: FlagVar, shell: str) -> str:
-        if shell == "fish":
-            return var.render("$_mal_march", "$_mal_level")
-        return var.render("${_mal_march}", "${_mal_level}")
-
-    def save(self, shell: str, indent: int) -> str:
-        lines = []
-        for v in FLAG_VARS:
-            saved = SAVED_PREFIX + v.name
-            if shell == "sh":
-                lines.append(f'if [ -n "${{{v.name}+x}}" ]; then export {saved}="${v.name}"; else unset {saved}; fi')
-            elif shell == "fish":
-                lines.append(f"if set -q {v.name}; set -gx {saved} ${v.name}; else; set -e {saved}; end")
-            else:
-                lines += [f"if ( $?{v.name} ) then", f'    setenv {saved} "${v.name}"', "else",
-                          f"    unsetenv {saved}", "endif"]
-        return _indent(lines, indent)
-
-    def apply(self, shell: str, indent: int) -> str:
-        lines = []
-        report = "x86_64-microarch-level: {name}: $_mal_was -> '${name}'"
-        for v in FLAG_VARS:
-            saved = SAVED_PREFIX + v.name
-            value = self._shell_value(v, shell)
-            message = report.format(name=v.name)
-            if shell == "sh":
-                lines.append(f"if [ -n \"${{{v.name}+x}}\" ]; then _mal_was=\"'${v.name}'\"; else _mal_was=unset; fi")
-                if v.append:
-                    lines.append(f'if [ -n "${{{saved}:-}}" ]; then export {v.name}="${saved} {value}"; '
-                                 f'else export {v.name}="{value}"; fi')
-                else:
-                    lines.append(f'export {v.name}="{value}"')
-                lines.append(f"[ \"${{CONDA_BUILD:-}}\" != 1 ] || printf '%s\\n' \"{message}\" >&2")
-            elif shell == "fish":
-                lines.append(f"set -l _mal_was unset; set -q {v.name}; and set _mal_was \"'${v.name}'\"")
-                if v.append:
-                    lines.append(f'if test -n "${saved}"; set -gx {v.name} "${saved} {value}"; '
-                                 f'else; set -gx {v.name} "{value}"; end')
-                else:
-                    lines.append(f'set -gx {v.name} "{value}"')
-                # an `if` leaves status 0 behind; `test ...; and ...` would end the script with 1
-                lines.append(f"if test \"$CONDA_BUILD\" = 1; printf '%s\\n' \"{message}\" >&2; end")
-            else:
-                # csh expands a whole line before testing it: set-ness checks need block ifs
-                lines += ["set _mal_was = unset", f"if ( $?{v.name} ) then",
-                          f"    set _mal_was = \"'${v.name}'\"", "endif"]
-                if v.append:
-                    lines += ['set _mal_v = ""', f"if ( $?{saved} ) then", f'    set _mal_v = "${saved}"', "endif",
-                              'if ( "$_mal_v" != "" ) then', f'    setenv {v.name} "$_mal_v {value}"', "else",
-                              f'    setenv {v.name} "{value}"', "endif"]
-                else:
-                    lines.append(f'setenv {v.name} "{value}"')
-                lines += ["if ( $?CONDA_BUILD ) then", '    if ( "$CONDA_BUILD" == 1 ) then',
-                          f"        printf '%s\\n' \"{message}\" > /dev/stderr", "    endif", "endif"]
-        return _indent(lines, indent)
-
-    def restore(self, shell: str, indent: int) -> str:
-        lines = []
-        for v in FLAG_VARS:
-            saved = SAVED_PREFIX + v.name
-            if shell == "sh":
-                lines.append(f'if [ -n "${{{saved}+x}}" ]; then export {v.name}="${saved}"; unset {saved}; '
-                             f"else unset {v.name}; fi")
-            elif shell == "fish":
-                lines.append(f"if set -q {saved}; set -gx {v.name} ${saved}; set -e {saved}; "
-                             f"else; set -e {v.name}; end")
-            else:
-                lines += [f"if ( $?{saved} ) then", f'    setenv {v.name} "${saved}"', f"    unsetenv {saved}",
-                          "else", f"    unsetenv {v.name}", "endif"]
-        return _indent(lines, indent)
 
 
 def _fill(template: str, values: dict[str, str]) -> str:
@@ -257,20 +132,10 @@ def render_scripts(catalog: Catalog, header: str) -> dict[str, str]:
             "GLIBC_CASES": r.fish_glibc_cases(),
         })
         out[base + GUARD_FILE.format(shell="csh")] = _fill(_template("guard.csh.in"), common)
-    # The per-variable blocks each flag template holds, and their indentation there.
-    blocks = {
-        ("activate", "sh"): {"SAVE": 2, "APPLY": 0},
-        ("activate", "fish"): {"SAVE": 4, "APPLY": 0},
-        ("activate", "csh"): {"SAVE": 4, "APPLY": 0},
-        ("deactivate", "sh"): {"MARCH_CASES": 6, "APPLY": 4, "RESTORE": 4},
-        ("deactivate", "fish"): {"MARCH_CASES": 12, "APPLY": 8, "RESTORE": 8},
-        ("deactivate", "csh"): {"MARCH_CASES": 12, "APPLY": 8, "RESTORE": 8},
-    }
-    build = {"SAVE": r.save, "APPLY": r.apply, "RESTORE": r.restore, "MARCH_CASES": r.march_cases}
+    from .flag_scripts import FlagRenderer
+
+    flags = FlagRenderer(catalog)
     for level in LEVELS:
-        common = r.common(level)
-        for (kind, shell), indents in blocks.items():
-            path = f"{FLAGS}/{level}/" + FLAGS_FILE.format(kind=kind, shell=shell)
-            out[path] = _fill(_template(f"flags-{kind}.{shell}.in"), {
-                **common, **{name: build[name](shell, indent) for name, indent in indents.items()}})
+        for path, text in flags.render(level, header).items():
+            out[f"{FLAGS}/{level}/{path}"] = text
     return out

@@ -232,9 +232,16 @@ def solve(channels: Iterable[Path], specs: Sequence[str], virtual_packages: list
 
 
 def install(records: list, prefix: Path) -> None:
+    """Install `records` into `prefix`, with a package cache of its own next to it.
+
+    rattler's shared cache (~/.cache/rattler) is keyed by file name, and every
+    rebuild of this feedstock reuses name-version-build: a shared cache would
+    install the files of an earlier build.
+    """
     import rattler
 
-    asyncio.run(rattler.install(records, target_prefix=str(prefix), show_progress=False))
+    cache = Path(prefix).parent / ".rattler-cache"
+    asyncio.run(rattler.install(records, target_prefix=str(prefix), cache_dir=cache, show_progress=False))
 
 
 # ----------------------------------------------------------------------------

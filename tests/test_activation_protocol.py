@@ -1,0 +1,273 @@
+"""The flag package under conda's real activation protocol, in every shell.
+
+Each sequence is named after the commands a user types.  The flag packages are
+installed with rattler from the built channel; some environments also hold a
+compiler-style package whose scripts (sorting before `~x86_64-microarch-level`,
+like `activate-gcc_linux-64.sh`) rewrite CFLAGS to `-march=nocona ... -isystem
+<prefix>/include`, keep the value they replaced and put it back on deactivation.
+tests/replay.py replays conda's protocol; with MICROARCH_LEVEL_CONDA or
+MICROARCH_LEVEL_MICROMAMBA naming a real executable, the real shell hook runs
+the same commands.  After every command each variable the package touches is
+checked byte for byte, and after the last one the whole environment equals the
+one before the first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from microarch_level.flag_scripts import FLAG_VARS, STATE_PREFIX, FlagVar
+from microarch_level.levels import LEVELS, load_catalog
+from replay import environments, parse, replay_script, tool_script
+from shells import SHELLS, base_env, shell
+
+CATALOG = load_catalog()
+
+# name -> (flag package level or None, has the compiler-style package)
+ENVS = {
+    "flags1": (1, False), "flags2": (2, False), "flags3": (3, False),
+    "gcc2": (2, True), "gcc3": (3, True), "gcc1": (1, True),
+    "gcc": (None, True), "plain": (None, False),
+}
+
+START = {
+    "unset": None,
+    "empty": "",
+    "plain": "-O2 -pipe",
+    "awkward": "-I'/a b' -DX=\"y z\" $HOME `x` * ? [x] \\ end! #%/\nsecond line",
+}
+
+
+def nocona(prefix: Path) -> str:
+    return f"-march=nocona -mtune=haswell -isystem {prefix}/include"
+
+
+@dataclass(frozen=True)
+class Expect:
+    """After one command: the flag level in effect, and CFLAGS written out.
+
+    `cflags` parts: "start", "cc:<env>" (that env's compiler value), an int
+    level (that level's token), and a trailing literal such as " -g".
+    `level` governs every other variable (no compiler script touches them).
+    """
+
+    level: int | None
+    cflags: tuple
+
+
+SEQUENCES = {
+    "conda activate flags2 && conda activate --stack flags3 && conda deactivate && conda deactivate": [
+        Expect(2, ("start", 2)), Expect(3, ("start", 3)), Expect(2, ("start", 2)), Expect(None, ("start",))],
+    "conda activate flags3 && conda activate --stack plain && conda deactivate && conda deactivate": [
+        Expect(3, ("start", 3)), Expect(3, ("start", 3)), Expect(3, ("start", 3)), Expect(None, ("start",))],
+    "conda activate plain && conda activate --stack flags3 && conda deactivate && conda deactivate": [
+        Expect(None, ("start",)), Expect(3, ("start", 3)), Expect(None, ("start",)), Expect(None, ("start",))],
+    "conda activate flags2 && conda activate flags3 && conda deactivate && conda deactivate": [
+        Expect(2, ("start", 2)), Expect(3, ("start", 3)), Expect(2, ("start", 2)), Expect(None, ("start",))],
+    "conda activate flags3 && conda activate plain && conda activate flags2 && conda deactivate "
+    "&& conda deactivate && conda deactivate": [
+        Expect(3, ("start", 3)), Expect(None, ("start",)), Expect(2, ("start", 2)), Expect(None, ("start",)),
+        Expect(3, ("start", 3)), Expect(None, ("start",))],
+    "conda activate flags3 && conda activate flags3 && conda deactivate": [
+        Expect(3, ("start", 3)), Expect(3, ("start", 3)), Expect(None, ("start",))],
+    "conda activate flags3 && conda activate --stack flags1 && conda deactivate && conda deactivate": [
+        Expect(3, ("start", 3)), Expect(1, ("start", 1)), Expect(3, ("start", 3)), Expect(None, ("start",))],
+    "conda activate gcc3 && conda activate --stack gcc2 && conda deactivate && conda deactivate": [
+        Expect(3, ("cc:gcc3", 3)), Expect(2, ("cc:gcc2", 2)), Expect(3, ("cc:gcc3", 3)), Expect(None, ("start",))],
+    "conda activate flags3 && conda activate --stack gcc2 && conda deactivate && conda deactivate": [
+        Expect(3, ("start", 3)), Expect(2, ("cc:gcc2", 2)), Expect(3, ("start", 3)), Expect(None, ("start",))],
+    "conda activate flags3 && conda activate --stack gcc && conda deactivate && conda deactivate": [
+        Expect(3, ("start", 3)), Expect(3, ("cc:gcc",)), Expect(3, ("start", 3)), Expect(None, ("start",))],
+    "conda activate gcc3 && conda activate gcc2 && conda activate gcc3 && conda deactivate": [
+        Expect(3, ("cc:gcc3", 3)), Expect(2, ("cc:gcc2", 2)), Expect(3, ("cc:gcc3", 3)), Expect(None, ("start",))],
+    "conda activate gcc1 && conda activate --stack flags3 && conda deactivate && conda deactivate": [
+        Expect(1, ("cc:gcc1", 1)), Expect(3, ("cc:gcc1", 3)), Expect(1, ("cc:gcc1", 1)), Expect(None, ("start",))],
+    'conda activate flags3 && export CFLAGS="$CFLAGS -g" && conda activate --stack flags2 '
+    "&& conda deactivate && conda deactivate": [
+        Expect(3, ("start", 3)), Expect(3, ("start", 3, " -g")), Expect(2, ("start", " -g", 2)),
+        Expect(3, ("start", " -g", 3)), Expect(None, ("start", " -g"))],
+}
+
+
+# ----------------------------------------------------------------------------
+# What each variable must hold.
+
+def token(var: FlagVar, level: int) -> str | None:
+    return var.token(CATALOG.march[level], level)
+
+
+def with_token(var: FlagVar, value: str | None, level: int | None) -> str | None:
+    """`value` (None: unset) plus the token of `level`, by the package's documented rules."""
+    if level is None:
+        return value
+    tok = token(var, level)
+    if tok is None or (var.only_if_set and value is None):
+        return value
+    if var.kind == "go":
+        return tok if (level > LEVELS[0] or not value) else value
+    if var.kind == "march" and level == LEVELS[0] and value is not None and "-march=" in value:
+        return value
+    return tok if not value else f"{value} {tok}"
+
+
+def expected_cflags(parts: tuple, start: str | None, envs: dict[str, Path]) -> str | None:
+    cflags = next(v for v in FLAG_VARS if v.name == "CFLAGS")
+    value: str | None = None
+    for part in parts:
+        if part == "start":
+            value = start
+        elif isinstance(part, str) and part.startswith("cc:"):
+            value = nocona(envs[part[3:]])
+        elif isinstance(part, int):
+            value = with_token(cflags, value, part)
+        else:
+            value = (value or "") + part
+    return value
+
+
+# ----------------------------------------------------------------------------
+# Environments: the flag packages installed with rattler, plus compiler-style scripts.
+
+COMPILER = {
+    "sh": ("""# compiler-style test script: rewrites CFLAGS, keeps the first value it replaced
+if [ -z "${CONDA_BACKUP_CFLAGS_HELD:-}" ]; then
+  export CONDA_BACKUP_CFLAGS_HELD=1
+  if [ -n "${CFLAGS+x}" ]; then export CONDA_BACKUP_CFLAGS="$CFLAGS"; fi
+fi
+export CFLAGS='@NOCONA@'
+""", """if [ -n "${CONDA_BACKUP_CFLAGS_HELD:-}" ]; then
+  if [ -n "${CONDA_BACKUP_CFLAGS+x}" ]; then export CFLAGS="$CONDA_BACKUP_CFLAGS"; else unset CFLAGS; fi
+  unset CONDA_BACKUP_CFLAGS CONDA_BACKUP_CFLAGS_HELD
+fi
+"""),
+    "fish": ("""if not set -q CONDA_BACKUP_CFLAGS_HELD
+    set -gx CONDA_BACKUP_CFLAGS_HELD 1
+    if set -q CFLAGS; set -gx CONDA_BACKUP_CFLAGS "$CFLAGS"; end
+end
+set -gx CFLAGS '@NOCONA@'
+""", """if set -q CONDA_BACKUP_CFLAGS_HELD
+    if set -q CONDA_BACKUP_CFLAGS; set -gx CFLAGS "$CONDA_BACKUP_CFLAGS"; else; set -e CFLAGS; end
+    set -e CONDA_BACKUP_CFLAGS CONDA_BACKUP_CFLAGS_HELD
+end
+"""),
+    "csh": ("""if ( ! $?CONDA_BACKUP_CFLAGS_HELD ) then
+    setenv CONDA_BACKUP_CFLAGS_HELD 1
+    if ( $?CFLAGS ) then
+        setenv CONDA_BACKUP_CFLAGS $CFLAGS:q
+    endif
+endif
+setenv CFLAGS '@NOCONA@'
+""", """if ( $?CONDA_BACKUP_CFLAGS_HELD ) then
+    if ( $?CONDA_BACKUP_CFLAGS ) then
+        setenv CFLAGS $CONDA_BACKUP_CFLAGS:q
+    else
+        unsetenv CFLAGS
+    endif
+    unsetenv CONDA_BACKUP_CFLAGS CONDA_BACKUP_CFLAGS_HELD
+endif
+"""),
+}
+
+
+def add_compiler(prefix: Path) -> None:
+    """The scripts a compiler package would install, named to sort like conda-forge's."""
+    for suffix, (activate, deactivate) in COMPILER.items():
+        for kind, text in (("activate", activate), ("deactivate", deactivate)):
+            folder = prefix / "etc" / "conda" / f"{kind}.d"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{kind}-gcc_linux-64.{suffix}").write_text(text.replace("@NOCONA@", nocona(prefix)))
+
+
+@pytest.fixture(scope="module")
+def envs(channel, tmp_path_factory) -> dict[str, Path]:
+    from microarch_level.channel import base_virtual_packages, install, solve
+
+    root = tmp_path_factory.mktemp("envs")
+    made = {}
+    for name, (level, compiler) in ENVS.items():
+        prefix = root / name
+        if level is None:
+            (prefix / "conda-meta").mkdir(parents=True)
+            (prefix / "conda-meta" / "history").write_text("")
+        else:
+            install(solve([channel], [f"x86_64-microarch-level=={level}"], base_virtual_packages()), prefix)
+        if compiler:
+            add_compiler(prefix)
+        made[name] = prefix
+    return made
+
+
+# ----------------------------------------------------------------------------
+
+# conda's own bookkeeping, which the replay and the real tools set; not the package's business
+CONDA_VARS = ("CONDA_", "_CONDA_", "_CE_", "MAMBA_", "PS1", "prompt", "PATH", "_", "SHLVL", "PWD", "OLDPWD", "fish_")
+
+
+def touched(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if not k.startswith(CONDA_VARS) or k.startswith("CONDA_BACKUP")}
+
+
+def start_env(start: str) -> dict[str, str]:
+    value = START[start]
+    if value is None:
+        return base_env()
+    return base_env(**{v.name: value for v in FLAG_VARS})
+
+
+def check(sequence: str, start: str, dumps: list[dict[str, str]], envs: dict[str, Path]) -> None:
+    expects = SEQUENCES[sequence]
+    steps = parse(sequence)
+    assert len(dumps) == len(steps) + 1
+    before = dumps[0]
+    for step, expect, env in zip(steps, expects, dumps[1:]):
+        for var in FLAG_VARS:
+            if var.name == "CFLAGS":
+                want = expected_cflags(expect.cflags, START[start], envs)
+            else:
+                want = with_token(var, START[start], expect.level)
+            assert env.get(var.name) == want, f"after `{step.typed}`: {var.name}"
+    edited = {"CFLAGS"} if expects[-1].cflags != ("start",) else set()  # a user's edit stays
+    assert ({k: v for k, v in touched(dumps[-1]).items() if k not in edited}
+            == {k: v for k, v in touched(before).items() if k not in edited}), "after the last command"
+    assert not [k for k in dumps[-1] if k.startswith(STATE_PREFIX)]
+
+
+def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("start", list(START))
+@pytest.mark.parametrize("shell_name", list(SHELLS))
+@pytest.mark.parametrize("sequence", list(SEQUENCES))
+def test_replayed_sequence_leaves_exactly_the_active_levels_flags(envs, sequence, shell_name, start):
+    sh = shell(shell_name)
+    result = run([*sh.argv, "-c", replay_script(sh, parse(sequence), envs)], start_env(start))
+    assert (result.returncode, result.stderr) == (0, ""), result.stdout[-2000:]
+    check(sequence, start, environments(result.stdout), envs)
+
+
+TOOLS = {"conda": "MICROARCH_LEVEL_CONDA", "micromamba": "MICROARCH_LEVEL_MICROMAMBA"}
+
+
+@pytest.mark.parametrize("start", ["unset", "awkward"])
+@pytest.mark.parametrize("shell_name", list(SHELLS))
+@pytest.mark.parametrize("sequence", list(SEQUENCES))
+@pytest.mark.parametrize("tool", list(TOOLS))
+def test_the_real_tool_runs_the_sequence_the_same_way(envs, tool, sequence, shell_name, start):
+    exe = os.environ.get(TOOLS[tool]) or shutil.which(tool)
+    if not exe:
+        pytest.skip(f"{tool} not found on PATH and {TOOLS[tool]} not set")
+    sh = shell(shell_name)
+    env = start_env(start)
+    env["PATH"] = f"{Path(exe).parent}:{env['PATH']}"
+    if tool == "micromamba":
+        env["MAMBA_ROOT_PREFIX"] = str(next(iter(envs.values())).parent / "micromamba-root")
+    result = run([*sh.argv, "-c", tool_script(tool, exe, sh, parse(sequence), envs)], env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    check(sequence, start, environments(result.stdout), envs)
