@@ -120,6 +120,19 @@ def _stop_group(proc: subprocess.Popen) -> None:
 
 
 @contextmanager
+def _environment(name: str, value: str | None):
+    """Set (or, with None, remove) one environment variable meanwhile, then put it back."""
+    saved = os.environ.pop(name, None)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
+        if saved is not None:
+            os.environ[name] = saved
+
+
 def build_machine_cpu(name: str | None):
     """Make rattler-build see the build machine as CPU `name` meanwhile, or as it is when None.
 
@@ -127,15 +140,14 @@ def build_machine_cpu(name: str | None):
     this (its run-export reaches run only); tests use it to play a CI machine
     of a given level, and to show the legacy `build:` placement failing there.
     """
-    saved = os.environ.pop(OVERRIDE, None)
-    if name is not None:
-        os.environ[OVERRIDE] = name
-    try:
-        yield
-    finally:
-        os.environ.pop(OVERRIDE, None)
-        if saved is not None:
-            os.environ[OVERRIDE] = saved
+    return _environment(OVERRIDE, name)
+
+
+# rattler-build's package cache (~/.cache/rattler by default) is keyed by file
+# name, and every rebuild of this feedstock reuses name-version-build: a test
+# environment would get an earlier build's files.  Each build gets its own
+# cache inside its output directory, which _keep_channel_only removes.
+BUILD_CACHE = ".rattler-cache"
 
 
 def build_recipe(recipe: Path, output: Path, channels: Sequence[Path], *,
@@ -153,21 +165,23 @@ def build_recipe(recipe: Path, output: Path, channels: Sequence[Path], *,
         config = VariantConfig(variants)
     else:
         config = VariantConfig.from_file(str(variants)) if variants is not None else VariantConfig()
-    tools = ToolConfiguration(test_strategy="native" if run_tests else "skip")
     sources = [output.as_uri(), *(Path(c).resolve().as_uri() for c in channels)]
     built: list[Path] = []
     seen: set[tuple[str, str]] = set()
-    for variant in Stage0Recipe.from_file(Path(recipe).resolve()).render(config):
-        key = (variant.recipe.package.name, repr(sorted(variant.variant.items())))
-        if key in seen:  # outputs that ignore a zipped key render once per entry
-            continue
-        seen.add(key)
-        try:
-            result = variant.run_build(tool_config=tools, output_dir=output, channels=sources, no_build_id=True)
-        except Exception as exc:  # rattler-build raises its own exception types
-            where = Path(variants).name if isinstance(variants, Path) else "its variants"
-            raise BuildFailed(f"building {key[0]} with {where} failed: {exc}") from exc
-        built += [Path(p) for p in result.packages]
+    with _environment("RATTLER_CACHE_DIR", str(output / BUILD_CACHE)):
+        tools = ToolConfiguration(test_strategy="native" if run_tests else "skip")  # reads the cache dir
+        for variant in Stage0Recipe.from_file(Path(recipe).resolve()).render(config):
+            key = (variant.recipe.package.name, repr(sorted(variant.variant.items())))
+            if key in seen:  # outputs that ignore a zipped key render once per entry
+                continue
+            seen.add(key)
+            try:
+                result = variant.run_build(tool_config=tools, output_dir=output, channels=sources,
+                                           no_build_id=True)
+            except Exception as exc:  # rattler-build raises its own exception types
+                where = Path(variants).name if isinstance(variants, Path) else "its variants"
+                raise BuildFailed(f"building {key[0]} with {where} failed: {exc}") from exc
+            built += [Path(p) for p in result.packages]
     if index:
         index_channel(output)
         _keep_channel_only(output)
