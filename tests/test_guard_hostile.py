@@ -9,6 +9,8 @@ newlines, and a prefix holding `'`.  Every CPU here is a real sample mounted ove
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from guard_support import WARNING, activate, cpuinfo_at, expect_alive, guard, source  # noqa: F401
@@ -113,3 +115,15 @@ def test_a_prefix_holding_a_quote_works(quoted_prefix, cpuinfo_at, shell_name):
         expect_alive(result)
         assert (f"{WARNING} 4 but this CPU is level 2 (from /proc/cpuinfo)" in result.stderr) == warns, result.stderr
         assert "rror" not in result.stderr and "No such file" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("shell_name", POSIX)
+def test_the_sh_guard_is_plain_syntax_every_posix_shell_parses(installed, shell_name):
+    """Shell-specific code hides behind runtime tests, never behind syntax another shell rejects."""
+    sh = shell(shell_name)
+    for level in (2, 3, 4):
+        result = run(sh, f"{source(sh, guard(installed(level), 'sh'))} 2>&1; echo next=$?",
+                     env=base_env(MICROARCH_LEVEL_GUARD="0"))
+        assert result.stdout.endswith("next=0\n") and "syntax" not in result.stdout, result.stdout
+    check = subprocess.run([*sh.argv, "-n", str(guard(installed(4), "sh"))], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr

@@ -278,7 +278,8 @@ def render_scripts(catalog: Catalog, header: str) -> dict[str, str]:
         common.update({
             "FEATURES": " ".join(feats),
             "FEATURE_COUNT": str(len(feats)),
-            "ZSH_FEATURES": "(" + "|".join(feats) + ")",
+            "ZSH_LOOKUPS": "".join(f"${{_mal_lines[(re){f}]-}}" for f in feats),
+            "ZSH_ALL": "".join(feats),
             "FISH_FEATURES": "|".join(feats),
             "ORDERED_GLOB": ordered_glob(feats),
             "FISH_GLOB": ordered_glob(feats).replace('"', ""),

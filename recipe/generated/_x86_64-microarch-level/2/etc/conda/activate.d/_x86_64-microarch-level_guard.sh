@@ -16,14 +16,16 @@ if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r /proc/cpuinfo ]; then
     for _mal_l in ${_mal_lines[@]+"${_mal_lines[@]}"}; do case $_mal_l in flags[[:space:]:]*) _mal_f=$_mal_l; break ;; "") break ;; esac; done
   elif [ -n "${ZSH_VERSION:-}" ]; then
     # zsh reads a byte per system call except with -k: one bounded read, then the flags
-    # line of the first block, if it ends inside what was read.
+    # line of the first block, if it ends inside what was read.  (zsh's matcher is slow
+    # on long strings: only anchored or literal patterns here.)
     IFS= read -r -k 4096 -u 0 _mal_buf < /proc/cpuinfo || :
     [ "${#_mal_buf}" -ge 4096 ] || _mal_buf=$_mal_buf$_mal_nl  # read to the end: its last line is whole
-    case $_mal_buf in *"$_mal_nl$_mal_nl"*) _mal_buf=${_mal_buf%%"$_mal_nl$_mal_nl"*}$_mal_nl ;; esac
     _mal_buf=$_mal_nl$_mal_buf
-    case $_mal_buf in *"$_mal_nl"flags[[:space:]:]*)
-      _mal_l=${_mal_buf#*"$_mal_nl"flags}
-      case $_mal_l in *"$_mal_nl"*) _mal_f=flags${_mal_l%%"$_mal_nl"*} ;; esac ;;
+    _mal_l=${_mal_buf%%"$_mal_nl"flags[[:space:]:]*}
+    case $_mal_l in
+      "$_mal_buf"|*"$_mal_nl$_mal_nl"*) ;;  # no flags line, or not in the first block
+      *) _mal_l=${_mal_buf#"$_mal_l$_mal_nl"}
+        case $_mal_l in *"$_mal_nl"*) _mal_f=${_mal_l%%"$_mal_nl"*} ;; esac ;;
     esac
   fi
   if [ -z "$_mal_f" ]; then
@@ -35,13 +37,23 @@ if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r /proc/cpuinfo ]; then
     done < /proc/cpuinfo
   fi
   _mal_f=" ${_mal_f#*:} "
-  # The kernel prints flags in a fixed order, so one ordered pattern usually tells;
-  # when it does not (an unusual order), each feature is checked on its own.
-  case $_mal_f in
-    *" mmx"*" sse sse2"*" ssse3"*" cx16"*" sse4_1 sse4_2"*" popcnt"*" lahf_lm"*) _mal_ok=1 ;;
-    *) _mal_ok=1
-      for _mal_x in cx16 lahf_lm mmx sse sse2 ssse3 sse4_1 sse4_2 popcnt; do case $_mal_f in *" $_mal_x "*) ;; *) _mal_ok= ; break ;; esac; done ;;
-  esac
+  if [ -n "${ZSH_VERSION:-}" ]; then
+    # zsh: the flag words as an array; each feature found by exact lookup (empty when
+    # absent), so the lookups spell all features only when every one is there.
+    set -A _mal_lines ${(s: :)_mal_f}
+    case ${_mal_lines[(re)cx16]-}${_mal_lines[(re)lahf_lm]-}${_mal_lines[(re)mmx]-}${_mal_lines[(re)sse]-}${_mal_lines[(re)sse2]-}${_mal_lines[(re)ssse3]-}${_mal_lines[(re)sse4_1]-}${_mal_lines[(re)sse4_2]-}${_mal_lines[(re)popcnt]-} in
+      cx16lahf_lmmmxssesse2ssse3sse4_1sse4_2popcnt) _mal_ok=1 ;;
+      *) _mal_ok= ;;
+    esac
+  else
+    # The kernel prints flags in a fixed order, so one ordered pattern usually tells;
+    # when it does not (an unusual order), each feature is checked on its own.
+    case $_mal_f in
+      *" mmx"*" sse sse2"*" ssse3"*" cx16"*" sse4_1 sse4_2"*" popcnt"*" lahf_lm"*) _mal_ok=1 ;;
+      *) _mal_ok=1
+        for _mal_x in cx16 lahf_lm mmx sse sse2 ssse3 sse4_1 sse4_2 popcnt; do case $_mal_f in *" $_mal_x "*) ;; *) _mal_ok= ; break ;; esac; done ;;
+    esac
+  fi
   if [ -n "$_mal_ok" ]; then
     unset _mal_f _mal_l _mal_x _mal_ok _mal_buf _mal_lines _mal_nl
     return 0
