@@ -2,58 +2,61 @@
 # Change the generator (scripts/microarch_level) or the archspec pin, then run `make generate`.
 # Runtime guard of _x86_64-microarch-level 2 for POSIX shells (bash, dash, zsh,
 # ksh93, mksh).  Shells parse a sourced file one command at a time, so the quick
-# check first and the rest after its `return` costs nothing when this CPU reaches
-# level 2.  Only syntax every POSIX shell parses; no process, no file written.
+# checks first and the rest after their `return` costs nothing when this CPU reaches
+# level 2.  Only syntax every POSIX shell parses (shell-specific code hides
+# behind runtime tests); no process, no file written.
 # zsh: declared global first, so that warn_create_global stays quiet inside a function.
 [ -z "${ZSH_VERSION:-}" ] || typeset -g _mal_f _mal_l _mal_x _mal_ok _mal_buf _mal_lines _mal_nl
 _mal_f= _mal_nl='
 '
+# Each shell's quick check is its own command, ending in `return` when the CPU reaches
+# the level, so a shell parses little more than its own.  The flags line is read the
+# way archspec reads it: the first processor block's `flags`.
+if [ -n "${BASH_VERSION:-}" ] && [ "${BASH_VERSINFO:-0}" -ge 4 ] && [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] \
+  && [ -r /proc/cpuinfo ]; then
+  # bash: one buffered read of the first lines (Linux prints the flags as line 20), then
+  # one ordered pattern: the kernel prints flags in a fixed order.
+  mapfile -t -n 24 _mal_lines < /proc/cpuinfo
+  for _mal_l in ${_mal_lines[@]+"${_mal_lines[@]}"}; do case $_mal_l in flags[[:space:]:]*) _mal_f=$_mal_l; break ;; "") break ;; esac; done
+  case " ${_mal_f#*:} " in *" mmx"*" sse sse2"*" ssse3"*" cx16"*" sse4_1 sse4_2"*" popcnt"*" lahf_lm"*) unset _mal_f _mal_l _mal_lines _mal_nl; return 0 ;; esac
+fi
+if [ -n "${ZSH_VERSION:-}" ] && [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r /proc/cpuinfo ]; then
+  # zsh reads a byte per system call except with -k: one bounded read, then the flags
+  # line of the first block if it ends inside what was read.  zsh's matcher is slow on
+  # long strings, so only anchored or literal patterns, then the flag words as an array
+  # and each feature by exact lookup (empty when absent): the lookups spell all
+  # features only when every one is there.
+  IFS= read -r -k 4096 -u 0 _mal_buf < /proc/cpuinfo || :
+  [ "${#_mal_buf}" -ge 4096 ] || _mal_buf=$_mal_buf$_mal_nl  # read to the end: its last line is whole
+  _mal_buf=$_mal_nl$_mal_buf
+  _mal_l=${_mal_buf%%"$_mal_nl"flags[[:space:]:]*}
+  case $_mal_l in
+    "$_mal_buf"|*"$_mal_nl$_mal_nl"*) ;;  # no flags line, or not in the first block
+    *) _mal_l=${_mal_buf#"$_mal_l$_mal_nl"}
+      case $_mal_l in *"$_mal_nl"*) _mal_f=${_mal_l%%"$_mal_nl"*} ;; esac ;;
+  esac
+  _mal_l=${_mal_f#*:}
+  set -A _mal_lines ${(s: :)_mal_l}
+  case ${_mal_lines[(re)cx16]-}${_mal_lines[(re)lahf_lm]-}${_mal_lines[(re)mmx]-}${_mal_lines[(re)sse]-}${_mal_lines[(re)sse2]-}${_mal_lines[(re)ssse3]-}${_mal_lines[(re)sse4_1]-}${_mal_lines[(re)sse4_2]-}${_mal_lines[(re)popcnt]-} in
+    cx16lahf_lmmmxssesse2ssse3sse4_1sse4_2popcnt) unset _mal_f _mal_l _mal_x _mal_ok _mal_buf _mal_lines _mal_nl; return 0 ;;
+  esac
+fi
 if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r /proc/cpuinfo ]; then
-  # The first processor's flags line, read the way archspec reads it.
-  if [ -n "${BASH_VERSION:-}" ] && [ "${BASH_VERSINFO:-0}" -ge 4 ]; then
-    # bash: one buffered read of the first lines; Linux prints the flags as line 20.
-    mapfile -t -n 24 _mal_lines < /proc/cpuinfo
-    for _mal_l in ${_mal_lines[@]+"${_mal_lines[@]}"}; do case $_mal_l in flags[[:space:]:]*) _mal_f=$_mal_l; break ;; "") break ;; esac; done
-  elif [ -n "${ZSH_VERSION:-}" ]; then
-    # zsh reads a byte per system call except with -k: one bounded read, then the flags
-    # line of the first block, if it ends inside what was read.  (zsh's matcher is slow
-    # on long strings: only anchored or literal patterns here.)
-    IFS= read -r -k 4096 -u 0 _mal_buf < /proc/cpuinfo || :
-    [ "${#_mal_buf}" -ge 4096 ] || _mal_buf=$_mal_buf$_mal_nl  # read to the end: its last line is whole
-    _mal_buf=$_mal_nl$_mal_buf
-    _mal_l=${_mal_buf%%"$_mal_nl"flags[[:space:]:]*}
-    case $_mal_l in
-      "$_mal_buf"|*"$_mal_nl$_mal_nl"*) ;;  # no flags line, or not in the first block
-      *) _mal_l=${_mal_buf#"$_mal_l$_mal_nl"}
-        case $_mal_l in *"$_mal_nl"*) _mal_f=${_mal_l%%"$_mal_nl"*} ;; esac ;;
-    esac
-  fi
+  # Every other shell, and what the reads above did not settle: line by line to the
+  # flags line (`|| [ -n ... ]` keeps a last line without a newline), then the ordered
+  # pattern, else (an unusual order) each feature on its own.
   if [ -z "$_mal_f" ]; then
-    # Every other shell, and any layout the reads above did not cover: line by line
-    # to the flags line; `|| [ -n ... ]` keeps a last line without a newline.
     while IFS= read -r _mal_l || [ -n "$_mal_l" ]; do
       case $_mal_l in flags[[:space:]:]*) _mal_f=$_mal_l; break ;; "") break ;; esac
       _mal_l=
     done < /proc/cpuinfo
   fi
   _mal_f=" ${_mal_f#*:} "
-  if [ -n "${ZSH_VERSION:-}" ]; then
-    # zsh: the flag words as an array; each feature found by exact lookup (empty when
-    # absent), so the lookups spell all features only when every one is there.
-    set -A _mal_lines ${(s: :)_mal_f}
-    case ${_mal_lines[(re)cx16]-}${_mal_lines[(re)lahf_lm]-}${_mal_lines[(re)mmx]-}${_mal_lines[(re)sse]-}${_mal_lines[(re)sse2]-}${_mal_lines[(re)ssse3]-}${_mal_lines[(re)sse4_1]-}${_mal_lines[(re)sse4_2]-}${_mal_lines[(re)popcnt]-} in
-      cx16lahf_lmmmxssesse2ssse3sse4_1sse4_2popcnt) _mal_ok=1 ;;
-      *) _mal_ok= ;;
-    esac
-  else
-    # The kernel prints flags in a fixed order, so one ordered pattern usually tells;
-    # when it does not (an unusual order), each feature is checked on its own.
-    case $_mal_f in
-      *" mmx"*" sse sse2"*" ssse3"*" cx16"*" sse4_1 sse4_2"*" popcnt"*" lahf_lm"*) _mal_ok=1 ;;
-      *) _mal_ok=1
-        for _mal_x in cx16 lahf_lm mmx sse sse2 ssse3 sse4_1 sse4_2 popcnt; do case $_mal_f in *" $_mal_x "*) ;; *) _mal_ok= ; break ;; esac; done ;;
-    esac
-  fi
+  case $_mal_f in
+    *" mmx"*" sse sse2"*" ssse3"*" cx16"*" sse4_1 sse4_2"*" popcnt"*" lahf_lm"*) _mal_ok=1 ;;
+    *) _mal_ok=1
+      for _mal_x in cx16 lahf_lm mmx sse sse2 ssse3 sse4_1 sse4_2 popcnt; do case $_mal_f in *" $_mal_x "*) ;; *) _mal_ok= ; break ;; esac; done ;;
+  esac
   if [ -n "$_mal_ok" ]; then
     unset _mal_f _mal_l _mal_x _mal_ok _mal_buf _mal_lines _mal_nl
     return 0
