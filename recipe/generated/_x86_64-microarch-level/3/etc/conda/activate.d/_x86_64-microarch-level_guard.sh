@@ -17,7 +17,10 @@ if [ -n "${BASH_VERSION:-}" ] && [ "${BASH_VERSINFO:-0}" -ge 4 ] && [ "${MICROAR
   # bash: one buffered read of the first lines (Linux prints the flags as line 20), then
   # one ordered pattern: the kernel prints flags in a fixed order.
   mapfile -t -n 24 _mal_lines < /proc/cpuinfo
-  for _mal_l in ${_mal_lines[@]+"${_mal_lines[@]}"}; do case $_mal_l in flags[[:space:]:]*) _mal_f=$_mal_l; break ;; "") break ;; esac; done
+  case ${_mal_lines[19]-} in
+    flags[[:space:]:]*) _mal_f=${_mal_lines[19]} ;;
+    *) for _mal_l in ${_mal_lines[@]+"${_mal_lines[@]}"}; do case $_mal_l in flags[[:space:]:]*) _mal_f=$_mal_l; break ;; "") break ;; esac; done ;;
+  esac
   case " ${_mal_f#*:} " in *" mmx"*" sse sse2"*" ssse3"*" fma cx16"*" sse4_1 sse4_2"*" movbe popcnt"*" xsave"*" avx f16c"*" lahf_lm"*" abm"*" bmi1"*" avx2"*" bmi2"*) unset _mal_f _mal_l _mal_lines _mal_nl; return 0 ;; esac
 fi
 if [ -n "${ZSH_VERSION:-}" ] && [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r /proc/cpuinfo ]; then
