@@ -10,19 +10,9 @@
 _mal_f= _mal_nl='
 '
 # Each shell's quick check is its own command, ending in `return` when the CPU reaches
-# the level, so a shell parses little more than its own.  The flags line is read the
+# the level, so a shell parses little more than its own (zsh first: its parser is the
+# slowest).  The flags line is read the
 # way archspec reads it: the first processor block's `flags`.
-if [ -n "${BASH_VERSION:-}" ] && [ "${BASH_VERSINFO:-0}" -ge 4 ] && [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] \
-  && [ -r /proc/cpuinfo ]; then
-  # bash: one buffered read of the first lines (Linux prints the flags as line 20), then
-  # one ordered pattern: the kernel prints flags in a fixed order.
-  mapfile -t -n 24 _mal_lines < /proc/cpuinfo
-  case ${_mal_lines[19]-} in
-    flags[[:space:]:]*) _mal_f=${_mal_lines[19]} ;;
-    *) for _mal_l in ${_mal_lines[@]+"${_mal_lines[@]}"}; do case $_mal_l in flags[[:space:]:]*) _mal_f=$_mal_l; break ;; "") break ;; esac; done ;;
-  esac
-  case " ${_mal_f#*:} " in *" mmx"*" sse sse2"*" ssse3"*" fma cx16"*" sse4_1 sse4_2"*" movbe popcnt"*" xsave"*" avx f16c"*" lahf_lm"*" abm"*" bmi1"*" avx2"*" bmi2"*" avx512f avx512dq"*" avx512cd"*" avx512bw avx512vl"*) unset _mal_f _mal_l _mal_lines _mal_nl; return 0 ;; esac
-fi
 if [ -n "${ZSH_VERSION:-}" ] && [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r /proc/cpuinfo ]; then
   # zsh reads a byte per system call except with -k: one bounded read, then the flags
   # line of the first block if it ends inside what was read.  zsh's matcher is slow on
@@ -43,6 +33,17 @@ if [ -n "${ZSH_VERSION:-}" ] && [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r /
   case ${_mal_lines[(re)cx16]-}${_mal_lines[(re)lahf_lm]-}${_mal_lines[(re)mmx]-}${_mal_lines[(re)sse]-}${_mal_lines[(re)sse2]-}${_mal_lines[(re)ssse3]-}${_mal_lines[(re)sse4_1]-}${_mal_lines[(re)sse4_2]-}${_mal_lines[(re)popcnt]-}${_mal_lines[(re)avx]-}${_mal_lines[(re)avx2]-}${_mal_lines[(re)bmi1]-}${_mal_lines[(re)bmi2]-}${_mal_lines[(re)f16c]-}${_mal_lines[(re)fma]-}${_mal_lines[(re)abm]-}${_mal_lines[(re)movbe]-}${_mal_lines[(re)xsave]-}${_mal_lines[(re)avx512f]-}${_mal_lines[(re)avx512bw]-}${_mal_lines[(re)avx512cd]-}${_mal_lines[(re)avx512dq]-}${_mal_lines[(re)avx512vl]-} in
     cx16lahf_lmmmxssesse2ssse3sse4_1sse4_2popcntavxavx2bmi1bmi2f16cfmaabmmovbexsaveavx512favx512bwavx512cdavx512dqavx512vl) unset _mal_f _mal_l _mal_x _mal_ok _mal_buf _mal_lines _mal_nl; return 0 ;;
   esac
+fi
+if [ -n "${BASH_VERSION:-}" ] && [ "${BASH_VERSINFO:-0}" -ge 4 ] && [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] \
+  && [ -r /proc/cpuinfo ]; then
+  # bash: one buffered read of the first lines (Linux prints the flags as line 20), then
+  # one ordered pattern: the kernel prints flags in a fixed order.
+  mapfile -t -n 24 _mal_lines < /proc/cpuinfo
+  case ${_mal_lines[19]-} in
+    flags[[:space:]:]*) _mal_f=${_mal_lines[19]} ;;
+    *) for _mal_l in ${_mal_lines[@]+"${_mal_lines[@]}"}; do case $_mal_l in flags[[:space:]:]*) _mal_f=$_mal_l; break ;; "") break ;; esac; done ;;
+  esac
+  case " ${_mal_f#*:} " in *" mmx"*" sse sse2"*" ssse3"*" fma cx16"*" sse4_1 sse4_2"*" movbe popcnt"*" xsave"*" avx f16c"*" lahf_lm"*" abm"*" bmi1"*" avx2"*" bmi2"*" avx512f avx512dq"*" avx512cd"*" avx512bw avx512vl"*) unset _mal_f _mal_l _mal_lines _mal_nl; return 0 ;; esac
 fi
 if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r /proc/cpuinfo ]; then
   # Every other shell, and what the reads above did not settle: line by line to the
