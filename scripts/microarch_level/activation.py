@@ -22,6 +22,48 @@ FLAGS = "x86_64-microarch-level"
 GUARD_FILE = "etc/conda/activate.d/_x86_64-microarch-level_guard.{shell}"
 GUARD_RARE_FISH = "share/_x86_64-microarch-level/guard-rare.fish"
 GUARD_OFF_VAR = "MICROARCH_LEVEL_GUARD"
+# The guards read CONDA_OVERRIDE_ARCHSPEC only up to this length: longer than any
+# spelling of a CPU name, short enough that their character loops stay instant.
+MAX_OVERRIDE = 64
+
+# Where Linux prints each level feature in /proc/cpuinfo: (word, bit) in
+# arch/x86/include/asm/cpufeatures.h; the kernel prints flags in that order.
+# Checked against real samples by tests/test_guard_patterns.py.
+KERNEL_FLAG_POSITION = {
+    "mmx": (0, 23), "sse": (0, 25), "sse2": (0, 26),
+    "ssse3": (4, 9), "fma": (4, 12), "cx16": (4, 13), "sse4_1": (4, 19), "sse4_2": (4, 20),
+    "movbe": (4, 22), "popcnt": (4, 23), "xsave": (4, 26), "avx": (4, 28), "f16c": (4, 29),
+    "lahf_lm": (6, 0), "abm": (6, 5),
+    "bmi1": (9, 3), "avx2": (9, 5), "bmi2": (9, 8), "avx512f": (9, 16), "avx512dq": (9, 17),
+    "avx512cd": (9, 28), "avx512bw": (9, 30), "avx512vl": (9, 31),
+}
+
+
+def ordered_glob(features: list[str]) -> str:
+    """One shell/fnmatch pattern matching a ` flags ` string holding every feature, in kernel order.
+
+    Features on consecutive bits are printed next to each other, so they form one
+    literal run, and each run starts with a space.  A run's last word may begin a
+    longer flag (mmx: mmxext, xsave: xsaveopt), but every such flag is printed after
+    the next run, so it cannot stand in for the feature.  A line in another order
+    does not match, and the guards then check each feature on its own: the pattern
+    may miss, never lie.
+    """
+    unknown = sorted(set(features) - set(KERNEL_FLAG_POSITION))
+    if unknown:
+        raise ValueError(f"no kernel position for level feature(s) {', '.join(unknown)}: "
+                         "add them to activation.KERNEL_FLAG_POSITION")
+    runs: list[list[str]] = []
+    last = None
+    for f in sorted(features, key=KERNEL_FLAG_POSITION.__getitem__):
+        word, bit = KERNEL_FLAG_POSITION[f]
+        if runs and last == (word, bit - 1):
+            runs[-1].append(f)
+        else:
+            runs.append([f])
+        last = (word, bit)
+    pieces = [" " + " ".join(r) for r in runs]
+    return "*" + "*".join(f'"{p}"' for p in pieces) + "*"
 
 
 # ----------------------------------------------------------------------------
@@ -30,10 +72,6 @@ GUARD_OFF_VAR = "MICROARCH_LEVEL_GUARD"
 def _indent(lines: list[str], spaces: int) -> str:
     pad = " " * spaces
     return "\n".join(pad + line if line else line for line in lines)
-
-
-def _sh_key_pattern(name: str) -> str:
-    return "".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in key(name))
 
 
 class _Renderer:
@@ -48,6 +86,7 @@ class _Renderer:
             "MARCH": self.catalog.march[level],
             "ARCHSPEC_VERSION": self.catalog.archspec_version,
             "MIN_PREFIX": str(MIN_PREFIX),
+            "MAX_NAME": str(MAX_OVERRIDE),
             "MAX_LEVEL": str(LEVELS[-1]),
             "LEVELED_FEATURES": " ".join(
                 f"{lv}:{f}" for lv in LEVELS[1:] for f in self.catalog.new_features(lv)),
@@ -61,14 +100,13 @@ class _Renderer:
     # --- guard: rare paths ----------------------------------------------------
     def sh_override_cases(self) -> str:
         return _indent(
-            [f'{_sh_key_pattern(n)}) _mal_cpu={lv} _mal_from="CONDA_OVERRIDE_ARCHSPEC={n}" ;;'
-             for n, lv in self.catalog.names.items()],
-            4,
+            [f"{key(n)}) _mal_olv={lv} _mal_oname={n} ;;" for n, lv in self.catalog.names.items()],
+            6,
         )
 
     @staticmethod
     def sh_lowercase_cases() -> str:
-        return _indent([f"{u}) _mal_c={u.lower()} ;;" for u in string.ascii_uppercase], 10)
+        return _indent([f"{u}) _mal_c={u.lower()} ;;" for u in string.ascii_uppercase], 8)
 
     def sh_glibc_cases(self) -> str:
         lines = [f'*"{self.catalog.march[lv]} (supported"*) _mal_cpu={lv} ;;' for lv in reversed(LEVELS[1:])]
@@ -78,8 +116,8 @@ class _Renderer:
     def fish_override_cases(self) -> str:
         lines = []
         for n, lv in self.catalog.names.items():
-            lines += [f"case {key(n)}", f"    set _mal_cpu {lv}", f'    set _mal_from "CONDA_OVERRIDE_ARCHSPEC={n}"']
-        return _indent(lines, 8)
+            lines += [f"case {key(n)}", f"    set _mal_olv {lv}", f"    set _mal_oname {n}"]
+        return _indent(lines, 12)
 
     def fish_glibc_cases(self) -> str:
         lines = []
@@ -115,8 +153,11 @@ def render_scripts(catalog: Catalog, header: str) -> dict[str, str]:
         common.update({
             "FEATURES": " ".join(feats),
             "FEATURE_COUNT": str(len(feats)),
-            "ZSH_FEATURES": "(" + "|".join(feats) + ")",
+            "ZSH_LOOKUPS": "".join(f"${{_mal_lines[(re){f}]-}}" for f in feats),
+            "ZSH_ALL": "".join(feats),
             "FISH_FEATURES": "|".join(feats),
+            "ORDERED_GLOB": ordered_glob(feats),
+            "FISH_GLOB": ordered_glob(feats).replace('"', ""),
         })
         base = f"{GATE}/{level}/"
         out[base + GUARD_FILE.format(shell="sh")] = _fill(_template("guard.sh.in"), {

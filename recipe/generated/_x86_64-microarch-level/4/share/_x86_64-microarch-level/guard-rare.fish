@@ -3,176 +3,30 @@
 # Rare paths of the fish runtime guard of _x86_64-microarch-level, sourced by
 # etc/conda/activate.d/_x86_64-microarch-level_guard.fish with the environment's
 # level and the flags it read (empty when it read none).  Same rules as the
-# POSIX sh guard: the CPU's level comes from CONDA_OVERRIDE_ARCHSPEC (any
-# spelling), else the first processor's flags in /proc/cpuinfo, else glibc's
-# `ld.so --help`, else nothing is known and it stays silent.  It warns on stderr
-# when that level is below the environment's; it never exits, never evaluates
-# its input and writes no files.
+# POSIX sh guard: the CPU's level comes from the first processor's flags in
+# /proc/cpuinfo, else glibc's `ld.so --help`, else CONDA_OVERRIDE_ARCHSPEC (any
+# spelling), else nothing is known and it stays silent.  The override only steers
+# the solver: it never silences or raises a warning on a CPU that can tell its
+# level, but the warning names it when it claims another level.  It warns on
+# stderr when the CPU's level is below the environment's; it never exits, never
+# evaluates its input and writes no files.
 
 set -l _mal_need $argv[1]
 set -l _mal_flags $argv[2]
 set -l _mal_cpu
 set -l _mal_from
-if test -n "$CONDA_OVERRIDE_ARCHSPEC"
-    set -l _mal_key (string lower -- $CONDA_OVERRIDE_ARCHSPEC | string replace -ra -- '[-_\s]' '' | string join '')
-    switch "$_mal_key"
-        case x8664
-            set _mal_cpu 1
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=x86_64"
-        case nocona
-            set _mal_cpu 1
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=nocona"
-        case core2
-            set _mal_cpu 1
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=core2"
-        case k10
-            set _mal_cpu 1
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=k10"
-        case x8664v2
-            set _mal_cpu 2
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=x86_64_v2"
-        case nehalem
-            set _mal_cpu 2
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=nehalem"
-        case westmere
-            set _mal_cpu 2
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=westmere"
-        case sandybridge
-            set _mal_cpu 2
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=sandybridge"
-        case ivybridge
-            set _mal_cpu 2
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=ivybridge"
-        case bulldozer
-            set _mal_cpu 2
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=bulldozer"
-        case piledriver
-            set _mal_cpu 2
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=piledriver"
-        case steamroller
-            set _mal_cpu 2
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=steamroller"
-        case x8664v3
-            set _mal_cpu 3
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=x86_64_v3"
-        case haswell
-            set _mal_cpu 3
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=haswell"
-        case broadwell
-            set _mal_cpu 3
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=broadwell"
-        case skylake
-            set _mal_cpu 3
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=skylake"
-        case micknl
-            set _mal_cpu 3
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=mic_knl"
-        case alderlake
-            set _mal_cpu 3
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=alderlake"
-        case arrowlake
-            set _mal_cpu 3
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=arrowlake"
-        case arrowlakes
-            set _mal_cpu 3
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=arrowlake_s"
-        case excavator
-            set _mal_cpu 3
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=excavator"
-        case zen
-            set _mal_cpu 3
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=zen"
-        case zen2
-            set _mal_cpu 3
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=zen2"
-        case zen3
-            set _mal_cpu 3
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=zen3"
-        case x8664v4
-            set _mal_cpu 4
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=x86_64_v4"
-        case skylakeavx512
-            set _mal_cpu 4
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=skylake_avx512"
-        case cannonlake
-            set _mal_cpu 4
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=cannonlake"
-        case cascadelake
-            set _mal_cpu 4
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=cascadelake"
-        case icelake
-            set _mal_cpu 4
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=icelake"
-        case sapphirerapids
-            set _mal_cpu 4
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=sapphirerapids"
-        case zen4
-            set _mal_cpu 4
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=zen4"
-        case zen5
-            set _mal_cpu 4
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=zen5"
-        case zen6
-            set _mal_cpu 4
-            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=zen6"
-        case '*'
-            # Unknown name: suggest the known name sharing the longest prefix (at least
-            # 3 characters), then the closest in length, then the newest.
-            set -l _mal_best
-            set -l _mal_bp 0
-            set -l _mal_bd 0
-            for _mal_c in x8664:x86_64 nocona:nocona core2:core2 k10:k10 x8664v2:x86_64_v2 nehalem:nehalem westmere:westmere sandybridge:sandybridge ivybridge:ivybridge bulldozer:bulldozer piledriver:piledriver steamroller:steamroller x8664v3:x86_64_v3 haswell:haswell broadwell:broadwell skylake:skylake micknl:mic_knl alderlake:alderlake arrowlake:arrowlake arrowlakes:arrowlake_s excavator:excavator zen:zen zen2:zen2 zen3:zen3 x8664v4:x86_64_v4 skylakeavx512:skylake_avx512 cannonlake:cannonlake cascadelake:cascadelake icelake:icelake sapphirerapids:sapphirerapids zen4:zen4 zen5:zen5 zen6:zen6
-                set -l _mal_ck (string split -m1 -- : $_mal_c)
-                set -l _mal_p 0
-                set -l _mal_max (math "min("(string length -- "$_mal_key")", "(string length -- $_mal_ck[1])")")
-                while test $_mal_p -lt $_mal_max
-                    if test (string sub -s (math $_mal_p + 1) -l 1 -- "$_mal_key") != (string sub -s (math $_mal_p + 1) -l 1 -- $_mal_ck[1])
-                        break
-                    end
-                    set _mal_p (math $_mal_p + 1)
-                end
-                set -l _mal_d (math "abs("(string length -- $_mal_ck[1])" - "(string length -- "$_mal_key")")")
-                if test $_mal_p -gt $_mal_bp; or begin; test $_mal_p -eq $_mal_bp; and test $_mal_d -le $_mal_bd; end
-                    set _mal_best $_mal_ck[2]
-                    set _mal_bp $_mal_p
-                    set _mal_bd $_mal_d
-                end
-            end
-            set -l _mal_hint .
-            if test $_mal_bp -ge 3
-                set _mal_hint "; did you mean '$_mal_best'?"
-            end
-            set -l _mal_shown "'$CONDA_OVERRIDE_ARCHSPEC'"
-            if string match -qr -- '[[:cntrl:]]' "$CONDA_OVERRIDE_ARCHSPEC"
-                set _mal_shown '(a value with control characters)'
-            end
-            printf '%s\n' "_x86_64-microarch-level: warning: CONDA_OVERRIDE_ARCHSPEC=$_mal_shown is not an x86-64 CPU name known to archspec 0.2.7$_mal_hint Checking this CPU instead." >&2
-    end
-end
+set -l _mal_line
 
-if test -z "$_mal_cpu"
-    if test -z "$_mal_flags"; and test -r /proc/cpuinfo
-        while read -l _mal_l
-            switch $_mal_l
-                case 'flags*'
-                    set _mal_flags " "(string split -m1 -- : $_mal_l)[2]" "
-                    break
-                case ''
-                    break
-            end
-        end </proc/cpuinfo
-    end
-    if string match -qr -- '[a-z0-9]' "$_mal_flags"
-        # The highest level whose features are all listed, as archspec decides.
-        set _mal_cpu 4
-        set _mal_from /proc/cpuinfo
-        set -l _mal_words (string split ' ' -- $_mal_flags)
-        for _mal_x in 2:cx16 2:lahf_lm 2:mmx 2:sse 2:sse2 2:ssse3 2:sse4_1 2:sse4_2 2:popcnt 3:avx 3:avx2 3:bmi1 3:bmi2 3:f16c 3:fma 3:abm 3:movbe 3:xsave 4:avx512f 4:avx512bw 4:avx512cd 4:avx512dq 4:avx512vl
-            set -l _mal_lf (string split -m1 -- : $_mal_x)
-            if not contains -- $_mal_lf[2] $_mal_words
-                set _mal_cpu (math $_mal_lf[1] - 1)
-                break
-            end
+if string match -qr -- '[a-z0-9]' "$_mal_flags"
+    # The highest level whose features are all listed, as archspec decides.
+    set _mal_cpu 4
+    set _mal_from /proc/cpuinfo
+    set -l _mal_words (string split ' ' -- $_mal_flags)
+    for _mal_x in 2:cx16 2:lahf_lm 2:mmx 2:sse 2:sse2 2:ssse3 2:sse4_1 2:sse4_2 2:popcnt 3:avx 3:avx2 3:bmi1 3:bmi2 3:f16c 3:fma 3:abm 3:movbe 3:xsave 4:avx512f 4:avx512bw 4:avx512cd 4:avx512dq 4:avx512vl
+        set -l _mal_lf (string split -m1 -- : $_mal_x)
+        if not contains -- $_mal_lf[2] $_mal_words
+            set _mal_cpu (math $_mal_lf[1] - 1)
+            break
         end
     end
 end
@@ -193,7 +47,168 @@ if test -z "$_mal_cpu"; and test -x /lib64/ld-linux-x86-64.so.2
     end
 end
 
+if test -n "$CONDA_OVERRIDE_ARCHSPEC"; and begin; test -z "$_mal_cpu"; or test "$_mal_cpu" -lt $_mal_need; end
+    set -l _mal_olv
+    set -l _mal_oname
+    # No CPU name is longer than 64 characters: a longer value is not one.
+    set -l _mal_len (string length -- "$CONDA_OVERRIDE_ARCHSPEC")
+    if test $_mal_len -gt 64
+        set _mal_line "  CONDA_OVERRIDE_ARCHSPEC (a value of $_mal_len characters, not shown) is not an x86-64 CPU name."
+    else
+        # Spelling-independent key: '-', '_' and whitespace dropped; letters match in either case.
+        set -l _mal_key (string lower -- "$CONDA_OVERRIDE_ARCHSPEC" | string replace -ra -- '[-_\s]' '' | string join '')
+        switch "$_mal_key"
+            case x8664
+                set _mal_olv 1
+                set _mal_oname x86_64
+            case nocona
+                set _mal_olv 1
+                set _mal_oname nocona
+            case core2
+                set _mal_olv 1
+                set _mal_oname core2
+            case k10
+                set _mal_olv 1
+                set _mal_oname k10
+            case x8664v2
+                set _mal_olv 2
+                set _mal_oname x86_64_v2
+            case nehalem
+                set _mal_olv 2
+                set _mal_oname nehalem
+            case westmere
+                set _mal_olv 2
+                set _mal_oname westmere
+            case sandybridge
+                set _mal_olv 2
+                set _mal_oname sandybridge
+            case ivybridge
+                set _mal_olv 2
+                set _mal_oname ivybridge
+            case bulldozer
+                set _mal_olv 2
+                set _mal_oname bulldozer
+            case piledriver
+                set _mal_olv 2
+                set _mal_oname piledriver
+            case steamroller
+                set _mal_olv 2
+                set _mal_oname steamroller
+            case x8664v3
+                set _mal_olv 3
+                set _mal_oname x86_64_v3
+            case haswell
+                set _mal_olv 3
+                set _mal_oname haswell
+            case broadwell
+                set _mal_olv 3
+                set _mal_oname broadwell
+            case skylake
+                set _mal_olv 3
+                set _mal_oname skylake
+            case micknl
+                set _mal_olv 3
+                set _mal_oname mic_knl
+            case alderlake
+                set _mal_olv 3
+                set _mal_oname alderlake
+            case arrowlake
+                set _mal_olv 3
+                set _mal_oname arrowlake
+            case arrowlakes
+                set _mal_olv 3
+                set _mal_oname arrowlake_s
+            case excavator
+                set _mal_olv 3
+                set _mal_oname excavator
+            case zen
+                set _mal_olv 3
+                set _mal_oname zen
+            case zen2
+                set _mal_olv 3
+                set _mal_oname zen2
+            case zen3
+                set _mal_olv 3
+                set _mal_oname zen3
+            case x8664v4
+                set _mal_olv 4
+                set _mal_oname x86_64_v4
+            case skylakeavx512
+                set _mal_olv 4
+                set _mal_oname skylake_avx512
+            case cannonlake
+                set _mal_olv 4
+                set _mal_oname cannonlake
+            case cascadelake
+                set _mal_olv 4
+                set _mal_oname cascadelake
+            case icelake
+                set _mal_olv 4
+                set _mal_oname icelake
+            case sapphirerapids
+                set _mal_olv 4
+                set _mal_oname sapphirerapids
+            case zen4
+                set _mal_olv 4
+                set _mal_oname zen4
+            case zen5
+                set _mal_olv 4
+                set _mal_oname zen5
+            case zen6
+                set _mal_olv 4
+                set _mal_oname zen6
+            case '*'
+                # Unknown name: suggest the known name sharing the longest prefix (at least
+                # 3 characters), then the closest in length, then the newest.
+                set -l _mal_best
+                set -l _mal_bp 0
+                set -l _mal_bd 0
+                for _mal_c in x8664:x86_64 nocona:nocona core2:core2 k10:k10 x8664v2:x86_64_v2 nehalem:nehalem westmere:westmere sandybridge:sandybridge ivybridge:ivybridge bulldozer:bulldozer piledriver:piledriver steamroller:steamroller x8664v3:x86_64_v3 haswell:haswell broadwell:broadwell skylake:skylake micknl:mic_knl alderlake:alderlake arrowlake:arrowlake arrowlakes:arrowlake_s excavator:excavator zen:zen zen2:zen2 zen3:zen3 x8664v4:x86_64_v4 skylakeavx512:skylake_avx512 cannonlake:cannonlake cascadelake:cascadelake icelake:icelake sapphirerapids:sapphirerapids zen4:zen4 zen5:zen5 zen6:zen6
+                    set -l _mal_ck (string split -m1 -- : $_mal_c)
+                    set -l _mal_p 0
+                    set -l _mal_max (math "min("(string length -- "$_mal_key")", "(string length -- $_mal_ck[1])")")
+                    while test $_mal_p -lt $_mal_max
+                        if test (string sub -s (math $_mal_p + 1) -l 1 -- "$_mal_key") != (string sub -s (math $_mal_p + 1) -l 1 -- $_mal_ck[1])
+                            break
+                        end
+                        set _mal_p (math $_mal_p + 1)
+                    end
+                    set -l _mal_d (math "abs("(string length -- $_mal_ck[1])" - "(string length -- "$_mal_key")")")
+                    if test $_mal_p -gt $_mal_bp; or begin; test $_mal_p -eq $_mal_bp; and test $_mal_d -le $_mal_bd; end
+                        set _mal_best $_mal_ck[2]
+                        set _mal_bp $_mal_p
+                        set _mal_bd $_mal_d
+                    end
+                end
+                # Shown only when it holds nothing but what names are made of: never a
+                # control character (C0, DEL or C1 such as U+009B).
+                set _mal_line "  CONDA_OVERRIDE_ARCHSPEC='$CONDA_OVERRIDE_ARCHSPEC'"
+                if string match -qr -- '[^A-Za-z0-9_. -]' "$CONDA_OVERRIDE_ARCHSPEC"
+                    set _mal_line "  CONDA_OVERRIDE_ARCHSPEC (a value with characters no CPU name has, not shown)"
+                end
+                set _mal_line "$_mal_line is not an x86-64 CPU name known to archspec 0.2.7."
+                if test $_mal_bp -ge 3
+                    set _mal_line (string replace -r -- '\.$' '' "$_mal_line")"; did you mean '$_mal_best'?"
+                end
+        end
+    end
+    if test -z "$_mal_cpu"
+        # Neither /proc/cpuinfo nor glibc can tell: the override is this CPU's identity.
+        set _mal_line
+        if test -n "$_mal_olv"
+            set _mal_cpu $_mal_olv
+            set _mal_from "CONDA_OVERRIDE_ARCHSPEC=$_mal_oname"
+        end
+    else if test -n "$_mal_olv"
+        set _mal_line
+        if test "$_mal_olv" != "$_mal_cpu"
+            set _mal_line "  CONDA_OVERRIDE_ARCHSPEC=$_mal_oname claims level $_mal_olv; it only steers the solver, the CPU itself is checked."
+        end
+    end
+end
+
 if test -n "$_mal_cpu"; and test "$_mal_cpu" -lt $_mal_need
     printf '%s\n' "_x86_64-microarch-level: warning: this environment was built for x86-64 level $_mal_need but this CPU is level $_mal_cpu (from $_mal_from); its programs may crash with \"Illegal instruction\"." \
+        $_mal_line \
         "  Fix: recreate the environment on this machine, or pin '_x86_64-microarch-level<=$_mal_cpu' when creating it. Silence: MICROARCH_LEVEL_GUARD=0." >&2
 end

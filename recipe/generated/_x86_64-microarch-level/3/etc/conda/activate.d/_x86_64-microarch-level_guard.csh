@@ -3,7 +3,8 @@
 # Runtime guard of _x86_64-microarch-level 3 for csh and tcsh.  csh has no
 # builtin that reads a file, so rather than keep a second copy of the rules it
 # sources the POSIX sh guard installed next to it (same sources, same messages)
-# in one /bin/sh process.  MICROARCH_LEVEL_GUARD=0 turns it off.
-if ( -r '@PREFIX@/etc/conda/activate.d/_x86_64-microarch-level_guard.sh' ) then
-    /bin/sh -c '. "$1"' _x86_64-microarch-level '@PREFIX@/etc/conda/activate.d/_x86_64-microarch-level_guard.sh'
+# in one /bin/sh process.  The prefix is in double quotes: a prefix holding `'`
+# works.  MICROARCH_LEVEL_GUARD=0 turns it off.
+if ( -r "@PREFIX@/etc/conda/activate.d/_x86_64-microarch-level_guard.sh" ) then
+    /bin/sh -c '. "$1"' _x86_64-microarch-level "@PREFIX@/etc/conda/activate.d/_x86_64-microarch-level_guard.sh"
 endif

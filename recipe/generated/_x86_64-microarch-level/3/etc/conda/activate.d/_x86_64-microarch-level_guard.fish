@@ -2,24 +2,29 @@
 # Change the generator (scripts/microarch_level) or the archspec pin, then run `make generate`.
 # Runtime guard of _x86_64-microarch-level 3 for fish.  fish parses a whole
 # file before running it, so this file holds only the quick check that this CPU
-# reaches level 3; everything else (overrides, older CPUs, the warning) is in
-# guard-rare.fish, which explains the rules.  MICROARCH_LEVEL_GUARD=0 turns it off.
+# reaches level 3; everything else (older CPUs, overrides, the warning) is in
+# share/_x86_64-microarch-level/guard-rare.fish, which explains the rules.  It is
+# found from this file's own directory, so no prefix is written into the script.
+# MICROARCH_LEVEL_GUARD=0 turns the guard off.
 if test "$MICROARCH_LEVEL_GUARD" != 0
     set -l _mal_flags
-    set -l _mal_words
-    if test -z "$CONDA_OVERRIDE_ARCHSPEC"; and test -r /proc/cpuinfo
+    if test -r /proc/cpuinfo
+        # The first processor's flags line (read keeps a last line without a newline).
         while read -l _mal_l
             switch $_mal_l
                 case 'flags*'
                     set _mal_flags " "(string split -m1 -- : $_mal_l)[2]" "
-                    set _mal_words (string match -r -- '^(?:cx16|lahf_lm|mmx|sse|sse2|ssse3|sse4_1|sse4_2|popcnt|avx|avx2|bmi1|bmi2|f16c|fma|abm|movbe|xsave)$' (string split ' ' -- $_mal_flags))
                     break
                 case ''
                     break
             end
         end </proc/cpuinfo
     end
-    if test (count $_mal_words) -ne 18
-        source '@PREFIX@/share/_x86_64-microarch-level/guard-rare.fish' 3 "$_mal_flags"
+    # The kernel prints flags in a fixed order: one ordered pattern usually tells,
+    # else each feature is counted on its own.
+    if not string match -q -- '* mmx* sse sse2* ssse3* fma cx16* sse4_1 sse4_2* movbe popcnt* xsave* avx f16c* lahf_lm* abm* bmi1* avx2* bmi2*' "$_mal_flags"
+        and test (count (string match -r -- '^(?:cx16|lahf_lm|mmx|sse|sse2|ssse3|sse4_1|sse4_2|popcnt|avx|avx2|bmi1|bmi2|f16c|fma|abm|movbe|xsave)$' (string split ' ' -- $_mal_flags))) -ne 18
+        set -l _mal_dir (status dirname)
+        source "$_mal_dir/../../../share/_x86_64-microarch-level/guard-rare.fish" 3 "$_mal_flags"
     end
 end
