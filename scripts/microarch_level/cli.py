@@ -36,8 +36,10 @@ def cmd_normalize(args) -> int:
 def cmd_generate(args) -> int:
     from .render import COMMAND, check, drift, render_all, write
 
+    from .families import catalogs
+
     catalog = _catalog(args)
-    files = render_all(catalog)
+    files = render_all([c for _, c in catalogs(catalog_path(args))])
     root = _root(args)
     if args.check:
         problems = check(root, files)
@@ -99,13 +101,18 @@ MODULE_COMMANDS = {
 }
 
 
-def _catalog(args):
-    from .levels import load_catalog
-
+def catalog_path(args) -> Path | None:
+    """The microarchitectures.json given by --archspec-json, or None for the installed archspec's."""
     path = getattr(args, "archspec_json", None)
     if path == "":
         raise UsageError("--archspec-json is empty; give the path of a microarchitectures.json")
-    return load_catalog(Path(path).resolve() if path else None)
+    return Path(path).resolve() if path else None
+
+
+def _catalog(args):
+    from .levels import load_catalog
+
+    return load_catalog(catalog_path(args))
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -25,9 +25,9 @@ ANY = "*"
 UNCONDITIONAL_TAG = Catalog.generic_name(LEVELS[0])
 
 
-def build_tag(archspec_build: str) -> str:
-    """The build tag the recipe derives from a matcher: `x86*64*v3` -> `x86_64_v3`, `*` -> x86_64."""
-    return UNCONDITIONAL_TAG if archspec_build == ANY else archspec_build.replace("*", "_")
+def build_tag(archspec_build: str, family: str = UNCONDITIONAL_TAG) -> str:
+    """The build tag the recipe derives from a matcher: `x86*64*v3` -> `x86_64_v3`, `*` -> the family."""
+    return family if archspec_build == ANY else archspec_build.replace("*", "_")
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,8 @@ def generic_glob(name: str) -> str:
 
 
 def gate_builds(catalog: Catalog) -> list[GateBuild]:
-    builds = [GateBuild(LEVELS[0], catalog.generic_name(LEVELS[0]), ANY)]
-    for level in LEVELS[1:]:
+    builds = [GateBuild(catalog.levels[0], catalog.family, ANY)]
+    for level in catalog.levels[1:]:
         for name in catalog.names_at_least(level):
             matcher = generic_glob(name) if catalog.is_generic(name) else name
             builds.append(GateBuild(level, name, matcher))
@@ -65,8 +65,9 @@ def gate_builds(catalog: Catalog) -> list[GateBuild]:
 def _check(catalog: Catalog, builds: list[GateBuild]) -> None:
     """Each matcher must be portable, select exactly the names it is meant for, and yield its tag."""
     for b in builds:
-        if build_tag(b.archspec_build) != b.tag:
-            raise ValueError(f"gate matcher '{b.archspec_build}' would build as {build_tag(b.archspec_build)}, "
+        if build_tag(b.archspec_build, catalog.family) != b.tag:
+            raise ValueError(f"gate matcher '{b.archspec_build}' would build as "
+                             f"{build_tag(b.archspec_build, catalog.family)}, "
                              f"not {b.tag}: the recipe derives build tags from matchers")
         if b.archspec_build == ANY:
             continue
