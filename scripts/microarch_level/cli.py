@@ -27,9 +27,9 @@ def _root(args) -> Path:
 
 
 def cmd_normalize(args) -> int:
-    from .spelling import normalize
+    from .spelling import normalize_any
 
-    print(normalize(args.name, _catalog(args), allow_level=not args.cpu))
+    print(normalize_any(args.name, args.family, catalog_path(args), allow_level=not args.cpu))
     return 0
 
 
@@ -123,6 +123,8 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    from .families import FAMILIES
+
     p = ArgumentParser(prog=PROG, description=__doc__)
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -140,6 +142,8 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     sp.add_argument("name", metavar="NAME")
     sp.add_argument("--cpu", action="store_true",
                     help="accept CPU names only, as CONDA_OVERRIDE_ARCHSPEC does (no bare levels such as v3)")
+    sp.add_argument("--family", choices=[f.name for f in FAMILIES],
+                    help="the CPU family to read NAME in (default: x86_64, or the family whose name NAME is)")
     archspec_option(sp)
 
     sp = add("generate", cmd_generate, "write every file derived from archspec's data")

@@ -31,6 +31,10 @@ class Family:
     rust_triple: the target triple of cargo's per-target RUSTFLAGS variable.
     cpu_flag: the option a compiler default already sets (`-march=`, `-mcpu=`),
       which the baseline level leaves alone.
+    v1_selector / meta_selector: the platform a downstream recipe builds levels on,
+      in rattler-build's `if:` and conda-build's `# [...]` selector languages.
+    march_pattern / name_pattern: how prose writes "the gcc CPU / the archspec name
+      of level N" (`x86-64-vN`, `x86_64_vN`; `powerN`, `powerNle`).
     """
 
     name: str
@@ -41,6 +45,10 @@ class Family:
     rust_cpu: str
     rust_triple: str
     cpu_flag: str
+    v1_selector: str
+    meta_selector: str
+    march_pattern: str
+    name_pattern: str
 
     @property
     def gate(self) -> str:
@@ -64,9 +72,11 @@ class Family:
 
 
 X86_64 = Family("x86_64", "x86-64", load_catalog, "GOAMD64", "v{level}", "{march}",
-                "x86_64-unknown-linux-gnu", "-march=")
+                "x86_64-unknown-linux-gnu", "-march=", "linux and x86_64", "linux64",
+                "x86-64-vN", "x86_64_vN")
 PPC64LE = Family("ppc64le", "ppc64le", load_power_catalog, "GOPPC64", "power{level}", "pwr{level}",
-                 "powerpc64le-unknown-linux-gnu", "-mcpu=")
+                 "powerpc64le-unknown-linux-gnu", "-mcpu=", "linux and ppc64le", "linux and ppc64le",
+                 "powerN", "powerNle")
 FAMILIES = (X86_64, PPC64LE)
 
 

@@ -76,6 +76,13 @@ class Catalog:
             return name == self.family
         return _GENERIC.match(name) is not None
 
+    def level_name(self, level: int) -> str:
+        """The name that stands for `level` in an override: x86-64's generic `x86_64_v3`, else the
+        first specific name at that level (`power9le`; ppc64le's generic name is its baseline)."""
+        if self.family == FAMILY:
+            return self.generic_name(level)
+        return next(n for n in self.names_at(level) if not self.is_generic(n))
+
     def new_features(self, level: int) -> tuple[str, ...]:
         """Features level `level` adds on top of level `level - 1`."""
         below = set(self.level_features.get(level - 1, ()))
