@@ -180,3 +180,51 @@ def test_the_meta_yaml_conda_build_override_names_a_ppc64le_cpu():
     text = meta_yaml(CATALOG, [8, 10], PPC64LE)
     assert "CONDA_OVERRIDE_ARCHSPEC=power10le for them" in text
     assert "ppc64le-microarch-level {{ microarch_level }}  # [linux and ppc64le]" in text
+
+
+# --- explain ---------------------------------------------------------------------
+
+REAL_CONDA = ROOT.parent / "shared" / "solver-errors-real" / "conda-26.7.1-classic-override-x86_64_v2-pin3.txt"
+
+
+def as_power(text: str, reported: str) -> str:
+    """conda's real refusal of an x86-64 pin, with the gate, the pin and the host moved to POWER
+    (the same words conda prints for any package and __archspec)."""
+    return (text.replace("_x86_64-microarch-level", PPC64LE.gate).replace("==3", "==10")
+            .replace("x86_64_v2", reported).replace("linux-64", "linux-ppc64le"))
+
+
+@pytest.fixture
+def conda_text():
+    if not REAL_CONDA.exists():
+        pytest.skip(f"no real solver output: {REAL_CONDA}")
+    return REAL_CONDA.read_text()
+
+
+def test_explain_reads_a_power9_refusing_level_10(conda_text, tmp_path):
+    (tmp_path / "err.txt").write_text(as_power(conda_text, "power9le"))
+    result = run_cli("explain", str(tmp_path / "err.txt"))
+    assert result.returncode == 0, result.stderr
+    assert "What happened (cpu-below)" in result.stdout
+    assert "needs ppc64le level 10 (POWER10), but this CPU (power9le) is level 9" in result.stdout
+    assert f"pin '{PPC64LE.gate}<=9'" in result.stdout
+    assert "x86" not in result.stdout
+
+
+def test_explain_names_mambas_bare_machine_report(conda_text, tmp_path):
+    (tmp_path / "err.txt").write_text(as_power(conda_text, "ppc64le"))
+    result = run_cli("explain", str(tmp_path / "err.txt"))
+    assert "What happened (tool-report)" in result.stdout
+    assert "bare machine name that mamba and micromamba report" in result.stdout
+    assert "CONDA_OVERRIDE_ARCHSPEC=power10le" in result.stdout
+
+
+def test_explain_uses_the_cpu_option_when_the_text_shows_none(tmp_path):
+    (tmp_path / "err.txt").write_text(
+        f"Cannot solve the request because of: {PPC64LE.gate} ==10 cannot be installed because there are no "
+        f"viable options:\n└─ {PPC64LE.gate} 10 would require\n   └─ __archspec * power10le, for which no "
+        "candidates were found.\n")
+    bare = run_cli("explain", "--no-detect", str(tmp_path / "err.txt"))
+    assert "What happened (cpu-not-shown)" in bare.stdout
+    given = run_cli("explain", "--cpu", "power9le", str(tmp_path / "err.txt"))
+    assert "What happened (cpu-below)" in given.stdout and "from --cpu" in given.stdout
