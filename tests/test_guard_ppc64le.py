@@ -8,14 +8,12 @@ and its x86-64 loader never decide a verdict.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT, load_samples
-from guard_support import expect_alive, quoted, set_override, source
+from guard_support import STRICT, expect_alive, set_override, source
 from microarch_level.cpuinfo import namespace
 from microarch_level.families import PPC64LE
 from microarch_level.guard_power import LOADER
@@ -27,7 +25,15 @@ GUARDED = CATALOG.levels[1:]
 SAMPLES = load_samples(ROOT.parent / "shared" / "cpuinfo-ppc64le")
 X86_SAMPLES = load_samples(ROOT.parent / "shared" / "cpuinfo")
 WARNING = f"{PPC64LE.gate}: warning: this environment was built for ppc64le level"
-POWER9 = next((s for s in SAMPLES if s.level == 9), None)
+
+
+@pytest.fixture
+def power9() -> Path:
+    """The real POWER9 sample's path."""
+    found = next((s.path for s in SAMPLES if s.level == 9), None)
+    if found is None:
+        pytest.skip("no POWER9 sample in ../shared/cpuinfo-ppc64le")
+    return found
 
 
 def guard(prefix: Path, suffix: str) -> Path:
@@ -101,11 +107,9 @@ def test_guard_warns_exactly_when_the_power_sample_is_below_the_level(power_inst
 
 
 @pytest.mark.parametrize("shell_name", list(SHELLS))
-def test_a_level_10_environment_on_a_power9_warns(power_installed, shell_name):
-    if POWER9 is None:
-        pytest.skip("no POWER9 sample in ../shared/cpuinfo-ppc64le")
+def test_a_level_10_environment_on_a_power9_warns(power_installed, power9, shell_name):
     sh = shell(shell_name)
-    result = run(sh, activate(sh, power_installed(10)), cpuinfo=POWER9.path)
+    result = run(sh, activate(sh, power_installed(10)), cpuinfo=power9)
     expect_alive(result)
     assert f"{WARNING} 10 but this CPU is level 9 (from /proc/cpuinfo)" in result.stderr
 
@@ -157,48 +161,32 @@ def test_with_nothing_known_and_no_override_the_guard_is_silent(power_installed,
 
 
 @pytest.mark.parametrize("shell_name", list(SHELLS))
-def test_an_override_never_silences_what_the_cpu_warrants_and_is_named(power_installed, shell_name):
-    if POWER9 is None:
-        pytest.skip("no POWER9 sample in ../shared/cpuinfo-ppc64le")
+def test_an_override_never_silences_what_the_cpu_warrants_and_is_named(power_installed, power9, shell_name):
     sh = shell(shell_name)
     script = f"{set_override(sh, 'power10le')}; {activate(sh, power_installed(10))}"
-    result = run(sh, script, cpuinfo=POWER9.path)
+    result = run(sh, script, cpuinfo=power9)
     expect_alive(result)
     assert f"{WARNING} 10 but this CPU is level 9 (from /proc/cpuinfo)" in result.stderr
     assert "CONDA_OVERRIDE_ARCHSPEC=power10le claims level 10; it only steers the solver" in result.stderr
 
 
 @pytest.mark.parametrize("shell_name", list(SHELLS))
-def test_an_unknown_override_is_named_in_the_warning_the_cpu_warrants(power_installed, shell_name):
-    if POWER9 is None:
-        pytest.skip("no POWER9 sample in ../shared/cpuinfo-ppc64le")
+def test_an_unknown_override_is_named_in_the_warning_the_cpu_warrants(power_installed, power9, shell_name):
     sh = shell(shell_name)
     script = f"{set_override(sh, 'zen4')}; {activate(sh, power_installed(10))}"
-    result = run(sh, script, cpuinfo=POWER9.path)
+    result = run(sh, script, cpuinfo=power9)
     assert f"CONDA_OVERRIDE_ARCHSPEC='zen4' is not a ppc64le CPU name known to archspec {CATALOG.archspec_version}" \
         in result.stderr
     assert result.stderr.count("warning:") == 1
 
 
 @pytest.mark.parametrize("shell_name", list(SHELLS))
-def test_microarch_level_guard_0_silences_it(power_installed, shell_name):
-    if POWER9 is None:
-        pytest.skip("no POWER9 sample in ../shared/cpuinfo-ppc64le")
+def test_microarch_level_guard_0_silences_it(power_installed, power9, shell_name):
     sh = shell(shell_name)
     env = base_env(MICROARCH_LEVEL_GUARD="0")
-    result = run(sh, activate(sh, power_installed(10)), env=env, cpuinfo=POWER9.path)
+    result = run(sh, activate(sh, power_installed(10)), env=env, cpuinfo=power9)
     expect_alive(result)
     assert result.stderr == ""
-
-
-STRICT = {
-    "bash": "set -euo pipefail",
-    "dash": "set -eu",
-    "ksh93": "set -euo pipefail",
-    "mksh": "set -euo pipefail",
-    "zsh": "setopt err_exit err_return no_unset pipe_fail sh_word_split ksh_arrays extended_glob glob_subst "
-           "rc_expand_param warn_create_global",
-}
 
 
 @pytest.mark.parametrize("power", SAMPLES, ids=lambda s: s.id)
@@ -224,10 +212,8 @@ def test_guard_leaves_no_variables_behind(power_installed, power, shell_name):
 
 
 @pytest.mark.parametrize("shell_name", POSIX)
-def test_a_closed_stderr_never_fails_activation(power_installed, shell_name):
-    if POWER9 is None:
-        pytest.skip("no POWER9 sample in ../shared/cpuinfo-ppc64le")
+def test_a_closed_stderr_never_fails_activation(power_installed, power9, shell_name):
     sh = shell(shell_name)
     script = f"set -e; {source(sh, guard(power_installed(10), sh.suffix))} 2>&-; echo alive"
-    result = run(sh, script, cpuinfo=POWER9.path)
+    result = run(sh, script, cpuinfo=power9)
     assert "alive" in result.stdout, result.stderr
