@@ -217,3 +217,63 @@ def test_a_closed_stderr_never_fails_activation(power_installed, power9, shell_n
     script = f"set -e; {source(sh, guard(power_installed(10), sh.suffix))} 2>&-; echo alive"
     result = run(sh, script, cpuinfo=power9)
     assert "alive" in result.stdout, result.stderr
+
+
+# --- hostile /proc/cpuinfo and overrides ----------------------------------------------
+
+def sample_text(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "cpuinfo"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("shell_name", list(SHELLS))
+def test_a_cpu_line_without_a_final_newline_is_read(power_installed, tmp_path, shell_name):
+    sh = shell(shell_name)
+    cpuinfo = sample_text(tmp_path, "processor\t: 0\ncpu\t\t: POWER9, altivec supported")
+    result = run(sh, activate(sh, power_installed(10)), cpuinfo=cpuinfo)
+    assert f"{WARNING} 10 but this CPU is level 9 (from /proc/cpuinfo)" in result.stderr
+
+
+@pytest.mark.parametrize("shell_name", list(SHELLS))
+def test_only_the_first_processors_cpu_line_counts(power_installed, tmp_path, shell_name):
+    """A first block without a `cpu` line tells nothing, whatever the second says: silence."""
+    sh = shell(shell_name)
+    cpuinfo = sample_text(tmp_path, "processor\t: 0\nclock\t\t: 3000MHz\n\nprocessor\t: 1\ncpu\t\t: POWER8\n")
+    result = run(sh, activate(sh, power_installed(10)), cpuinfo=cpuinfo)
+    expect_alive(result)
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("line", ["cpu\t\t: POWER100", "cpu\t\t: PowerPC 970", "cpu\t\t: POWER", "cpus\t: POWER8"])
+@pytest.mark.parametrize("shell_name", list(SHELLS))
+def test_a_cpu_line_naming_no_generation_tells_nothing(power_installed, tmp_path, shell_name, line):
+    sh = shell(shell_name)
+    result = run(sh, activate(sh, power_installed(10)), cpuinfo=sample_text(tmp_path, f"processor\t: 0\n{line}\n"))
+    expect_alive(result)
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("shell_name", list(SHELLS))
+def test_a_cpu_line_is_found_after_lines_that_only_begin_like_one(power_installed, tmp_path, shell_name):
+    sh = shell(shell_name)
+    cpuinfo = sample_text(tmp_path, "processor\t: 0\ncpus\t: 8\ncpu\t\t: POWER9, altivec supported\n")
+    result = run(sh, activate(sh, power_installed(10)), cpuinfo=cpuinfo)
+    assert f"{WARNING} 10 but this CPU is level 9 (from /proc/cpuinfo)" in result.stderr
+
+
+@pytest.mark.parametrize("shell_name", list(SHELLS))
+def test_an_override_with_control_characters_is_never_echoed(power_installed, power9, shell_name):
+    sh = shell(shell_name)
+    env = base_env(CONDA_OVERRIDE_ARCHSPEC="zen\x1b[31m4")
+    result = run(sh, activate(sh, power_installed(10)), env=env, cpuinfo=power9)
+    assert "\x1b" not in result.stderr
+    assert "a value with characters no CPU name has, not shown" in result.stderr
+
+
+@pytest.mark.parametrize("shell_name", list(SHELLS))
+def test_a_long_override_is_not_shown(power_installed, power9, shell_name):
+    sh = shell(shell_name)
+    env = base_env(CONDA_OVERRIDE_ARCHSPEC="p" * 500)
+    result = run(sh, activate(sh, power_installed(10)), env=env, cpuinfo=power9)
+    assert "a value of 500 characters, not shown" in result.stderr and "ppppp" not in result.stderr

@@ -10,17 +10,17 @@ if test "$MICROARCH_LEVEL_GUARD" != 0
     set -l _mal_from
     set -l _mal_line
     if test -r /proc/cpuinfo
+        # The first processor's `cpu` line (a blank line ends the first processor).
         while read -l _mal_l
-            switch $_mal_l
-                case 'cpu*'
-                    set -l _mal_g (string match -r -- '^cpu\s*:\s*POWER([1-9][0-9]?)(?![0-9])' $_mal_l)[2]
-                    if test -n "$_mal_g"
-                        set _mal_cpu $_mal_g
-                        set _mal_from /proc/cpuinfo
-                    end
-                    break
-                case ''
-                    break
+            if string match -qr -- '^cpu\s*:' "$_mal_l"
+                set -l _mal_g (string match -r -- '^cpu\s*:\s*POWER([1-9][0-9]?)(?![0-9])' "$_mal_l")[2]
+                if test -n "$_mal_g"
+                    set _mal_cpu $_mal_g
+                    set _mal_from /proc/cpuinfo
+                end
+                break
+            else if test -z "$_mal_l"
+                break
             end
         end </proc/cpuinfo
     end
