@@ -5,7 +5,7 @@ own order (zipped lists sorted), without our comments, with keys from the
 conda-forge pinning (docker_image, channel_targets, cdt_name...).  Comparing
 bytes would turn the feedstock red after every bot rerender, so this module
 compares meaning instead: the gate builds each CI job makes, read the way
-rattler-build reads a variant file -- the zipped (microarch_level,
+rattler-build reads a variant file -- the zipped (microarch_family, microarch_level,
 archspec_build) rows.  Keys the recipe does not use are ignored.
 """
 

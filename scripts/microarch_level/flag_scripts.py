@@ -5,7 +5,10 @@ save/restore stack, because conda and micromamba re-run a lower environment's
 activate.d when a stacked one is deactivated: each touched variable remembers,
 in `_X86_64_MICROARCH_LEVEL_<VAR>` = `<how>:<level>`, the one token the package
 appended; every script first removes exactly that token, and activation then
-appends its own level's token.  Three scripts per shell:
+appends its own level's token.  Every family (families.py) gets the same scripts
+with its own names (`_PPC64LE_MICROARCH_LEVEL_<VAR>`, `+ppc64le-microarch-level.*`,
+GOPPC64 for GOAMD64, `-mcpu=powerN -mtune=powerN` for `-march=x86-64-vN`).
+Three scripts per shell:
 
 - `activate.d/+x86_64-microarch-level.*` sorts before the compilers' scripts
   and only removes the token, so a compiler script that backs CFLAGS up never

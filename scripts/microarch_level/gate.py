@@ -1,4 +1,4 @@
-"""Which builds of the gate `_x86_64-microarch-level` exist, and what each requires.
+"""Which builds of a family's gate (`_x86_64-microarch-level`, `_ppc64le-microarch-level`) exist.
 
 Level N must install on every CPU at level N or above, whatever name the
 installing tool reports for it, using only matching every solver supports
@@ -7,7 +7,9 @@ at or above N, plus one glob per generic level, `x86*64*vM`, which matches the
 archspec spelling `x86_64_vM` (mamba >= 1.5.10, conda's fallback) and the
 hyphenated `x86_64-vM` of mamba 1.5.3-1.5.9 alike.  Level 1 requires nothing:
 every x86-64 CPU qualifies, including hosts that report no `__archspec`, an
-unknown new name, or pixi's `x86_64` baseline.
+unknown new name, or pixi's `x86_64` baseline.  ppc64le has no generic level
+names: its baseline 8 requires nothing (so mamba's bare `ppc64le` report gets
+it) and levels 9 and 10 list `power9le`, `power10le` and any newer POWER.
 """
 
 from __future__ import annotations
