@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the activation scripts `microarch-level generate` rendered for the
 # package and level being built (recipe/generated/<package>/<level>/ mirrors the
-# environment prefix).  The level-1 gate has none: every x86-64 CPU reaches it.
+# environment prefix).  The baseline gate (x86_64 1, ppc64le 8) has none: every
+# CPU of its family reaches it.
 set -euo pipefail
 src="$RECIPE_DIR/generated/$PKG_NAME/$PKG_VERSION"
 if [ ! -d "$src" ]; then

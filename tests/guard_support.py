@@ -23,6 +23,17 @@ LOADER = Path("/lib64/ld-linux-x86-64.so.2")
 SEPARATOR = "@@"
 
 
+# The strictest options each POSIX shell offers: a guard must survive them all.
+STRICT = {
+    "bash": "set -euo pipefail",
+    "dash": "set -eu",
+    "ksh93": "set -euo pipefail",
+    "mksh": "set -euo pipefail",
+    "zsh": "setopt err_exit err_return no_unset pipe_fail sh_word_split ksh_arrays extended_glob glob_subst "
+           "rc_expand_param warn_create_global",
+}
+
+
 def guard(prefix: Path, suffix: str) -> Path:
     return prefix / "etc" / "conda" / "activate.d" / f"_x86_64-microarch-level_guard.{suffix}"
 

@@ -5,6 +5,8 @@ installed with rattler from the built channel; some environments also hold a
 compiler-style package whose scripts (sorting before `~x86_64-microarch-level`,
 like `activate-gcc_linux-64.sh`) rewrite CFLAGS to `-march=nocona ... -isystem
 <prefix>/include`, keep the value they replaced and put it back on deactivation.
+Every sequence runs for each family: levels 1, 2, 3 of the sequences are x86-64
+levels 1-3 and ppc64le levels 8-10 (whose compilers set `-mcpu=power8 ...`).
 tests/replay.py replays conda's protocol; with MICROARCH_LEVEL_CONDA or
 MICROARCH_LEVEL_MICROMAMBA naming a real executable, the real shell hook runs
 the same commands.  After every command each variable the package touches is
@@ -22,12 +24,31 @@ from pathlib import Path
 
 import pytest
 
-from microarch_level.flag_scripts import FLAG_VARS, STATE_PREFIX, FlagVar
-from microarch_level.levels import LEVELS, load_catalog
+from microarch_level.families import FAMILIES, Family
+from microarch_level.flag_scripts import FlagVar, flag_vars
+from microarch_level.levels import Catalog
 from replay import environments, parse, replay_script, tool_script
 from shells import SHELLS, base_env, shell
 
-CATALOG = load_catalog()
+
+@dataclass(frozen=True)
+class Profile:
+    """One family as the sequences see it: rank 1, 2, 3 are its three lowest levels."""
+
+    family: Family
+    catalog: Catalog
+    compiler_flags: str  # what that family's conda-forge compiler activation puts in CFLAGS
+
+    def level(self, rank: int | None) -> int | None:
+        return None if rank is None else self.catalog.levels[rank - 1]
+
+    @property
+    def vars(self) -> tuple[FlagVar, ...]:
+        return flag_vars(self.family)
+
+
+COMPILER_FLAGS = {"x86_64": "-march=nocona -mtune=haswell", "ppc64le": "-mcpu=power8 -mtune=power8"}
+PROFILES = {f.name: Profile(f, f.catalog(None), COMPILER_FLAGS[f.name]) for f in FAMILIES}
 
 # name -> (flag package level or None, has the compiler-style package)
 ENVS = {
@@ -44,16 +65,16 @@ START = {
 }
 
 
-def nocona(prefix: Path) -> str:
-    return f"-march=nocona -mtune=haswell -isystem {prefix}/include"
+def nocona(prefix: Path, profile: Profile) -> str:
+    return f"{profile.compiler_flags} -isystem {prefix}/include"
 
 
 @dataclass(frozen=True)
 class Expect:
-    """After one command: the flag level in effect, and CFLAGS written out.
+    """After one command: the flag level (rank) in effect, and CFLAGS written out.
 
     `cflags` parts: "start", "cc:<env>" (that env's compiler value), an int
-    level (that level's token), and a trailing literal such as " -g".
+    rank (that level's token), and a trailing literal such as " -g".
     `level` governs every other variable (no compiler script touches them).
     """
 
@@ -98,34 +119,36 @@ SEQUENCES = {
 # ----------------------------------------------------------------------------
 # What each variable must hold.
 
-def token(var: FlagVar, level: int) -> str | None:
-    return var.token(CATALOG.march[level], level)
+def token(var: FlagVar, level: int, profile: Profile) -> str | None:
+    return var.token(profile.catalog.march[level], level, profile.catalog, profile.family)
 
 
-def with_token(var: FlagVar, value: str | None, level: int | None) -> str | None:
-    """`value` (None: unset) plus the token of `level`, by the package's documented rules."""
+def with_token(var: FlagVar, value: str | None, rank: int | None, profile: Profile) -> str | None:
+    """`value` (None: unset) plus the token of `rank`'s level, by the package's documented rules."""
+    level = profile.level(rank)
     if level is None:
         return value
-    tok = token(var, level)
+    baseline = profile.catalog.levels[0]
+    tok = token(var, level, profile)
     if tok is None or (var.only_if_set and value is None):
         return value
     if var.kind == "go":
-        return tok if (level > LEVELS[0] or not value) else value
-    if var.kind == "march" and level == LEVELS[0] and value is not None and "-march=" in value:
+        return tok if (level > baseline or not value) else value
+    if var.kind == "march" and level == baseline and value is not None and profile.family.cpu_flag in value:
         return value
     return tok if not value else f"{value} {tok}"
 
 
-def expected_cflags(parts: tuple, start: str | None, envs: dict[str, Path]) -> str | None:
-    cflags = next(v for v in FLAG_VARS if v.name == "CFLAGS")
+def expected_cflags(parts: tuple, start: str | None, envs: dict[str, Path], profile: Profile) -> str | None:
+    cflags = next(v for v in profile.vars if v.name == "CFLAGS")
     value: str | None = None
     for part in parts:
         if part == "start":
             value = start
         elif isinstance(part, str) and part.startswith("cc:"):
-            value = nocona(envs[part[3:]])
+            value = nocona(envs[part[3:]], profile)
         elif isinstance(part, int):
-            value = with_token(cflags, value, part)
+            value = with_token(cflags, value, part, profile)
         else:
             value = (value or "") + part
     return value
@@ -175,30 +198,36 @@ endif
 }
 
 
-def add_compiler(prefix: Path) -> None:
+def add_compiler(prefix: Path, profile: Profile) -> None:
     """The scripts a compiler package would install, named to sort like conda-forge's."""
     for suffix, (activate, deactivate) in COMPILER.items():
         for kind, text in (("activate", activate), ("deactivate", deactivate)):
             folder = prefix / "etc" / "conda" / f"{kind}.d"
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"{kind}-gcc_linux-64.{suffix}").write_text(text.replace("@NOCONA@", nocona(prefix)))
+            (folder / f"{kind}-gcc_linux-64.{suffix}").write_text(text.replace("@NOCONA@", nocona(prefix, profile)))
+
+
+@pytest.fixture(scope="module", params=list(PROFILES))
+def profile(request) -> Profile:
+    return PROFILES[request.param]
 
 
 @pytest.fixture(scope="module")
-def envs(channel, tmp_path_factory) -> dict[str, Path]:
+def envs(channel, tmp_path_factory, profile) -> dict[str, Path]:
     from microarch_level.channel import base_virtual_packages, install, solve
 
-    root = tmp_path_factory.mktemp("envs")
+    root = tmp_path_factory.mktemp(f"envs-{profile.family.name}")
     made = {}
-    for name, (level, compiler) in ENVS.items():
+    for name, (rank, compiler) in ENVS.items():
         prefix = root / name
-        if level is None:
+        if rank is None:
             (prefix / "conda-meta").mkdir(parents=True)
             (prefix / "conda-meta" / "history").write_text("")
         else:
-            install(solve([channel], [f"x86_64-microarch-level=={level}"], base_virtual_packages()), prefix)
+            install(solve([channel], [f"{profile.family.flags}=={profile.level(rank)}"], base_virtual_packages()),
+                    prefix)
         if compiler:
-            add_compiler(prefix)
+            add_compiler(prefix, profile)
         made[name] = prefix
     return made
 
@@ -213,29 +242,29 @@ def touched(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if not k.startswith(CONDA_VARS) or k.startswith("CONDA_BACKUP")}
 
 
-def start_env(start: str) -> dict[str, str]:
+def start_env(start: str, profile: Profile) -> dict[str, str]:
     value = START[start]
     if value is None:
         return base_env()
-    return base_env(**{v.name: value for v in FLAG_VARS})
+    return base_env(**{v.name: value for v in profile.vars})
 
 
-def check(sequence: str, start: str, dumps: list[dict[str, str]], envs: dict[str, Path]) -> None:
+def check(sequence: str, start: str, dumps: list[dict[str, str]], envs: dict[str, Path], profile: Profile) -> None:
     expects = SEQUENCES[sequence]
     steps = parse(sequence)
     assert len(dumps) == len(steps) + 1
     before = dumps[0]
     for step, expect, env in zip(steps, expects, dumps[1:]):
-        for var in FLAG_VARS:
+        for var in profile.vars:
             if var.name == "CFLAGS":
-                want = expected_cflags(expect.cflags, START[start], envs)
+                want = expected_cflags(expect.cflags, START[start], envs, profile)
             else:
-                want = with_token(var, START[start], expect.level)
+                want = with_token(var, START[start], expect.level, profile)
             assert env.get(var.name) == want, f"after `{step.typed}`: {var.name}"
     edited = {"CFLAGS"} if expects[-1].cflags != ("start",) else set()  # a user's edit stays
     assert ({k: v for k, v in touched(dumps[-1]).items() if k not in edited}
             == {k: v for k, v in touched(before).items() if k not in edited}), "after the last command"
-    assert not [k for k in dumps[-1] if k.startswith(STATE_PREFIX)]
+    assert not [k for k in dumps[-1] if k.startswith(profile.family.state_prefix)]
 
 
 def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -245,11 +274,11 @@ def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("start", list(START))
 @pytest.mark.parametrize("shell_name", list(SHELLS))
 @pytest.mark.parametrize("sequence", list(SEQUENCES))
-def test_replayed_sequence_leaves_exactly_the_active_levels_flags(envs, sequence, shell_name, start):
+def test_replayed_sequence_leaves_exactly_the_active_levels_flags(profile, envs, sequence, shell_name, start):
     sh = shell(shell_name)
-    result = run([*sh.argv, "-c", replay_script(sh, parse(sequence), envs)], start_env(start))
+    result = run([*sh.argv, "-c", replay_script(sh, parse(sequence), envs)], start_env(start, profile))
     assert (result.returncode, result.stderr) == (0, ""), result.stdout[-2000:]
-    check(sequence, start, environments(result.stdout), envs)
+    check(sequence, start, environments(result.stdout), envs, profile)
 
 
 TOOLS = {"conda": "MICROARCH_LEVEL_CONDA", "micromamba": "MICROARCH_LEVEL_MICROMAMBA"}
@@ -259,15 +288,15 @@ TOOLS = {"conda": "MICROARCH_LEVEL_CONDA", "micromamba": "MICROARCH_LEVEL_MICROM
 @pytest.mark.parametrize("shell_name", list(SHELLS))
 @pytest.mark.parametrize("sequence", list(SEQUENCES))
 @pytest.mark.parametrize("tool", list(TOOLS))
-def test_the_real_tool_runs_the_sequence_the_same_way(envs, tool, sequence, shell_name, start):
+def test_the_real_tool_runs_the_sequence_the_same_way(profile, envs, tool, sequence, shell_name, start):
     exe = os.environ.get(TOOLS[tool]) or shutil.which(tool)
     if not exe:
         pytest.skip(f"{tool} not found on PATH and {TOOLS[tool]} not set")
     sh = shell(shell_name)
-    env = start_env(start)
+    env = start_env(start, profile)
     env["PATH"] = f"{Path(exe).parent}:{env['PATH']}"
     if tool == "micromamba":
         env["MAMBA_ROOT_PREFIX"] = str(next(iter(envs.values())).parent / "micromamba-root")
     result = run([*sh.argv, "-c", tool_script(tool, exe, sh, parse(sequence), envs)], env)
     assert result.returncode == 0, result.stderr[-2000:]
-    check(sequence, start, environments(result.stdout), envs)
+    check(sequence, start, environments(result.stdout), envs, profile)

@@ -1,7 +1,9 @@
 """`.ci_support/` is conda-smithy's: `generate --check` judges what its CI jobs build, not its bytes.
 
 Every test starts from the files conda-smithy 2026.8.5 really wrote for this
-feedstock (../shared/conda-smithy/rerendered), copied into a temporary tree.
+feedstock (../shared/conda-smithy/rerendered, x86-64 only, with the build_tag
+key the recipe dropped since), brought up to date the way its next rerender
+updates them: each job holds the rows of recipe/variants.yaml at its level.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ import pytest
 import yaml
 
 from conftest import ROOT, run_cli
-from microarch_level.ci_support import CI_SUPPORT, MATCHER_KEY, LEVEL_KEY, job_file
+from microarch_level.ci_support import CI_SUPPORT, FAMILY_KEY, MATCHER_KEY, LEVEL_KEY, ZIPPED, job_file
+from microarch_level.families import catalogs
 from microarch_level.gate import gate_builds
-from microarch_level.levels import LEVELS
+
+LEVELS = [level for _, c in catalogs() for level in c.levels]
+PPC_LEVELS = [level for f, c in catalogs() if f.name == "ppc64le" for level in c.levels]
 
 RERENDERED = ROOT.parent / "shared" / "conda-smithy" / "rerendered" / CI_SUPPORT
 # The key the recipe stopped using after that rerender (it derives the build tag now).
@@ -30,13 +35,23 @@ def rerendered() -> Path:
 
 
 @pytest.fixture
-def tree(tmp_path, rerendered) -> Path:
-    """A feedstock as conda-smithy just left it: our recipe, its .ci_support."""
+def stale_tree(tmp_path, rerendered) -> Path:
+    """A feedstock as conda-smithy left it before ppc64le: our recipe, its .ci_support."""
     shutil.copytree(ROOT / "recipe", tmp_path / "recipe")
     shutil.copytree(rerendered, tmp_path / CI_SUPPORT)
     for path in (tmp_path / CI_SUPPORT).iterdir():
         path.chmod(0o644)
     return tmp_path
+
+
+@pytest.fixture
+def tree(stale_tree) -> Path:
+    """The same feedstock after the next rerender (see as_next_rerender)."""
+    variants = yaml.safe_load((stale_tree / "recipe" / "variants.yaml").read_text())
+    pinning = load(stale_tree, 1)
+    for level in LEVELS:
+        save(stale_tree, level, as_next_rerender(pinning, variants, level))
+    return stale_tree
 
 
 def load(tree: Path, level: int) -> dict:
@@ -63,31 +78,34 @@ def check(tree: Path, *extra: str):
     return run_cli("generate", "--check", "--root", str(tree), *extra)
 
 
-def as_rerendered_without_build_tag(data: dict) -> dict:
-    """What conda-smithy writes once recipe/variants.yaml no longer has build_tag: the same, minus that key.
+def as_next_rerender(pinning: dict, variants: dict, level: int) -> dict:
+    """What conda-smithy writes for `level` from today's recipe/variants.yaml.
 
-    conda-smithy keeps only the variant keys the recipe uses, sorts each zipped
-    group by its rows' values (archspec_build first, unchanged here) and dumps with
-    PyYAML's default dumper (configure_feedstock.py: sort_config,
-    dump_subspace_config_files); re-dumping its real files reproduces their bytes.
+    conda-smithy keeps the pinning keys (docker_image, channel_*), only the variant
+    keys the recipe uses (so build_tag goes, microarch_family comes), sorts each
+    zipped group by its rows' values and dumps with PyYAML's default dumper
+    (configure_feedstock.py: sort_config, dump_subspace_config_files); re-dumping
+    its real files reproduces their bytes.
     """
-    data = dict(data)
-    data.pop(DROPPED_KEY)
-    data["zip_keys"] = [[k for k in group if k != DROPPED_KEY] for group in data["zip_keys"]]
+    data = {k: v for k, v in pinning.items() if k not in (DROPPED_KEY, "zip_keys", *ZIPPED)}
+    at = sorted(r for r in zip(*(variants[k] for k in ZIPPED)) if r[ZIPPED.index(LEVEL_KEY)] == str(level))
+    data.update({key: [r[i] for r in at] for i, key in enumerate(ZIPPED)})
+    data["zip_keys"] = [list(ZIPPED)]
     return data
 
 
-def test_the_check_passes_on_the_files_conda_smithy_wrote(tree):
+def test_the_check_passes_on_what_the_next_rerender_writes(tree):
     result = check(tree)
     assert result.returncode == 0, result.stderr
     assert "match archspec" in result.stdout
 
 
-def test_the_check_passes_on_what_the_next_rerender_writes(tree):
-    for level in LEVELS:
-        save(tree, level, as_rerendered_without_build_tag(load(tree, level)))
-    result = check(tree)
-    assert result.returncode == 0, result.stderr
+def test_the_files_conda_smithy_wrote_before_ppc64le_need_a_rerender(stale_tree):
+    result = check(stale_tree)
+    assert result.returncode == 1
+    assert f"unreadable: {job_file(1)} (no list of {FAMILY_KEY} values; rerender" in result.stderr
+    for level in PPC_LEVELS:
+        assert f"missing: {job_file(level)} (" in result.stderr
 
 
 def test_rerendered_files_differ_in_bytes_but_not_in_meaning(tree, rerendered):
@@ -120,7 +138,7 @@ def test_a_missing_row_fails_naming_the_file_and_the_cpu(tree, level):
 def test_an_extra_row_fails_naming_the_file_and_the_row(tree):
     data = load(tree, 4)
     # haswell is level 3: a level-4 gate build for it would install on CPUs below level 4.
-    save(tree, 4, set_rows(data, rows(data) + [("haswell", "haswell", "4")]))
+    save(tree, 4, set_rows(data, rows(data) + [("haswell", "x86_64", "4")]))
     result = check(tree)
     assert result.returncode == 1
     assert f"stale: {job_file(4)} (has the level-4 build haswell (__archspec haswell), " \
@@ -129,7 +147,7 @@ def test_an_extra_row_fails_naming_the_file_and_the_row(tree):
 
 def test_a_row_at_the_wrong_level_fails_naming_the_file_and_the_row(tree):
     data = load(tree, 3)
-    moved = [(a, t, "2" if a == "zen2" else lv) for a, t, lv in rows(data)]
+    moved = [(a, f, "2" if a == "zen2" else lv) for a, f, lv in rows(data)]
     save(tree, 3, set_rows(data, moved))
     result = check(tree)
     assert result.returncode == 1
@@ -137,11 +155,20 @@ def test_a_row_at_the_wrong_level_fails_naming_the_file_and_the_row(tree):
     assert f"{job_file(3)} (lacks the level-3 build zen2" in result.stderr
 
 
-def test_a_missing_job_fails_naming_the_file(tree):
-    (tree / job_file(4)).unlink()
+@pytest.mark.parametrize("level, builds", [(4, 9), (9, 2)])
+def test_a_missing_job_fails_naming_the_file(tree, level, builds):
+    (tree / job_file(level)).unlink()
     result = check(tree)
     assert result.returncode == 1
-    assert f"missing: {job_file(4)} (9 level-4 builds" in result.stderr
+    assert f"missing: {job_file(level)} ({builds} level-{level} builds" in result.stderr
+
+
+def test_a_ppc64le_row_in_the_wrong_family_fails_naming_the_file(tree):
+    data = load(tree, 9)
+    save(tree, 9, set_rows(data, [(a, "x86_64", lv) for a, _, lv in rows(data)]))
+    result = check(tree)
+    assert result.returncode == 1
+    assert f"{job_file(9)} (lacks the ppc64le level-9 build power9le (__archspec power9le)" in result.stderr
 
 
 def test_a_job_for_a_level_archspec_lacks_fails_naming_the_file(tree):
@@ -197,8 +224,8 @@ def test_pyyaml_reproduces_conda_smithys_bytes(rerendered):
 
 def test_recipe_variants_zip_only_the_keys_the_recipe_uses(root):
     data = yaml.safe_load((root / "recipe" / "variants.yaml").read_text())
-    assert sorted(k for k in data if k != "zip_keys") == sorted([MATCHER_KEY, LEVEL_KEY])
-    assert data["zip_keys"] == [sorted([MATCHER_KEY, LEVEL_KEY])]
+    assert sorted(k for k in data if k != "zip_keys") == sorted([MATCHER_KEY, FAMILY_KEY, LEVEL_KEY])
+    assert data["zip_keys"] == [sorted([MATCHER_KEY, FAMILY_KEY, LEVEL_KEY])]
 
 
 def rendered_gate_builds(tree: Path) -> set[tuple[str, str]]:
@@ -212,21 +239,26 @@ def rendered_gate_builds(tree: Path) -> set[tuple[str, str]]:
     return found
 
 
-def test_the_recipe_names_each_gate_build_as_gate_py_does(catalog):
+@pytest.mark.parametrize("family", ["x86_64", "ppc64le"])
+def test_the_recipe_names_each_gate_build_as_gate_py_does(family):
+    catalog = next(c for f, c in catalogs() if f.name == family)
     builds = rendered_gate_builds(ROOT)
-    gates = {(v, s) for n, v, s in builds if n == "_x86_64-microarch-level"}
+    gates = {(v, s) for n, v, s in builds if n == f"_{family}-microarch-level"}
     assert gates == {(str(b.level), b.build_string(5)) for b in gate_builds(catalog)}
+    flags = {v for n, v, s in builds if n == f"{family}-microarch-level"}
+    assert flags == {str(level) for level in catalog.levels}
 
 
 def test_committed_and_rerendered_jobs_render_the_same_builds(tree):
     assert rendered_gate_builds(tree) == rendered_gate_builds(ROOT)
 
 
-def test_build_makes_the_same_64_packages_from_the_rerendered_jobs(tree, channel, catalog):
+def test_build_makes_the_same_71_packages_from_the_rerendered_jobs(tree, channel):
     from microarch_level.channel import build_channel
 
     report = build_channel(tree, tree / "build_artifacts", run_tests=False)
     from_rerendered = sorted(p.name for p in report.packages)
     from_committed = sorted(p.name for p in channel.glob("*/*.conda"))
-    assert len(from_rerendered) == 64 == len(gate_builds(catalog)) + 4
+    expected = sum(len(gate_builds(c)) + len(c.levels) for _, c in catalogs())
+    assert len(from_rerendered) == 71 == expected
     assert from_rerendered == from_committed

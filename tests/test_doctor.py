@@ -327,6 +327,13 @@ def test_an_environment_without_the_gate_needs_no_level(tmp_path):
     assert doctor("--prefix", str(tmp_path))["prefix"]["status"] == "no-gate"
 
 
+def test_an_environment_with_the_ppc64le_gate_is_named_as_another_familys(tmp_path):
+    prefix = write_records(tmp_path, [
+        {"name": "_ppc64le-microarch-level", "version": "10", "build": "5_power10le", "depends": []}])
+    env = doctor("--prefix", str(prefix))["prefix"]
+    assert (env["status"], env["other_gates"]) == ("other-family", [{"name": "_ppc64le-microarch-level", "level": 10}])
+
+
 @pytest.mark.parametrize("make", [lambda p: p / "missing", lambda p: p])
 def test_a_path_that_is_not_an_environment_is_a_one_line_usage_error(tmp_path, make):
     result = run([*DOCTOR, "--prefix", str(make(tmp_path))])

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from guard_support import (GUARDED, WARNING, activate, cpuinfo_at, each_override, emulated_loader,  # noqa: F401
-                           expect_alive, guard, run_with_glibc_only, source, split_outputs)
+from guard_support import (GUARDED, STRICT, WARNING, activate, cpuinfo_at, each_override,  # noqa: F401
+                           emulated_loader, expect_alive, guard, run_with_glibc_only, source, split_outputs)
 from microarch_level.cpuinfo import mounted
 from microarch_level.levels import load_catalog
 from microarch_level.spelling import suggest
@@ -37,16 +37,6 @@ def test_guard_warns_exactly_when_the_cpu_sample_is_below_the_level(installed, s
         assert result.stderr.count("warning:") == 1
     else:
         assert result.stderr == ""
-
-
-STRICT = {
-    "bash": "set -euo pipefail",
-    "dash": "set -eu",
-    "ksh93": "set -euo pipefail",
-    "mksh": "set -euo pipefail",
-    "zsh": "setopt err_exit err_return no_unset pipe_fail sh_word_split ksh_arrays extended_glob glob_subst "
-           "rc_expand_param warn_create_global",
-}
 
 
 @pytest.mark.parametrize("cpu_level", [2, 4], ids=["below", "reaches"])

@@ -143,8 +143,28 @@ def _template(name: str) -> str:
     return resources.files("microarch_level").joinpath("templates", name).read_text(encoding="utf-8")
 
 
-def render_scripts(catalog: Catalog, header: str) -> dict[str, str]:
-    """Every activation script of both packages, keyed `<package>/<level>/<installed path>`."""
+def render_scripts(catalog: Catalog, header: str, family=None) -> dict[str, str]:
+    """Every activation script of a family's two packages, keyed `<package>/<level>/<installed path>`."""
+    from .families import X86_64
+    from .flag_scripts import FlagRenderer
+
+    family = family or X86_64
+    out: dict[str, str] = {}
+    if family is X86_64:
+        out.update(_x86_guards(catalog, header))
+    else:
+        from .guard_power import render_guards
+
+        out.update(render_guards(catalog, family, header))
+    flags = FlagRenderer(catalog, family)
+    for level in catalog.levels:
+        for path, text in flags.render(level, header).items():
+            out[f"{family.flags}/{level}/{path}"] = text
+    return out
+
+
+def _x86_guards(catalog: Catalog, header: str) -> dict[str, str]:
+    """The x86-64 gate's guards: level features from /proc/cpuinfo's flags line."""
     r = _Renderer(catalog, header)
     out: dict[str, str] = {}
     for level in LEVELS[1:]:
@@ -172,11 +192,5 @@ def render_scripts(catalog: Catalog, header: str) -> dict[str, str]:
             "OVERRIDE_CASES": r.fish_override_cases(),
             "GLIBC_CASES": r.fish_glibc_cases(),
         })
-        out[base + GUARD_FILE.format(shell="csh")] = _fill(_template("guard.csh.in"), common)
-    from .flag_scripts import FlagRenderer
-
-    flags = FlagRenderer(catalog)
-    for level in LEVELS:
-        for path, text in flags.render(level, header).items():
-            out[f"{FLAGS}/{level}/{path}"] = text
+        out[base + GUARD_FILE.format(shell="csh")] = _fill(_template("guard.csh.in"), {**common, "GATE": GATE})
     return out

@@ -228,15 +228,16 @@ def base_virtual_packages():
             GenericVirtualPackage(PackageName("__glibc"), Version("2.28"), BuildString("0"))]
 
 
-def solve(channels: Iterable[Path], specs: Sequence[str], virtual_packages: list) -> list:
-    """Records rattler would install for `specs`; raises Unsatisfiable."""
+def solve(channels: Iterable[Path], specs: Sequence[str], virtual_packages: list,
+          platforms: Sequence[str] = ("linux-64", "noarch")) -> list:
+    """Records rattler would install for `specs` on `platforms`; raises Unsatisfiable."""
     import rattler
     from rattler.exceptions import SolverError
 
     sources = [rattler.Channel(Path(c).resolve().as_uri()) for c in channels]
 
     async def run():
-        return await rattler.solve(sources, list(specs), platforms=["linux-64", "noarch"],
+        return await rattler.solve(sources, list(specs), platforms=list(platforms),
                                    virtual_packages=virtual_packages)
 
     try:

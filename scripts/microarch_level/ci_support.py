@@ -5,7 +5,7 @@ own order (zipped lists sorted), without our comments, with keys from the
 conda-forge pinning (docker_image, channel_targets, cdt_name...).  Comparing
 bytes would turn the feedstock red after every bot rerender, so this module
 compares meaning instead: the gate builds each CI job makes, read the way
-rattler-build reads a variant file -- the zipped (microarch_level,
+rattler-build reads a variant file -- the zipped (microarch_family, microarch_level,
 archspec_build) rows.  Keys the recipe does not use are ignored.
 """
 
@@ -24,7 +24,8 @@ from .gate import build_tag
 CI_SUPPORT = ".ci_support"
 LEVEL_KEY = "microarch_level"
 MATCHER_KEY = "archspec_build"
-ZIPPED = [MATCHER_KEY, LEVEL_KEY]  # conda-smithy keeps zip_keys groups sorted; so do we
+FAMILY_KEY = "microarch_family"
+ZIPPED = [MATCHER_KEY, FAMILY_KEY, LEVEL_KEY]  # conda-smithy keeps zip_keys groups sorted; so do we
 JOB_FILE = re.compile(r"linux_64_microarch_level(\d+)\.yaml")
 RERENDER = "rerender with conda-smithy"
 
@@ -35,17 +36,19 @@ class Unreadable(ValueError):
 
 @dataclass(frozen=True, order=True)
 class Row:
-    """One gate build: its level and the `__archspec` matcher it depends on."""
+    """One gate build: its family, level and the `__archspec` matcher it depends on."""
 
     level: int
     archspec_build: str
+    family: str = "x86_64"
 
     @property
     def tag(self) -> str:
-        return build_tag(self.archspec_build)
+        return build_tag(self.archspec_build, self.family)
 
     def __str__(self) -> str:
-        return f"level-{self.level} build {self.tag} (__archspec {self.archspec_build})"
+        prefix = "" if self.family == "x86_64" else f"{self.family} "
+        return f"{prefix}level-{self.level} build {self.tag} (__archspec {self.archspec_build})"
 
 
 def job_file(level: int) -> str:
@@ -60,11 +63,12 @@ def rows_of(data: object) -> list[Row]:
     for key in ZIPPED:
         if not isinstance(data.get(key), list) or not data[key]:
             raise Unreadable(f"no list of {key} values")
-    levels, matchers = data[LEVEL_KEY], data[MATCHER_KEY]
+    levels, matchers, families = data[LEVEL_KEY], data[MATCHER_KEY], data[FAMILY_KEY]
     groups = data.get("zip_keys") or []
     zipped = any(isinstance(g, list) and set(ZIPPED) <= set(g) for g in groups)
-    if not zipped and len(set(map(str, levels))) > 1:
-        raise Unreadable(f"{LEVEL_KEY} takes several values but is not zipped with {MATCHER_KEY}")
+    for key, values in ((LEVEL_KEY, levels), (FAMILY_KEY, families)):
+        if not zipped and len(set(map(str, values))) > 1:
+            raise Unreadable(f"{key} takes several values but is not zipped with {MATCHER_KEY}")
     if zipped:
         group = next(g for g in groups if isinstance(g, list) and set(ZIPPED) <= set(g))
         lengths = {k: len(data[k]) for k in group if isinstance(data.get(k), list)}
@@ -73,8 +77,10 @@ def rows_of(data: object) -> list[Row]:
                              + ", ".join(f"{k} has {n}" for k, n in lengths.items()))
     else:
         levels = levels[:1] * len(matchers)
+        families = families[:1] * len(matchers)
     try:
-        return [Row(int(str(level)), str(matcher)) for level, matcher in zip(levels, matchers)]
+        return [Row(int(str(level)), str(matcher), str(family))
+                for level, matcher, family in zip(levels, matchers, families)]
     except ValueError:
         raise Unreadable(f"{LEVEL_KEY} values must be integers, got {sorted(set(map(str, levels)))}") from None
 

@@ -27,17 +27,19 @@ def _root(args) -> Path:
 
 
 def cmd_normalize(args) -> int:
-    from .spelling import normalize
+    from .spelling import normalize_any
 
-    print(normalize(args.name, _catalog(args), allow_level=not args.cpu))
+    print(normalize_any(args.name, args.family, catalog_path(args), allow_level=not args.cpu))
     return 0
 
 
 def cmd_generate(args) -> int:
     from .render import COMMAND, check, drift, render_all, write
 
+    from .families import catalogs
+
     catalog = _catalog(args)
-    files = render_all(catalog)
+    files = render_all([c for _, c in catalogs(catalog_path(args))])
     root = _root(args)
     if args.check:
         problems = check(root, files)
@@ -99,13 +101,18 @@ MODULE_COMMANDS = {
 }
 
 
-def _catalog(args):
-    from .levels import load_catalog
-
+def catalog_path(args) -> Path | None:
+    """The microarchitectures.json given by --archspec-json, or None for the installed archspec's."""
     path = getattr(args, "archspec_json", None)
     if path == "":
         raise UsageError("--archspec-json is empty; give the path of a microarchitectures.json")
-    return load_catalog(Path(path).resolve() if path else None)
+    return Path(path).resolve() if path else None
+
+
+def _catalog(args):
+    from .levels import load_catalog
+
+    return load_catalog(catalog_path(args))
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -116,6 +123,8 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    from .families import FAMILIES
+
     p = ArgumentParser(prog=PROG, description=__doc__)
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -133,6 +142,8 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     sp.add_argument("name", metavar="NAME")
     sp.add_argument("--cpu", action="store_true",
                     help="accept CPU names only, as CONDA_OVERRIDE_ARCHSPEC does (no bare levels such as v3)")
+    sp.add_argument("--family", choices=[f.name for f in FAMILIES],
+                    help="the CPU family to read NAME in (default: x86_64, or the family whose name NAME is)")
     archspec_option(sp)
 
     sp = add("generate", cmd_generate, "write every file derived from archspec's data")

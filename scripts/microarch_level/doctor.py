@@ -155,6 +155,8 @@ def prefix_section(path: Path, cpu: probe.Cpu) -> dict:
     level = cpu.level
     if env.gate_unreadable:
         status = "unreadable"
+    elif env.gate_level is None and env.other_gates:
+        status = "other-family"
     elif env.gate_level is None:
         status = "no-gate"
     elif level is None:
@@ -170,6 +172,7 @@ def prefix_section(path: Path, cpu: probe.Cpu) -> dict:
                        for d in env.dependents],
         "unreadable": env.unreadable,
         "gate_unreadable": [{"file": f"conda-meta/{name}", "problem": why} for name, why in env.gate_unreadable],
+        "other_gates": [{"name": name, "level": lv} for name, lv in env.other_gates],
     }
 
 

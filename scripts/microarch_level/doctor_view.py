@@ -82,6 +82,10 @@ def _prefix_line(env: dict) -> str:
         records = "; ".join(f"{r['file']}: {r['problem']}" for r in env["gate_unreadable"])
         return (f"{env['path']}: the gate's record cannot be read ({records}): which CPU level this environment "
                 f"needs is UNKNOWN")
+    if env["status"] == "other-family":
+        gates = ", ".join(f"{g['name']} {g['level']}" for g in env["other_gates"])
+        return (f"{env['path']}: {gates} installed: an environment for another CPU family, which doctor does not "
+                "judge (it reads x86-64 CPUs); on that machine the gate's activation guard checks the CPU")
     if env["gate"] is None and env["dependents"]:
         return (f"{env['path']}: no {GATE} record, but packages here require it: the environment is incomplete "
                 f"and their CPU level is unknown")

@@ -25,7 +25,7 @@ from .solver_text import SolverText, parse
 from .terminal import escape_controls
 from .spelling import UnknownName, normalize
 
-HELP = "explain a conda/mamba/pixi solver error about __archspec or _x86_64-microarch-level"
+HELP = "explain a conda/mamba/pixi solver error about __archspec or a microarch-level gate"
 
 KINDS = ("override-spelling", "hyphen-report", "lower-pin-old-channel", "cpu-too-new", "cpu-below",
          "foreign-build-pin", "tool-report", "cpu-not-shown", "gate-unsatisfied")
@@ -186,6 +186,12 @@ def run(args) -> int:
         cpu = host_of(args.cpu.strip(), FROM_OPTION, catalog)
     text, source = _read(args)
     facts = parse(text)
+    from .explain_power import concerns_power, diagnose_power
+
+    if concerns_power(text):
+        d = diagnose_power(text, facts, args.cpu.strip() if args.cpu else None, os.environ)
+        sys.stdout.write(json.dumps(asdict(d), indent=2) + "\n" if args.json else render(d))
+        return 0
     if cpu is None and not facts.reported and not args.no_detect:
         cpu = this_machine(catalog)
     d = diagnose(facts, catalog, cpu)

@@ -5,7 +5,10 @@ save/restore stack, because conda and micromamba re-run a lower environment's
 activate.d when a stacked one is deactivated: each touched variable remembers,
 in `_X86_64_MICROARCH_LEVEL_<VAR>` = `<how>:<level>`, the one token the package
 appended; every script first removes exactly that token, and activation then
-appends its own level's token.  Three scripts per shell:
+appends its own level's token.  Every family (families.py) gets the same scripts
+with its own names (`_PPC64LE_MICROARCH_LEVEL_<VAR>`, `+ppc64le-microarch-level.*`,
+GOPPC64 for GOAMD64, `-mcpu=powerN -mtune=powerN` for `-march=x86-64-vN`).
+Three scripts per shell:
 
 - `activate.d/+x86_64-microarch-level.*` sorts before the compilers' scripts
   and only removes the token, so a compiler script that backs CFLAGS up never
@@ -22,13 +25,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .levels import LEVELS, Catalog
+from .families import X86_64, Family
+from .levels import Catalog
 from .activation import _fill as fill, _template as template
 
-FLAGS_FILE = "etc/conda/{kind}.d/~x86_64-microarch-level.{shell}"
+FLAGS_FILE = "etc/conda/{kind}.d/~{package}.{shell}"
 # "+" sorts before digits and letters: before `activate-gcc_linux-64.sh` and the like.
-FLAGS_FIRST_FILE = "etc/conda/activate.d/+x86_64-microarch-level.{shell}"
-STATE_PREFIX = "_X86_64_MICROARCH_LEVEL_"
+FLAGS_FIRST_FILE = "etc/conda/activate.d/+{package}.{shell}"
+STATE_PREFIX = X86_64.state_prefix
 SHELLS = ("sh", "fish", "csh")
 # What each installed script does: remove the remembered token, and maybe add this level's.
 ROLES = {
@@ -43,12 +47,14 @@ _SAFE_TOKEN = re.compile(r"^[A-Za-z0-9=. -]+$")  # literal in sh/csh patterns an
 class FlagVar:
     """One variable the flag package touches.
 
-    kind "march": C/C++/Fortran flags get `-march=<name>` appended; at level 1
-      only when no `-march=` is present (conda-forge's `-march=nocona` stays).
-    kind "rust": `-C target-cpu=<name>` appended; nothing at level 1 (rustc's
-      default CPU for x86_64-unknown-linux-gnu is x86-64 already).
-    kind "go": the value is replaced by `v<level>`; at level 1 only when unset or
-      empty (Go's default is v1).
+    kind "march": C/C++/Fortran flags get the catalog's CPU flags appended
+      (`-march=x86-64-v3`, `-mcpu=power9 -mtune=power9`); at the baseline level
+      only when no `-march=`/`-mcpu=` is present (conda-forge's `-march=nocona`
+      and its ppc64le compilers' `-mcpu=power8` stay).
+    kind "rust": `-C target-cpu=<name>` appended; nothing at the baseline (rustc's
+      default CPU is the baseline already: x86-64, ppc64le).
+    kind "go": the value is replaced by the family's Go ISA (`v3`, `power9`); at
+      the baseline only when unset or empty (Go's default is the baseline).
     only_if_set: touched only when already set.  cargo takes the first that is
       set of RUSTFLAGS, CARGO_TARGET_<triple>_RUSTFLAGS, CARGO_BUILD_RUSTFLAGS, so
       the token always goes to CARGO_BUILD_RUSTFLAGS (where conda-forge's Rust
@@ -60,29 +66,38 @@ class FlagVar:
     kind: str
     only_if_set: bool = False
 
-    def token(self, march: str, level: int) -> str | None:
+    def token(self, march: str, level: int, catalog: Catalog | None = None, family: Family = X86_64) -> str | None:
+        levels = catalog.levels if catalog is not None else (1,)
         if self.kind == "march":
-            return f"-march={march}"
+            return (catalog.flag_template if catalog is not None else "-march={name}").format(name=march)
         if self.kind == "rust":
-            return None if level == LEVELS[0] else f"-C target-cpu={march}"
-        return f"v{level}"
+            return None if level == levels[0] else f"-C target-cpu={family.rust_cpu.format(march=march, level=level)}"
+        return family.go_value.format(level=level)
+
+    def marker_of(self, family: Family) -> str:
+        return family.state_prefix + self.name
 
     @property
     def marker(self) -> str:
-        return STATE_PREFIX + self.name
+        return self.marker_of(X86_64)
 
 
-FLAG_VARS = (
-    FlagVar("CFLAGS", "march"),
-    FlagVar("CXXFLAGS", "march"),
-    FlagVar("CPPFLAGS", "march"),
-    FlagVar("FFLAGS", "march"),
-    FlagVar("FCFLAGS", "march"),
-    FlagVar("CARGO_BUILD_RUSTFLAGS", "rust"),
-    FlagVar("RUSTFLAGS", "rust", only_if_set=True),
-    FlagVar("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS", "rust", only_if_set=True),
-    FlagVar("GOAMD64", "go"),
-)
+def flag_vars(family: Family) -> tuple[FlagVar, ...]:
+    """The variables the flag package of `family` touches, in the order its scripts handle them."""
+    return (
+        FlagVar("CFLAGS", "march"),
+        FlagVar("CXXFLAGS", "march"),
+        FlagVar("CPPFLAGS", "march"),
+        FlagVar("FFLAGS", "march"),
+        FlagVar("FCFLAGS", "march"),
+        FlagVar("CARGO_BUILD_RUSTFLAGS", "rust"),
+        FlagVar("RUSTFLAGS", "rust", only_if_set=True),
+        FlagVar(family.rust_var, "rust", only_if_set=True),
+        FlagVar(family.go_var, "go"),
+    )
+
+
+FLAG_VARS = flag_vars(X86_64)
 APPENDED = tuple(v for v in FLAG_VARS if v.kind != "go")
 GO = next(v for v in FLAG_VARS if v.kind == "go")
 GO_WAS = GO.marker + "_WAS"
@@ -94,56 +109,65 @@ def _indent(lines: list[str], spaces: int) -> str:
 
 
 class FlagRenderer:
-    """The shell blocks of the flag scripts for one catalog (archspec's -march names)."""
+    """The shell blocks of the flag scripts for one family's catalog (archspec's gcc CPU names)."""
 
-    def __init__(self, catalog: Catalog):
+    def __init__(self, catalog: Catalog, family: Family = X86_64):
         self.catalog = catalog
+        self.family = family
+        self.levels = catalog.levels
+        self.vars = flag_vars(family)
+        self.appended = tuple(v for v in self.vars if v.kind != "go")
+        self.go = next(v for v in self.vars if v.kind == "go")
+        self.fn = family.function_prefix
+        self.cpu_flag = family.cpu_flag
+
+    def token(self, var: FlagVar, level: int) -> str | None:
+        return var.token(self.catalog.march[level], level, self.catalog, self.family)
 
     def tokens(self, var: FlagVar) -> dict[int, str]:
         """level -> the token `var` gets at that level (levels that add nothing left out)."""
-        found = {lv: var.token(self.catalog.march[lv], lv) for lv in LEVELS}
+        found = {lv: self.token(var, lv) for lv in self.levels}
         for token in found.values():
             if token is not None and not _SAFE_TOKEN.match(token):
                 raise ValueError(f"flag token {token!r} would need quoting in csh modifiers")
         return {lv: t for lv, t in found.items() if t is not None}
 
     def summary(self, level: int) -> str:
-        march = self.catalog.march[level]
         parts = []
-        for v in FLAG_VARS:
-            token = v.token(march, level)
+        for v in self.vars:
+            token = self.token(v, level)
             if token is None:
                 continue
             if v.kind == "go":
-                parts.append(f"sets {v.name}={token}" + (" when unset or empty" if level == LEVELS[0] else ""))
+                parts.append(f"sets {v.name}={token}" + (" when unset or empty" if level == self.levels[0] else ""))
             else:
                 when = (" (when set)" if v.only_if_set else "") + (
-                    " (when no -march is there)" if v.kind == "march" and level == LEVELS[0] else "")
+                    f" (when no {self.cpu_flag[:-1]} is there)" if v.kind == "march" and level == self.levels[0] else "")
                 parts.append(f"{token} to {v.name}{when}")
         return "; ".join(parts)
 
     # --- removing the remembered token ----------------------------------------------
     def drop_sh(self) -> str:
         out: list[str] = []
-        for v in APPENDED:
-            out.append(f"case ${{{v.marker}-}} in")
+        for v in self.appended:
+            out.append(f"case ${{{v.marker_of(self.family)}-}} in")
             for lv, token in self.tokens(v).items():
-                out.append(f'  appended:{lv}) _x86_64_microarch_level_drop {v.name} "${{{v.name}-}}" " {token}" appended ;;')
-                out.append(f'  empty:{lv}|unset:{lv}) _x86_64_microarch_level_drop {v.name} "${{{v.name}-}}" '
-                           f'"{token}" "${v.marker}" ;;')
-            out += ["esac", f"unset {v.marker}"]
+                out.append(f'  appended:{lv}) {self.fn}_drop {v.name} "${{{v.name}-}}" " {token}" appended ;;')
+                out.append(f'  empty:{lv}|unset:{lv}) {self.fn}_drop {v.name} "${{{v.name}-}}" '
+                           f'"{token}" "${v.marker_of(self.family)}" ;;')
+            out += ["esac", f"unset {v.marker_of(self.family)}"]
         return "\n".join(out)
 
     def drop_fish(self) -> str:
         out: list[str] = []
-        for v in APPENDED:
-            out.append(f'switch "${v.marker}"')
+        for v in self.appended:
+            out.append(f'switch "${v.marker_of(self.family)}"')
             for lv, token in self.tokens(v).items():
                 out += [f"    case appended:{lv}",
-                        f'        _x86_64_microarch_level_drop {v.name} " {token}" appended',
+                        f'        {self.fn}_drop {v.name} " {token}" appended',
                         f"    case empty:{lv} unset:{lv}",
-                        f'        _x86_64_microarch_level_drop {v.name} "{token}" ${v.marker}']
-            out += ["end", f"set -e {v.marker}"]
+                        f'        {self.fn}_drop {v.name} "{token}" ${v.marker_of(self.family)}']
+            out += ["end", f"set -e {v.marker_of(self.family)}"]
         return "\n".join(out)
 
     def drop_csh(self) -> str:
@@ -151,7 +175,7 @@ class FlagRenderer:
         slash (slashes were hidden first), so `:h`/`:t` split at the last one."""
         out: list[str] = []
         seen: set[tuple[str, int]] = set()
-        for v in APPENDED:
+        for v in self.appended:
             for lv, token in self.tokens(v).items():
                 if (v.kind, lv) in seen:
                     continue
@@ -172,16 +196,16 @@ class FlagRenderer:
         return _indent(out, 8)
 
     def csh_names(self) -> str:
-        return " ".join(v.name for v in APPENDED)
+        return " ".join(v.name for v in self.appended)
 
     def csh_load(self) -> str:
         """Read each variable and its marker into _mal_v/_mal_m (csh has no indirect expansion)."""
         out: list[str] = []
-        for v in APPENDED:
+        for v in self.appended:
             out += [f"case {v.name}:", f"    set _mal_k = {v.kind}", f"    set _mal_only = {int(v.only_if_set)}",
                     f"    if ( $?{v.name} ) then", "        set _mal_isset = 1", f"        set _mal_v = ${v.name}:q",
                     "    endif",
-                    f"    if ( $?{v.marker} ) then", f"        set _mal_m = ${v.marker}:q", "    endif",
+                    f"    if ( $?{v.marker_of(self.family)} ) then", f"        set _mal_m = ${v.marker_of(self.family)}:q", "    endif",
                     "    breaksw"]
         return _indent(out, 4)
 
@@ -192,48 +216,46 @@ class FlagRenderer:
         condition: None (always), "if-set", "no-march" (level 1 keeps an existing
         -march) or "unset-or-empty" (level 1's GOAMD64).
         """
-        march = self.catalog.march[level]
-        for v in FLAG_VARS:
-            token = v.token(march, level)
+        for v in self.vars:
+            token = self.token(v, level)
             if token is None:
                 continue
             condition = None
             if v.only_if_set:
                 condition = "if-set"
-            elif level == LEVELS[0]:
+            elif level == self.levels[0]:
                 condition = {"march": "no-march", "go": "unset-or-empty"}.get(v.kind)
             yield v, token, "replace" if v.kind == "go" else "append", condition
 
     def add_sh(self, level: int) -> str:
         out: list[str] = []
         for v, token, mode, condition in self.additions(level):
-            call = f'_x86_64_microarch_level_put {v.name} "${{{v.name}+set}}" "${{{v.name}-}}" "{token}" {level} {mode}'
+            call = f'{self.fn}_put {v.name} "${{{v.name}+set}}" "${{{v.name}-}}" "{token}" {level} {mode}'
             out.append({None: call,
                         "if-set": f'[ -z "${{{v.name}+set}}" ] || {call}',
-                        "no-march": f"case ${{{v.name}-}} in *-march=*) ;; *) {call} ;; esac",
+                        "no-march": f"case ${{{v.name}-}} in *{self.cpu_flag}*) ;; *) {call} ;; esac",
                         "unset-or-empty": f'[ -n "${{{v.name}-}}" ] || {call}'}[condition])
         return "\n".join(out)
 
     def add_fish(self, level: int) -> str:
         out: list[str] = []
         for v, token, mode, condition in self.additions(level):
-            call = f'_x86_64_microarch_level_put {v.name} "{token}" {level} {mode}'
+            call = f'{self.fn}_put {v.name} "{token}" {level} {mode}'
             test = {None: None, "if-set": f"set -q {v.name}",
-                    "no-march": f"not string match -q -- '*-march=*' \"${v.name}\"",
+                    "no-march": f"not string match -q -- '*{self.cpu_flag}*' \"${v.name}\"",
                     "unset-or-empty": f'test -z "${v.name}"'}[condition]
             out += [call] if test is None else [f"if {test}", f"    {call}", "end"]
         return "\n".join(out)
 
     def add_csh(self, level: int) -> str:
-        march = self.catalog.march[level]
         out = ['    set _mal_t = ""', "    switch ( $_mal_k )"]
         for kind in ("march", "rust"):
-            token = next(v for v in APPENDED if v.kind == kind).token(march, level)
+            token = self.token(next(v for v in self.appended if v.kind == kind), level)
             if token is None:
                 continue
             out.append(f"    case {kind}:")
-            if kind == "march" and level == LEVELS[0]:
-                out.append(f'        if ( $_mal_v:q !~ *-march=* ) set _mal_t = "{token}"')
+            if kind == "march" and level == self.levels[0]:
+                out.append(f'        if ( $_mal_v:q !~ *{self.cpu_flag}* ) set _mal_t = "{token}"')
             else:
                 out.append(f'        set _mal_t = "{token}"')
             out.append("        breaksw")
@@ -254,36 +276,38 @@ class FlagRenderer:
                 '            set _mal_new = $_mal_v:q" "$_mal_t:q',
                 "        endif",
                 "        setenv $_mal_n $_mal_new:q",
-                "        setenv _X86_64_MICROARCH_LEVEL_$_mal_n $_mal_how",
+                f"        setenv {self.family.state_prefix}$_mal_n $_mal_how",
                 "        if ( $?CONDA_BUILD ) then",
-                "            if ( $CONDA_BUILD:q == 1 ) printf 'x86_64-microarch-level: %s: %s -> %s\\n' "
+                f"            if ( $CONDA_BUILD:q == 1 ) printf '{self.family.flags}: %s: %s -> %s\\n' "
                 "$_mal_n $_mal_old:q \"'\"$_mal_new:q\"'\" > /dev/stderr",
                 "        endif",
                 "    endif"]
         return "\n".join(out)
 
     def go_add_csh(self, level: int) -> str:
-        token = GO.token(self.catalog.march[level], level)
-        out = ["set _mal_v = unset", "if ( $?GOAMD64 ) then", "    set _mal_v = \"'\"$GOAMD64:q\"'\"", "endif"]
-        body = ["if ( $_mal_v:q == unset ) then", f"    setenv _X86_64_MICROARCH_LEVEL_GOAMD64 unset:{level}",
-                "else if ( $_mal_v:q == \"''\" ) then", f"    setenv _X86_64_MICROARCH_LEVEL_GOAMD64 empty:{level}",
-                "else", f"    setenv _X86_64_MICROARCH_LEVEL_GOAMD64 replaced:{level}",
-                f"    setenv {GO_WAS} $GOAMD64:q", "endif", f"setenv GOAMD64 {token}",
+        token = self.token(self.go, level)
+        go, state, was = self.go.name, self.go.marker_of(self.family), self.go.marker_of(self.family) + "_WAS"
+        out = ["set _mal_v = unset", f"if ( $?{go} ) then", f"    set _mal_v = \"'\"${go}:q\"'\"", "endif"]
+        body = ["if ( $_mal_v:q == unset ) then", f"    setenv {state} unset:{level}",
+                "else if ( $_mal_v:q == \"''\" ) then", f"    setenv {state} empty:{level}",
+                "else", f"    setenv {state} replaced:{level}",
+                f"    setenv {was} ${go}:q", "endif", f"setenv {go} {token}",
                 "if ( $?CONDA_BUILD ) then",
-                f"    if ( $CONDA_BUILD:q == 1 ) printf 'x86_64-microarch-level: GOAMD64: %s -> %s\\n' $_mal_v:q \"'{token}'\" > /dev/stderr",
+                f"    if ( $CONDA_BUILD:q == 1 ) printf '{self.family.flags}: {go}: %s -> %s\\n' $_mal_v:q \"'{token}'\" > /dev/stderr",
                 "endif"]
-        if level == LEVELS[0]:
+        if level == self.levels[0]:
             out += ["if ( $_mal_v:q == unset || $_mal_v:q == \"''\" ) then", _indent(body, 4), "endif"]
         else:
             out += body
         return "\n".join(out)
 
-    # --- GOAMD64 ------------------------------------------------------------------------
+    # --- Go's ISA variable (GOAMD64, GOPPC64) -------------------------------------------
     def go_patterns(self, how: str, sep: str) -> str:
-        return sep.join(f"{how}:{lv}:v{lv}" for lv in LEVELS)
+        return sep.join(f"{how}:{lv}:{self.token(self.go, lv)}" for lv in self.levels)
 
     def csh_go_cases(self) -> str:
-        return "\n".join(f"case {how}:{lv}:v{lv}:" for how in ("unset", "empty", "replaced") for lv in LEVELS)
+        return "\n".join(f"case {how}:{lv}:{self.token(self.go, lv)}:"
+                         for how in ("unset", "empty", "replaced") for lv in self.levels)
 
     # --- whole scripts ------------------------------------------------------------------
     def render(self, level: int, header: str) -> dict[str, str]:
@@ -293,6 +317,8 @@ class FlagRenderer:
             for shell in SHELLS:
                 values = {
                     "HEADER": header, "LEVEL": str(level), "FLAG_SUMMARY": self.summary(level),
+                    "PKG": self.family.flags, "FN": self.fn, "STATE": self.family.state_prefix,
+                    "GO": self.go.name,
                     "ROLE": ROLE_TEXT[role],
                     "GO_UNSET": self.go_patterns("unset", "|" if shell == "sh" else " "),
                     "GO_EMPTY": self.go_patterns("empty", "|" if shell == "sh" else " "),
@@ -306,7 +332,7 @@ class FlagRenderer:
                 else:
                     values.update({"DROP": getattr(self, f"drop_{shell}")(),
                                    "ADD": getattr(self, f"add_{shell}")(level) if adds else ""})
-                out[path.format(shell=shell)] = fill(template(f"flags.{shell}.in"), values)
+                out[path.format(shell=shell, package=self.family.flags)] = fill(template(f"flags.{shell}.in"), values)
         return out
 
 

@@ -1,4 +1,4 @@
-"""Which builds of the gate `_x86_64-microarch-level` exist, and what each requires.
+"""Which builds of a family's gate (`_x86_64-microarch-level`, `_ppc64le-microarch-level`) exist.
 
 Level N must install on every CPU at level N or above, whatever name the
 installing tool reports for it, using only matching every solver supports
@@ -7,7 +7,9 @@ at or above N, plus one glob per generic level, `x86*64*vM`, which matches the
 archspec spelling `x86_64_vM` (mamba >= 1.5.10, conda's fallback) and the
 hyphenated `x86_64-vM` of mamba 1.5.3-1.5.9 alike.  Level 1 requires nothing:
 every x86-64 CPU qualifies, including hosts that report no `__archspec`, an
-unknown new name, or pixi's `x86_64` baseline.
+unknown new name, or pixi's `x86_64` baseline.  ppc64le has no generic level
+names: its baseline 8 requires nothing (so mamba's bare `ppc64le` report gets
+it) and levels 9 and 10 list `power9le`, `power10le` and any newer POWER.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ ANY = "*"
 UNCONDITIONAL_TAG = Catalog.generic_name(LEVELS[0])
 
 
-def build_tag(archspec_build: str) -> str:
-    """The build tag the recipe derives from a matcher: `x86*64*v3` -> `x86_64_v3`, `*` -> x86_64."""
-    return UNCONDITIONAL_TAG if archspec_build == ANY else archspec_build.replace("*", "_")
+def build_tag(archspec_build: str, family: str = UNCONDITIONAL_TAG) -> str:
+    """The build tag the recipe derives from a matcher: `x86*64*v3` -> `x86_64_v3`, `*` -> the family."""
+    return family if archspec_build == ANY else archspec_build.replace("*", "_")
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,8 @@ def generic_glob(name: str) -> str:
 
 
 def gate_builds(catalog: Catalog) -> list[GateBuild]:
-    builds = [GateBuild(LEVELS[0], catalog.generic_name(LEVELS[0]), ANY)]
-    for level in LEVELS[1:]:
+    builds = [GateBuild(catalog.levels[0], catalog.family, ANY)]
+    for level in catalog.levels[1:]:
         for name in catalog.names_at_least(level):
             matcher = generic_glob(name) if catalog.is_generic(name) else name
             builds.append(GateBuild(level, name, matcher))
@@ -65,8 +67,9 @@ def gate_builds(catalog: Catalog) -> list[GateBuild]:
 def _check(catalog: Catalog, builds: list[GateBuild]) -> None:
     """Each matcher must be portable, select exactly the names it is meant for, and yield its tag."""
     for b in builds:
-        if build_tag(b.archspec_build) != b.tag:
-            raise ValueError(f"gate matcher '{b.archspec_build}' would build as {build_tag(b.archspec_build)}, "
+        if build_tag(b.archspec_build, catalog.family) != b.tag:
+            raise ValueError(f"gate matcher '{b.archspec_build}' would build as "
+                             f"{build_tag(b.archspec_build, catalog.family)}, "
                              f"not {b.tag}: the recipe derives build tags from matchers")
         if b.archspec_build == ANY:
             continue

@@ -51,6 +51,12 @@ class Catalog:
     march: dict[int, str]
     ancestors: dict[str, tuple[str, ...]] = field(repr=False)
     foreign: dict[str, str] = field(default_factory=dict, repr=False)
+    # The archspec family (its root name, also the build tag of the unconditional
+    # build) and its gate levels; families.py lists every family.
+    family: str = FAMILY
+    levels: tuple[int, ...] = LEVELS
+    # How C/C++/Fortran flags name a level's gcc CPU (`{name}` is march[level]).
+    flag_template: str = "-march={name}"
 
     def level_of(self, name: str) -> int:
         return self.names[name]
@@ -66,7 +72,16 @@ class Catalog:
         return FAMILY if level == 1 else f"{FAMILY}_v{level}"
 
     def is_generic(self, name: str) -> bool:
+        if self.family != FAMILY:
+            return name == self.family
         return _GENERIC.match(name) is not None
+
+    def level_name(self, level: int) -> str:
+        """The name that stands for `level` in an override: x86-64's generic `x86_64_v3`, else the
+        first specific name at that level (`power9le`; ppc64le's generic name is its baseline)."""
+        if self.family == FAMILY:
+            return self.generic_name(level)
+        return next(n for n in self.names_at(level) if not self.is_generic(n))
 
     def new_features(self, level: int) -> tuple[str, ...]:
         """Features level `level` adds on top of level `level - 1`."""

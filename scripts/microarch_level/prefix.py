@@ -37,6 +37,9 @@ class Environment:
     dependents: list[Dependent] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # conda-meta files that are not package records
     gate_unreadable: list[tuple[str, str]] = field(default_factory=list)  # (gate record file, why it cannot be read)
+    # Gates of the other families (families.py), e.g. ("_ppc64le-microarch-level", 10): doctor judges x86-64
+    # CPUs, so such an environment is for another machine, not one needing no particular level.
+    other_gates: list[tuple[str, int]] = field(default_factory=list)
 
 
 _SPEC_NAME = re.compile(r"^\s*(?:[^\s:]+::)?([A-Za-z0-9_.-]+)")
@@ -58,6 +61,8 @@ def read_environment(path: Path) -> Environment:
     dependents: list[Dependent] = []
     unreadable: list[str] = []
     gate_unreadable: list[tuple[str, str]] = []
+    other_gates: list[tuple[str, int]] = []
+    others = _other_gates()
     for record_file in sorted(meta.glob("*.json")):
         is_gate = record_file.name.startswith(f"{GATE}-")  # conda names records NAME-VERSION-BUILD.json
         try:
@@ -73,10 +78,18 @@ def read_environment(path: Path) -> Environment:
             continue
         if name == GATE:
             gate_level, gate_build = level, build
+        elif name in others and version.isdigit():
+            other_gates.append((name, int(version)))
         for spec in depends:
             if _depends_on_gate(spec):
                 dependents.append(Dependent(name, version, build, spec))
-    return Environment(path, gate_level, gate_build, dependents, unreadable, gate_unreadable)
+    return Environment(path, gate_level, gate_build, dependents, unreadable, gate_unreadable, other_gates)
+
+
+def _other_gates() -> set[str]:
+    from .families import FAMILIES
+
+    return {f.gate for f in FAMILIES if f.gate != GATE}
 
 
 def _why(exc: Exception) -> str:

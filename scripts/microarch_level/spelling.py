@@ -146,3 +146,61 @@ def normalize(text: str, catalog: Catalog | None = None, *, allow_level: bool = 
         f"unknown x86-64 CPU name '{shown}' (archspec {catalog.archspec_version})",
         suggest(text, catalog),
     )
+
+
+_POWER_LEVEL = re.compile(r"^(?:level|power|pwr|p)?([0-9]+)(?:le)?$")
+
+
+def normalize_power(text: str, catalog: Catalog, *, allow_level: bool = False) -> Normalized:
+    """The canonical archspec name and level of `text` in a POWER family's catalog (levels = generations).
+
+    `POWER9`, `pwr9`, `9` are levels (gcc's, rustc's, /proc/cpuinfo's words),
+    accepted where the context is a level; as a CPU name (CONDA_OVERRIDE_ARCHSPEC)
+    a ppc64le host must say `power9le`: archspec's `power9` is big-endian ppc64.
+    """
+    shown = printable(text)
+    k = key(text)
+    if not k:
+        raise UnknownName(text, f"empty CPU name; expected an archspec name such as '{catalog.family}'")
+    keys = _keys(catalog)
+    if k in keys:
+        name = keys[k]
+        return Normalized(name, catalog.level_of(name))
+    low, high = catalog.levels[0], catalog.levels[-1]
+    shorthand = _POWER_LEVEL.match(k)
+    digits = shorthand.group(1) if shorthand else ""
+    level = int(digits) if 0 < len(digits) <= 6 else 10**6
+    named = next((n for n in catalog.names_at(level) if not catalog.is_generic(n)), None)
+    if shorthand and allow_level:
+        if level in catalog.levels and named:
+            return Normalized(named, level)
+        raise UnknownName(text, f"no {catalog.family} level {digits[:6]} in '{shown}': levels are {low} to {high}",
+                          str(min(max(level, low), high)))
+    if shorthand:
+        raise UnknownName(text, f"'{shown}' is a level, not the archspec name a {catalog.family} host reports", named)
+    raise UnknownName(text, f"unknown {catalog.family} CPU name '{shown}' (archspec {catalog.archspec_version})",
+                      suggest(text, catalog))
+
+
+def normalize_any(text: str, family: str | None = None, json_path=None, *,
+                  allow_level: bool = False) -> Normalized:
+    """`normalize` in the family asked for, or (family None) in x86-64 unless `text` is another
+    family's name or level spelling, where that family's reading is tried."""
+    from .families import FAMILIES, by_name
+
+    if family is not None:
+        catalog = by_name(family).catalog(json_path)
+        if catalog.family == FAMILIES[0].name:
+            return normalize(text, catalog, allow_level=allow_level)
+        return normalize_power(text, catalog, allow_level=allow_level)
+    try:
+        return normalize(text, FAMILIES[0].catalog(json_path), allow_level=allow_level)
+    except UnknownName as first:
+        for other in FAMILIES[1:]:
+            try:
+                return normalize_power(text, other.catalog(json_path), allow_level=allow_level)
+            except UnknownName as exc:
+                if key(text) in _keys(other.catalog(json_path)) or _POWER_LEVEL.match(key(text)) and \
+                        not _LEVEL_SHORTHAND.match(key(text)):
+                    raise exc from None
+        raise first from None

@@ -1,0 +1,90 @@
+"""The little-endian POWER names and levels, read from archspec's microarchitectures.json.
+
+A POWER CPU's level is its generation: archspec records `generation` (8 for
+power8le, 9 for power9le, ...) on each IBM entry, and a name without one (the
+generic `ppc64le`) inherits its nearest ancestor's, else the family's baseline.
+conda-forge's ppc64le baseline is POWER8, so the lowest gate level is 8; a
+newer archspec's `power11le` is level 11 for matching (it reaches every gate
+level) even though no level-11 package exists.  The gcc CPU name of each level
+(`power9`) and the flag template (`-mcpu={name} -mtune={name}`) come from the
+entry of that generation's archspec name.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from .levels import Catalog, CatalogError, _check_shape, _load_json, installed_version
+
+FAMILY = "ppc64le"
+LEVELS = (8, 9, 10)
+
+
+def _gcc(entry: dict) -> tuple[str | None, str | None]:
+    """(gcc CPU name, flag template) of an archspec entry: the newest gcc range first."""
+    for spec in entry.get("compilers", {}).get("gcc", []):
+        if isinstance(spec.get("flags"), str):
+            name = spec.get("name")
+            return (name if isinstance(name, str) and name else None), spec["flags"]
+    return None, None
+
+
+def build_power_catalog(data: dict, archspec_version: str) -> Catalog:
+    uarchs = _check_shape(data)
+    if FAMILY not in uarchs:
+        raise CatalogError(f"archspec data has no '{FAMILY}' root")
+
+    def lineage(name: str, seen: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """Ancestors, nearest first (POWER entries descend in one line)."""
+        if name in seen:
+            raise CatalogError(f"archspec data has a cycle through '{name}'")
+        out: list[str] = []
+        for parent in uarchs[name].get("from", []):
+            if parent not in uarchs:
+                raise CatalogError(f"archspec data names an unknown parent '{parent}'")
+            for a in (parent, *lineage(parent, seen + (name,))):
+                if a not in out:
+                    out.append(a)
+        return tuple(out)
+
+    family = [n for n in uarchs if n == FAMILY or FAMILY in lineage(n)]
+
+    def generation(name: str) -> int:
+        for a in (name, *lineage(name)):
+            g = uarchs[a].get("generation")
+            if g is not None:
+                if not isinstance(g, int) or isinstance(g, bool):
+                    raise CatalogError(f"archspec data: '{a}'.generation is not an integer")
+                return g
+        return LEVELS[0]
+
+    levels = {n: max(generation(n), LEVELS[0]) for n in family}
+    ordered = dict(sorted(levels.items(), key=lambda item: (item[1], family.index(item[0]))))
+    march: dict[int, str] = {}
+    template = None
+    for level in LEVELS:
+        at = [n for n, lv in ordered.items() if lv == level and n != FAMILY]
+        if not at:
+            raise CatalogError(f"archspec data has no {FAMILY} CPU of generation {level}")
+        name, flags = _gcc(uarchs[at[0]])
+        if name is None or flags is None:
+            raise CatalogError(f"archspec data lacks a gcc CPU name for '{at[0]}'")
+        march[level] = name
+        template = template or flags
+    return Catalog(
+        archspec_version=archspec_version,
+        names=ordered,
+        level_features={},
+        march=march,
+        ancestors={n: lineage(n) for n in ordered},
+        family=FAMILY,
+        levels=LEVELS,
+        flag_template=template,
+    )
+
+
+@lru_cache(maxsize=8)
+def load_power_catalog(json_path: Path | None = None) -> Catalog:
+    """The ppc64le catalog of the installed archspec, or of a given microarchitectures.json."""
+    return build_power_catalog(_load_json(json_path), installed_version())
