@@ -2,8 +2,9 @@
 
 One measurement runs a fresh shell that sources a script N times in a loop, and
 the same loop sourcing an empty file N times; the difference divided by N is the
-cost per activation.  Process start-up and the loop itself cancel out, and the
-minimum over interleaved repeats filters out the noise of a shared VM.
+cost per activation.  Process start-up and the loop itself cancel out; every
+case is repeated, interleaved with the others, and reported as min/median/max
+over the repeats, so the noise of a shared VM shows instead of hiding.
 """
 
 from __future__ import annotations
@@ -12,22 +13,42 @@ import os
 import re
 import shlex
 import shutil
+import statistics
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from microarch_level.cpuinfo import mounted
 
-SHELLS = ("bash", "dash", "zsh", "fish", "tcsh")
+SHELLS = ("bash", "dash", "zsh", "ksh93", "mksh", "fish", "tcsh")
 ARGV = {"bash": ("bash", "--norc", "--noprofile"), "dash": ("dash",), "zsh": ("zsh", "-f"),
-        "fish": ("fish", "--no-config"), "tcsh": ("tcsh", "-f")}
-SUFFIX = {"bash": "sh", "dash": "sh", "zsh": "sh", "fish": "fish", "tcsh": "csh"}
+        "ksh93": ("ksh93",), "mksh": ("mksh",), "fish": ("fish", "--no-config"), "tcsh": ("tcsh", "-f")}
+SUFFIX = {"bash": "sh", "dash": "sh", "zsh": "sh", "ksh93": "sh", "mksh": "sh", "fish": "fish", "tcsh": "csh"}
 GATE = "_x86_64-microarch-level"
 FLAGS = "x86_64-microarch-level"
 # Every loop prints GOAMD64 at the end: unset means the guard left nothing behind
 # and a flag activate/deactivate cycle restored the environment.
 CLEAN = "GOAMD64=[]"
+# The floor of a guard in each shell: the least its guard must do on the common path,
+# i.e. open /proc/cpuinfo and read to the first flags line with the shell's cheapest
+# builtin, matching nothing (tcsh has no such builtin: its guard's floor is one process).
+_READ_LOOP = "while IFS= read -r _mal_l; do case $_mal_l in flags*) break ;; esac; done < /proc/cpuinfo\n"
+FLOORS = {
+    "bash": "mapfile -t -n 24 _mal_lines < /proc/cpuinfo\n",
+    "zsh": "IFS= read -r -k 4096 -u 0 _mal_buf < /proc/cpuinfo || :\n",
+    "dash": _READ_LOOP, "ksh93": _READ_LOOP, "mksh": _READ_LOOP,
+    "fish": "while read -l _mal_l\n    switch $_mal_l\n        case 'flags*'\n            break\n    end\nend </proc/cpuinfo\n",
+    "tcsh": "/bin/sh -c :\n",
+}
+FLOOR_WHAT = {
+    "bash": "`mapfile -n 24` of /proc/cpuinfo",
+    "zsh": "`read -k 4096` of /proc/cpuinfo",
+    "dash": "`read` loop to the flags line", "ksh93": "`read` loop to the flags line",
+    "mksh": "`read` loop to the flags line",
+    "fish": "`read` loop to the flags line",
+    "tcsh": "one `/bin/sh -c :` process",
+}
 
 
 class BenchError(RuntimeError):
@@ -36,21 +57,37 @@ class BenchError(RuntimeError):
 
 @dataclass
 class Result:
-    """Seconds per loop iteration; None (with a reason in `note`) when not measured."""
+    """Seconds per loop iteration, one per repeat (empty, with a reason in `note`, when not measured)."""
 
-    seconds: float | None
+    samples: list[float] = field(default_factory=list)
     n: int = 0
     note: str = ""
+
+    @property
+    def min(self) -> float | None:
+        return min(self.samples) if self.samples else None
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.samples) if self.samples else None
+
+    @property
+    def max(self) -> float | None:
+        return max(self.samples) if self.samples else None
 
 
 def guard_script(prefix: Path, shell: str) -> Path:
     return prefix / "etc" / "conda" / "activate.d" / f"{GATE}_guard.{SUFFIX[shell]}"
 
 
-def flag_scripts(prefix: Path, shell: str) -> tuple[Path, Path]:
-    name = f"~{FLAGS}.{SUFFIX[shell]}"
-    return (prefix / "etc" / "conda" / "activate.d" / name,
-            prefix / "etc" / "conda" / "deactivate.d" / name)
+def flag_scripts(prefix: Path, shell: str) -> tuple[list[Path], list[Path]]:
+    """(activate.d scripts in the order conda sorts them, deactivate.d scripts in its reverse order)."""
+    etc = prefix / "etc" / "conda"
+    activate = sorted((etc / "activate.d").glob(f"*{FLAGS}.{SUFFIX[shell]}"), key=lambda p: p.name)
+    deactivate = sorted((etc / "deactivate.d").glob(f"*{FLAGS}.{SUFFIX[shell]}"), key=lambda p: p.name)[::-1]
+    if not activate or not deactivate:
+        raise BenchError(f"no {shell} activate.d/deactivate.d scripts of {FLAGS} under {etc}")
+    return activate, deactivate
 
 
 def available(shell: str) -> bool:
@@ -152,9 +189,8 @@ class Case:
 class Timer:
     """Writes loop scripts under `workdir` and times them.
 
-    `measure` runs its cases round-robin, `repeats` rounds, keeping each loop's
-    fastest run: a slow spell of the VM then hits one run of many cases rather
-    than every run of one case.
+    `measure` runs its cases round-robin, `repeats` rounds: a slow spell of the
+    VM then hits one run of many cases rather than every run of one case.
     """
 
     def __init__(self, workdir: Path, repeats: int, target: float, max_n: int):
@@ -203,51 +239,59 @@ class Timer:
         return max(3, min(self.max_n, int(n * self.target / elapsed)))
 
     def measure(self, cases: dict) -> dict:
-        """{key: Result} per iteration: (fastest measured run - fastest baseline run) / N."""
+        """{key: Result}: per repeat, (measured run - the baseline run just before it) / N.
+
+        Each repeat pairs a measured run with its own baseline run, so a slow spell of
+        the machine lands in both and the spread of the repeats shows the noise.
+        """
         for case in cases.values():
             case.n = case.n or self.calibrate(case)
-        best = {key: [float("inf"), float("inf")] for key in cases}
+        samples: dict = {key: [] for key in cases}
         warnings = {key: "" for key in cases}
         for _ in range(self.repeats):
             for key, case in cases.items():
-                best[key][1] = min(best[key][1], self.run(case.baseline + [str(case.n)])[0])
+                baseline = self.run(case.baseline + [str(case.n)])[0]
                 elapsed, stderr = self.run(case.measured + [str(case.n)])
-                best[key][0] = min(best[key][0], elapsed)
+                samples[key].append(max(elapsed - baseline, 0.0) / case.n)
                 warnings[key] = warnings[key] or stderr.strip()
-        return {key: Result(max(b[0] - b[1], 0.0) / cases[key].n, cases[key].n,
+        return {key: Result(samples[key], cases[key].n,
                             f"stderr: {warnings[key].splitlines()[0]}" if warnings[key] else "")
-                for key, b in best.items()}
+                for key in cases}
 
 
-def guard_costs(timer: Timer, prefixes: dict[int, Path], shells: list[str],
-                mounts: dict[str, Path | None]) -> dict[tuple[str, int, str], Result]:
-    """{(shell, gate level, cpuinfo label): per-activation cost}; one N per shell, so cells compare."""
-    cases = {}
+def guard_costs(timer: Timer, prefix: Path, shells: list[str], mounts: dict[str, Path | None]
+                ) -> tuple[dict[tuple[str, str], Result], dict[str, Result]]:
+    """({(shell, cpuinfo label): guard cost per activation}, {shell: its floor's cost}).
+
+    One N per shell, so its cells compare; the floor runs with the first cpuinfo.
+    """
+    cases: dict = {}
     for shell in shells:
         for label, mount in mounts.items():
-            for level, prefix in prefixes.items():
-                cases[(shell, level, label)] = timer.case(shell, [source_line(shell, guard_script(prefix, shell))],
-                                                          mount)
-        first = cases[(shell, next(iter(prefixes)), next(iter(mounts)))]
-        n = timer.calibrate(first)
-        for (s, _, _), case in cases.items():
-            if s == shell:
-                case.n = n
-    return timer.measure(cases)
+            cases[(shell, label)] = timer.case(shell, [source_line(shell, guard_script(prefix, shell))], mount)
+        floor = timer.workdir / f"floor.{shell}"
+        floor.write_text(FLOORS[shell])
+        cases[("floor", shell)] = timer.case(shell, [source_line(shell, floor)], next(iter(mounts.values())))
+        n = timer.calibrate(cases[(shell, next(iter(mounts)))])
+        for label in [*mounts, "floor"]:
+            cases[("floor", shell) if label == "floor" else (shell, label)].n = n
+    measured = timer.measure(cases)
+    floors = {key[1]: measured.pop(key) for key in list(measured) if key[0] == "floor"}
+    return measured, floors
 
 
 def flag_cycle_costs(timer: Timer, prefix: Path, level: int, shells: list[str]) -> dict[str, Result]:
-    """{shell: cost of one activate + deactivate of the flag package}, after checking it sets GOAMD64."""
+    """{shell: cost of one full activate + deactivate of the flag package}, after checking it sets GOAMD64."""
     cases = {}
     for shell in shells:
         activate, deactivate = flag_scripts(prefix, shell)
-        once = [*ARGV[shell], str(timer.script(shell, [source_line(shell, activate)])), "1"]
+        once = [*ARGV[shell], str(timer.script(shell, [source_line(shell, a) for a in activate])), "1"]
         timer.run(once, expect=f"GOAMD64=[v{level}]")
-        cases[shell] = timer.case(shell, [source_line(shell, activate), source_line(shell, deactivate)])
+        cases[shell] = timer.case(shell, [source_line(shell, x) for x in [*activate, *deactivate]])
     return timer.measure(cases)
 
 
-def process_costs(timer: Timer, commands: dict[str, list[str]]) -> dict[str, Result]:
+def process_costs(timer: Timer, commands: dict[str, list[str]], mount: Path | None = None) -> dict[str, Result]:
     """{name: cost of running the command once from a dash loop (fork, exec, run)}, net of the loop."""
-    return timer.measure({name: timer.case("dash", [f"{shlex.join(argv)} >/dev/null"])
+    return timer.measure({name: timer.case("dash", [f"{shlex.join(argv)} >/dev/null"], mount)
                           for name, argv in commands.items()})
