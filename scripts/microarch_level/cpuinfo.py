@@ -26,6 +26,19 @@ def first_flags(text: str) -> frozenset[str]:
     return frozenset()
 
 
+def first_processor(text: str) -> dict[str, str]:
+    """The first processor block's `key : value` lines, as archspec's proc_cpuinfo reads them."""
+    data: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep:
+            if data:
+                break
+            continue
+        data[key.strip()] = value.strip()
+    return data
+
+
 def read_flags(path: Path = PROC_CPUINFO) -> frozenset[str] | None:
     """The host's flags, or None when the file cannot be read."""
     try:
