@@ -18,11 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, load_samples
+from microarch_level import doctor as doctor_module
 from microarch_level import overrides, probe
 from microarch_level.channel import archspec_package, base_virtual_packages, install, solve
 from microarch_level.cpuinfo import mount_problem, mounted, namespace
 from microarch_level.levels import LEVELS, load_catalog
+from microarch_level.power import load_power_catalog
 from microarch_level.tools import STYLES
 
 CATALOG = load_catalog()
@@ -473,3 +475,75 @@ def test_json_output_escapes_control_characters_and_keeps_the_value():
     result = run([*DOCTOR, "--json"], env={**os.environ, "CONDA_OVERRIDE_ARCHSPEC": TITLE})
     assert not any(c in result.stdout for c in "\x1b\x07\r")
     assert json.loads(result.stdout)["cpu"]["override"]["value"] == TITLE
+
+
+# --- a POWER machine (platform.machine() = ppc64le), its real samples mounted -------------
+
+POWER_SAMPLES = load_samples(ROOT.parent / "shared" / "cpuinfo-ppc64le")
+POWER = load_power_catalog()
+POWER_GATE = "_ppc64le-microarch-level"
+# doctor as it runs on a ppc64le machine: only platform.machine() differs from this host.
+ON_PPC64LE = ("import platform, sys; platform.machine = lambda: 'ppc64le'; "
+              "from microarch_level.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
+def power_doctor(cpuinfo: Path, *args: str) -> dict:
+    result = run(mounted([sys.executable, "-c", ON_PPC64LE, "doctor", "--json", *args], cpuinfo))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def power_sample(level: int):
+    found = next((s for s in POWER_SAMPLES if s.level == level), None)
+    if found is None:
+        pytest.skip(f"no POWER{level} sample")
+    return found
+
+
+@pytest.mark.parametrize(("machine", "family"), [("ppc64le", "ppc64le"), ("x86_64", "x86_64")])
+def test_the_family_judged_is_the_machines(machine, family):
+    assert doctor_module.machine_family(machine).name == family
+
+
+@needs_mount
+@pytest.mark.parametrize("power", POWER_SAMPLES, ids=lambda s: s.id)
+def test_on_power_the_cpu_line_gives_archspecs_name_and_the_generation(power):
+    report = power_doctor(power.path)
+    proc = report["cpu"]["proc_cpuinfo"]
+    assert report["family"] == "ppc64le"
+    assert (proc["archspec_host"], proc["generation"], proc["level"]) == (power.archspec_host, power.level,
+                                                                          power.level)
+    assert (report["cpu"]["level"], report["cpu"]["level_source"]) == (power.level, "/proc/cpuinfo")
+
+
+@needs_mount
+@pytest.mark.parametrize("power", POWER_SAMPLES, ids=lambda s: s.id)
+def test_on_power_conda_gets_the_generation_and_mamba_the_baseline(power):
+    report = power_doctor(power.path)
+    assert (style(report, "conda")["reported"], style(report, "conda")["installs"]) == \
+        (f"1={power.archspec_host}", power.level)
+    for key in ("mamba", "mamba-hyphen", "mamba-old"):
+        assert (style(report, key)["reported"], style(report, key)["installs"]) == ("1=ppc64le", POWER.levels[0])
+
+
+@needs_mount
+@pytest.mark.parametrize("env_level", POWER.levels)
+def test_doctor_prefix_on_power_judges_a_ppc64le_environment_against_the_cpus_generation(tmp_path, env_level):
+    power9 = power_sample(9)
+    prefix = write_records(tmp_path / "env", [
+        {"name": POWER_GATE, "version": str(env_level), "build": f"0_power{env_level}le", "depends": []},
+        {"name": "fast", "version": "1", "build": "0", "depends": [f"{POWER_GATE} >={env_level}"]}])
+    report = power_doctor(power9.path, "--prefix", str(prefix))
+    env = report["prefix"]
+    assert (env["gate"]["level"], env["cpu_level"]) == (env_level, 9)
+    assert env["status"] == ("ok" if env_level <= 9 else "too-high")
+    pinned = [a for a in report["advice"] if f"'{POWER_GATE}<=9'" in a and "fast" in a]
+    assert bool(pinned) == (env_level > 9), report["advice"]
+
+
+@needs_mount
+def test_doctor_prefix_on_power_names_an_x86_64_environment_as_another_familys(tmp_path):
+    prefix = write_records(tmp_path / "env", [
+        {"name": GATE, "version": "3", "build": "3_x86_64_v3", "depends": []}])
+    env = power_doctor(power_sample(9).path, "--prefix", str(prefix))["prefix"]
+    assert (env["status"], env["other_gates"]) == ("other-family", [{"name": GATE, "level": 3}])

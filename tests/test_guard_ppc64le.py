@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, load_samples
-from guard_support import STRICT, expect_alive, set_override, source
+from guard_support import STRICT, each_override, expect_alive, set_override, source, split_outputs
 from microarch_level.cpuinfo import namespace
 from microarch_level.families import PPC64LE
 from microarch_level.guard_power import LOADER
 from microarch_level.power import load_power_catalog
+from microarch_level.spelling import normalize_power, suggest
 from shells import POSIX, SHELLS, base_env, run, shell
 
 CATALOG = load_power_catalog()
@@ -277,3 +278,85 @@ def test_a_long_override_is_not_shown(power_installed, power9, shell_name):
     env = base_env(CONDA_OVERRIDE_ARCHSPEC="p" * 500)
     result = run(sh, activate(sh, power_installed(10)), env=env, cpuinfo=power9)
     assert "a value of 500 characters, not shown" in result.stderr and "ppppp" not in result.stderr
+
+
+# --- CONDA_OVERRIDE_ARCHSPEC in every spelling (the x86-64 guard's reading, same code) ---------
+
+def respellings(name: str) -> list[str]:
+    return sorted({name, name.upper(), name.replace("power", "power-"), name.upper().replace("LE", "_LE"),
+                   f"  {name}\t", name.replace("power", "Power ")})
+
+
+OVERRIDES = [(text, name) for name in CATALOG.names for text in respellings(name)]
+# Unknown names and the known name the guard suggests (longest shared prefix, at least
+# spelling.MIN_PREFIX characters), or None; `power9` is archspec's big-endian POWER9.
+UNKNOWN = {"power9": "power9le", "POWER_11LE": "power10le", "ppc64": "ppc64le", "zen4": None}
+
+
+def sample_at(level: int) -> Path:
+    found = next((s.path for s in SAMPLES if s.level == level), None)
+    if found is None:
+        pytest.skip(f"no POWER{level} sample in ../shared/cpuinfo-ppc64le")
+    return found
+
+
+def test_every_respelling_reads_as_its_name_in_python():
+    """The table's own premise: Python's reading (what the solver would see) of each spelling."""
+    for text, name in OVERRIDES:
+        assert normalize_power(text, CATALOG).name == name, text
+
+
+def test_the_guards_suggestions_are_pythons():
+    for text, hint in UNKNOWN.items():
+        if hint is not None:
+            assert suggest(text, CATALOG) == hint, text
+
+
+@pytest.mark.parametrize(("env_level", "cpu_level"), [(10, 9), (9, 8), (9, 9)],
+                         ids=["power9-below-10", "power8-below-9", "power9-equal-9"])
+@pytest.mark.parametrize("shell_name", list(SHELLS))
+def test_the_real_cpu_decides_whatever_the_spelling_of_the_override(power_installed, shell_name, env_level,
+                                                                   cpu_level):
+    """One shell process walks every spelling of every name and the unknown names: the verdict never
+    moves, a disagreeing override is named by its archspec name, an unknown one gets a suggestion."""
+    sh = shell(shell_name)
+    values = [t for t, _ in OVERRIDES] + list(UNKNOWN)
+    result = run(sh, each_override(sh, guard(power_installed(env_level), sh.suffix), values),
+                 cpuinfo=sample_at(cpu_level), timeout=600)
+    outputs = split_outputs(result.stdout, len(values))
+    for (text, name), out in zip(OVERRIDES, outputs):
+        if cpu_level >= env_level:
+            assert out == "", (text, out)
+            continue
+        assert f"{WARNING} {env_level} but this CPU is level {cpu_level} (from /proc/cpuinfo)" in out, (text, out)
+        assert out.count("warning:") == 1, (text, out)
+        claim = f"CONDA_OVERRIDE_ARCHSPEC={name} claims level {CATALOG.names[name]}"
+        assert (claim in out) == (CATALOG.names[name] != cpu_level), (text, out)
+        assert "is not a ppc64le CPU name" not in out, (text, out)
+    for (text, hint), out in zip(UNKNOWN.items(), outputs[len(OVERRIDES):]):
+        if cpu_level >= env_level:
+            assert out == "", (text, out)
+            continue
+        said = f"CONDA_OVERRIDE_ARCHSPEC='{text}' is not a ppc64le CPU name known to archspec {CATALOG.archspec_version}"
+        assert said in out, (text, out)
+        assert (f"; did you mean '{hint}'?" in out) if hint else ("did you mean" not in out), (text, out)
+
+
+@pytest.mark.parametrize("shell_name", list(SHELLS))
+def test_with_nothing_known_every_spelling_stands_for_the_cpu(power_installed, tmp_path, shell_name):
+    """No /proc/cpuinfo line and no ppc64le loader: each spelling is the CPU's identity; unknown is silent."""
+    sh = shell(shell_name)
+    values = [t for t, _ in OVERRIDES] + list(UNKNOWN)
+    result = run(sh, each_override(sh, guard(power_installed(10), sh.suffix), values),
+                 prefix_argv=with_loader(tmp_path, None), timeout=600)
+    outputs = split_outputs(result.stdout, len(values))
+    for (text, name), out in zip(OVERRIDES, outputs):
+        level = CATALOG.names[name]
+        if level < 10:
+            assert f"{WARNING} 10 but this CPU is level {level} (from CONDA_OVERRIDE_ARCHSPEC={name})" in out, \
+                (text, out)
+            assert "claims level" not in out
+        else:
+            assert out == "", (text, out)
+    for text, out in zip(UNKNOWN, outputs[len(OVERRIDES):]):
+        assert out == "", (text, out)

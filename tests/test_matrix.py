@@ -7,7 +7,8 @@ import shutil
 
 import pytest
 
-from conftest import load_samples, run_cli
+from conftest import ROOT, load_samples, run_cli
+from microarch_level.power import load_power_catalog
 from microarch_level.tools import MATRIX_STYLES
 
 
@@ -83,3 +84,63 @@ def test_a_directory_without_samples_is_rejected(channel, tmp_path):
     (tmp_path / "notes.txt").write_text("nothing here\n")
     result = run_cli("matrix", "--channel", str(channel), "--cpuinfo-dir", str(tmp_path))
     assert result.returncode == 2 and "no /proc/cpuinfo samples" in result.stderr
+
+
+# --- ppc64le samples --------------------------------------------------------------------
+
+POWER_DIR = ROOT.parent / "shared" / "cpuinfo-ppc64le"
+POWER_SAMPLES = load_samples(POWER_DIR)
+POWER_BASELINE = load_power_catalog().levels[0]
+
+
+@pytest.fixture(scope="module")
+def power_matrix(channel):
+    if not POWER_SAMPLES:
+        pytest.skip(f"no POWER samples: {POWER_DIR}/expected.tsv not found")
+    result = run_cli("matrix", "--channel", str(channel), "--cpuinfo-dir", str(POWER_DIR), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return {r["sample"]: r for r in json.loads(result.stdout)}
+
+
+def test_a_power_sample_is_named_as_archspec_names_it(power_matrix):
+    assert set(power_matrix) == {s.id for s in POWER_SAMPLES}
+    for s in POWER_SAMPLES:
+        assert (power_matrix[s.id]["archspec"], power_matrix[s.id]["level"]) == (s.archspec_host, s.level)
+
+
+@pytest.mark.parametrize("style", ["conda", "rattler"])
+def test_on_power_conda_and_rattler_report_archspecs_name_and_get_the_cpus_level(power_matrix, style):
+    for s in POWER_SAMPLES:
+        c = {c["style"]: c for c in power_matrix[s.id]["cells"]}[style]
+        assert (c["reported"], c["level"], c["method"]) == (f"1={s.archspec_host}", s.level, "rattler solve"), c
+        assert c["ok"] and c["lower_pins_ok"], c
+
+
+@pytest.mark.parametrize("style", ["mamba", "mamba-hyphen", "pixi-lock"])
+def test_on_power_mamba_and_pixis_lock_report_the_bare_machine_and_get_the_baseline(power_matrix, style):
+    for s in POWER_SAMPLES:
+        c = {c["style"]: c for c in power_matrix[s.id]["cells"]}[style]
+        assert c["reported"] == ("0=ppc64le" if style == "pixi-lock" else "1=ppc64le"), c
+        assert c["level"] == POWER_BASELINE and c["ok"], c
+
+
+def test_a_directory_of_both_families_needs_family(channel, tmp_path):
+    if not POWER_SAMPLES:
+        pytest.skip("no POWER samples")
+    x86 = load_samples(ROOT.parent / "shared" / "cpuinfo")[0]
+    for s in (x86, POWER_SAMPLES[0]):
+        shutil.copy(s.path, tmp_path / s.id)
+    mixed = run_cli("matrix", "--channel", str(channel), "--cpuinfo-dir", str(tmp_path))
+    assert mixed.returncode == 2
+    assert "several families (ppc64le, x86_64); choose one with --family" in mixed.stderr
+    assert mixed.stderr.count("\n") == 1
+    chosen = run_cli("matrix", "--channel", str(channel), "--cpuinfo-dir", str(tmp_path), "--family", "ppc64le",
+                     "--format", "json")
+    assert chosen.returncode == 0, chosen.stderr
+    assert [r["sample"] for r in json.loads(chosen.stdout)] == [POWER_SAMPLES[0].id]
+
+
+def test_a_family_with_no_samples_in_the_directory_is_refused(channel):
+    result = run_cli("matrix", "--channel", str(channel), "--cpuinfo-dir", str(POWER_DIR), "--family", "x86_64")
+    assert result.returncode == 2
+    assert "no x86_64 samples in" in result.stderr and result.stderr.count("\n") == 1

@@ -85,12 +85,9 @@ class _Renderer:
             "LEVEL": str(level),
             "MARCH": self.catalog.march[level],
             "ARCHSPEC_VERSION": self.catalog.archspec_version,
-            "MIN_PREFIX": str(MIN_PREFIX),
-            "MAX_NAME": str(MAX_OVERRIDE),
             "MAX_LEVEL": str(LEVELS[-1]),
             "LEVELED_FEATURES": " ".join(
                 f"{lv}:{f}" for lv in LEVELS[1:] for f in self.catalog.new_features(lv)),
-            "SUGGEST_CANDIDATES": " ".join(f"{key(n)}:{n}" for n in self.catalog.names),
         }
 
     # --- guard: quick check (common path) -------------------------------------
@@ -129,6 +126,29 @@ class _Renderer:
         return _indent(lines, 4)
 
 
+def override_reader(catalog: Catalog, shell: str, a_label: str, extra_indent: int = 0) -> str:
+    """Both families' reading of CONDA_OVERRIDE_ARCHSPEC (templates/override.<shell>.in).
+
+    One code for every family: any spelling of an archspec name of `catalog`
+    ('-', '_' and blanks dropped, either case), the cap on its length, the
+    "did you mean" for an unknown name; `a_label` names the family in messages
+    ("an x86-64").  `shell` is "sh" or "fish"; `extra_indent` shifts the block
+    to where a guard nests it.
+    """
+    r = _Renderer(catalog, "")
+    values = {"OVERRIDE_CASES": r.sh_override_cases() if shell == "sh" else r.fish_override_cases()}
+    if shell == "sh":
+        values["LOWERCASE_CASES"] = r.sh_lowercase_cases()
+    values.update({
+        "A_LABEL": a_label,
+        "MAX_NAME": str(MAX_OVERRIDE),
+        "MIN_PREFIX": str(MIN_PREFIX),
+        "ARCHSPEC_VERSION": catalog.archspec_version,
+        "SUGGEST_CANDIDATES": " ".join(f"{key(n)}:{n}" for n in catalog.names),
+    })
+    return _indent(_fill(_template(f"override.{shell}.in"), values).rstrip("\n").split("\n"), extra_indent)
+
+
 def _fill(template: str, values: dict[str, str]) -> str:
     out = template
     for name, value in values.items():
@@ -151,7 +171,7 @@ def render_scripts(catalog: Catalog, header: str, family=None) -> dict[str, str]
     family = family or X86_64
     out: dict[str, str] = {}
     if family is X86_64:
-        out.update(_x86_guards(catalog, header))
+        out.update(_x86_guards(catalog, header, family))
     else:
         from .guard_power import render_guards
 
@@ -163,7 +183,7 @@ def render_scripts(catalog: Catalog, header: str, family=None) -> dict[str, str]
     return out
 
 
-def _x86_guards(catalog: Catalog, header: str) -> dict[str, str]:
+def _x86_guards(catalog: Catalog, header: str, family) -> dict[str, str]:
     """The x86-64 gate's guards: level features from /proc/cpuinfo's flags line."""
     r = _Renderer(catalog, header)
     out: dict[str, str] = {}
@@ -182,14 +202,13 @@ def _x86_guards(catalog: Catalog, header: str) -> dict[str, str]:
         base = f"{GATE}/{level}/"
         out[base + GUARD_FILE.format(shell="sh")] = _fill(_template("guard.sh.in"), {
             **common,
-            "OVERRIDE_CASES": r.sh_override_cases(),
-            "LOWERCASE_CASES": r.sh_lowercase_cases(),
+            "OVERRIDE_READ": override_reader(catalog, "sh", family.a_label),
             "GLIBC_CASES": r.sh_glibc_cases(),
         })
         out[base + GUARD_FILE.format(shell="fish")] = _fill(_template("guard.fish.in"), common)
         out[base + GUARD_RARE_FISH] = _fill(_template("guard-rare.fish.in"), {
             **common,
-            "OVERRIDE_CASES": r.fish_override_cases(),
+            "OVERRIDE_READ": override_reader(catalog, "fish", family.a_label),
             "GLIBC_CASES": r.fish_glibc_cases(),
         })
         out[base + GUARD_FILE.format(shell="csh")] = _fill(_template("guard.csh.in"), {**common, "GATE": GATE})

@@ -264,8 +264,8 @@ def install(records: list, prefix: Path) -> None:
 
 
 
-def gate_records(channel: Path) -> list[dict]:
-    """The gate's repodata records in `channel`."""
+def gate_records(channel: Path, gate: str = GATE) -> list[dict]:
+    """The repodata records of `gate` (by default the x86-64 gate) in `channel`."""
     records = []
     for subdir in SUBDIRS:
         path = Path(channel) / subdir / "repodata.json"
@@ -273,7 +273,7 @@ def gate_records(channel: Path) -> list[dict]:
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
                 records += [r for key in ("packages", "packages.conda") for r in data.get(key, {}).values()
-                            if r["name"] == GATE]
+                            if r["name"] == gate]
             except (OSError, ValueError, AttributeError, KeyError, TypeError) as exc:
                 reason = getattr(exc, "strerror", None) or type(exc).__name__
                 raise UsageError(f"{path} is not readable repodata ({reason}); "
@@ -281,7 +281,7 @@ def gate_records(channel: Path) -> list[dict]:
     return records
 
 
-def installable_from_repodata(channel: Path, reported: str | None, solver: str) -> set[int]:
+def installable_from_repodata(channel: Path, reported: str | None, solver: str, gate: str = GATE) -> set[int]:
     """Gate versions with a build whose `__archspec` dependency `solver` matches against `reported`.
 
     mamba 1.5.3-1.5.9 report `x86_64-v3`, which rattler refuses to construct (CEP 26), so
@@ -290,7 +290,7 @@ def installable_from_repodata(channel: Path, reported: str | None, solver: str) 
     from .matching import matches
 
     levels = set()
-    for record in gate_records(channel):
+    for record in gate_records(channel, gate):
         deps = [d.split() for d in record.get("depends", []) if d.split()[0] == "__archspec"]
         ok = not deps or (reported is not None and all(len(d) == 3 and matches(solver, d[2], reported)
                                                         for d in deps))

@@ -1,4 +1,4 @@
-"""Read /proc/cpuinfo the way archspec does: the first processor's flags."""
+"""Read /proc/cpuinfo the way archspec does: the first processor's lines (x86-64 flags, a POWER cpu line)."""
 
 from __future__ import annotations
 
@@ -13,17 +13,21 @@ PROC_CPUINFO = Path("/proc/cpuinfo")
 
 def first_flags(text: str) -> frozenset[str]:
     """The `flags` of the first processor block (empty when there is none)."""
-    seen = False
+    return frozenset(first_processor(text).get("flags", "").split())
+
+
+def first_processor(text: str) -> dict[str, str]:
+    """The first processor block's `key : value` lines, as archspec's proc_cpuinfo reads them
+    (a line without `:` after the first ends the block); a key given twice keeps its first value."""
+    data: dict[str, str] = {}
     for line in text.splitlines():
         key, sep, value = line.partition(":")
         if not sep:
-            if seen:
+            if data:
                 break
             continue
-        seen = True
-        if key.strip() == "flags":
-            return frozenset(value.split())
-    return frozenset()
+        data.setdefault(key.strip(), value.strip())
+    return data
 
 
 def read_flags(path: Path = PROC_CPUINFO) -> frozenset[str] | None:

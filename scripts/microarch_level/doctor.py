@@ -4,19 +4,23 @@ A user whose optimised build did not install (or crashed) needs the CPU as
 each source sees it, what each package manager reports as `__archspec`, the
 gate level that report installs, and, for an existing environment, whether
 it was built for a better CPU than this one.  This module gathers those
-facts into one JSON-able report; doctor_view renders it for people.
+facts into one JSON-able report; doctor_view renders it for people.  The
+family it judges is this machine's (platform.machine(): x86-64, or ppc64le,
+whose CPU is the `cpu : POWERn` line); `gather` takes it as a parameter.
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import sys
 from pathlib import Path
 
 from . import doctor_view, overrides, probe
-from .activation import GATE, GUARD_OFF_VAR
+from .activation import GUARD_OFF_VAR
+from .families import FAMILIES, X86_64, Family
 from .gate import gate_builds, installable_levels
-from .levels import Catalog, load_catalog
+from .levels import Catalog
 from .tools import CPUID, STYLES, TOOLS, advice, style_of
 
 HELP = "explain this machine: its CPU per source, what each package manager reports, which gate level installs"
@@ -35,11 +39,12 @@ def run(args) -> int:
     from .errors import UsageError
     from .prefix import NotAnEnvironment
 
-    catalog = load_catalog()
+    family = machine_family()
+    catalog = family.catalog(None)
     try:
         if args.prefix == "":
             raise UsageError("--prefix is empty; give a conda environment's directory, e.g. \"$CONDA_PREFIX\"")
-        report = gather(catalog, Path(args.prefix) if args.prefix is not None else None)
+        report = gather(catalog, Path(args.prefix) if args.prefix is not None else None, family)
     except NotAnEnvironment as exc:
         raise UsageError(f"--prefix: {exc}") from None
     fmt = args.format
@@ -47,6 +52,12 @@ def run(args) -> int:
         fmt = "table" if sys.stdout.isatty() else "plain"
     sys.stdout.write(doctor_view.render(report, fmt))
     return 1 if report.get("prefix", {}).get("status") == "unreadable" else 0
+
+
+def machine_family(machine: str | None = None) -> Family:
+    """The family of `machine` (default: this one's, platform.machine()); x86-64 for any other."""
+    machine = platform.machine() if machine is None else machine
+    return next((f for f in FAMILIES if f.name == machine), X86_64)
 
 
 def _levels(levels: list[int]) -> dict:
@@ -61,7 +72,8 @@ def cpu_section(cpu: probe.Cpu) -> dict:
     p, g, o = cpu.proc, cpu.glibc, cpu.override
     return {
         "proc_cpuinfo": {"readable": p.readable, "flags": p.flags, "archspec_host": p.host, "level": p.level,
-                         "flags_level": p.flags_level, "usable": p.usable, "note": p.note},
+                         "flags_level": p.flags_level, "generation": p.generation, "usable": p.usable,
+                         "note": p.note},
         "glibc": {"available": g.available, "loader": g.loader, "supported": list(g.supported), "level": g.level,
                   "note": g.note},
         "override": {"set": o.set, "value": o.value, "name": o.name, "level": o.level, "problem": o.problem},
@@ -75,13 +87,14 @@ def cpu_section(cpu: probe.Cpu) -> dict:
 # /proc/cpuinfo (FIELD-NOTES §2; mamba #3795), so glibc's CPUID-based answer stands in for theirs.
 def _host_for(style_key: str, catalog: Catalog, cpu: probe.Cpu) -> tuple[str | None, str]:
     """The archspec name a style's detection starts from here, and where it comes from."""
-    if STYLES[style_key].detection == CPUID and cpu.glibc.level is not None:
+    if STYLES[style_key].detection == CPUID and cpu.glibc.level is not None and catalog.family == X86_64.name:
         return catalog.generic_name(cpu.glibc.level), "CPUID"
     return (cpu.proc.host if cpu.proc.host in catalog.names else None), "/proc/cpuinfo"
 
 
 def styles_section(catalog: Catalog, cpu: probe.Cpu, builds) -> list[dict]:
     """What each reporting style would put in __archspec here, and what that installs."""
+    label = "x86-64" if catalog.family == X86_64.name else catalog.family
     rows = []
     for style in STYLES.values():
         host, seen_by = _host_for(style.key, catalog, cpu)
@@ -89,7 +102,7 @@ def styles_section(catalog: Catalog, cpu: probe.Cpu, builds) -> list[dict]:
                "override": None, "error": None, "note": None}
         reported = style.report(catalog, host) if host else None
         if host is None and style.key != "conda-old":
-            row["note"] = "archspec gave no x86-64 name for this CPU"
+            row["note"] = f"archspec gave no {label} name for this CPU"
         if cpu.override.set:
             reading = overrides.read(style.key, cpu.override.value, catalog)
             row["override"] = "used" if reading.used else "ignored"
@@ -148,10 +161,10 @@ def tools_section(builds, predicted: dict[str, dict]) -> tuple[list[dict], str |
     return rows, None
 
 
-def prefix_section(path: Path, cpu: probe.Cpu) -> dict:
+def prefix_section(path: Path, cpu: probe.Cpu, family: Family = X86_64) -> dict:
     from .prefix import read_environment
 
-    env = read_environment(path)
+    env = read_environment(path, family.gate)
     level = cpu.level
     if env.gate_unreadable:
         status = "unreadable"
@@ -165,6 +178,8 @@ def prefix_section(path: Path, cpu: probe.Cpu) -> dict:
         status = "ok" if env.gate_level <= level else "too-high"
     return {
         "path": str(env.path),
+        "gate_name": family.gate,
+        "family": family.label,
         "gate": None if env.gate_level is None else {"level": env.gate_level, "build": env.gate_build},
         "cpu_level": level,
         "status": status,
@@ -195,24 +210,26 @@ def advice_section(report: dict) -> list[str]:
         names = ", ".join(d["name"] for d in env["dependents"]) or "its optimised packages"
         out.append(f"{env['path']} was built for level {env['gate']['level']} but this CPU is level {level}: "
                    f"{names} may crash with \"Illegal instruction\"; recreate it here, or pin "
-                   f"'{GATE}<={level}' when creating it")
+                   f"'{env['gate_name']}<={level}' when creating it")
     if os.environ.get(GUARD_OFF_VAR) == "0":
         out.append(f"{GUARD_OFF_VAR}=0 is set: the activation guard will not warn about a CPU below an "
                    f"environment's level")
     return out
 
 
-def gather(catalog: Catalog, prefix: Path | None = None) -> dict:
+def gather(catalog: Catalog, prefix: Path | None = None, family: Family = X86_64) -> dict:
+    """The report on this machine, whose CPU family is `family` (`catalog` is its catalog)."""
     cpu = probe.probe(catalog)
     builds = gate_builds(catalog)
     styles = styles_section(catalog, cpu, builds)
     report = {
         "archspec_version": catalog.archspec_version,
+        "family": family.name,
         "cpu": cpu_section(cpu),
         "styles": styles,
     }
     report["tools"], report["tools_error"] = tools_section(builds, {row["style"]: row for row in styles})
     if prefix is not None:
-        report["prefix"] = prefix_section(prefix, cpu)
+        report["prefix"] = prefix_section(prefix, cpu, family)
     report["advice"] = advice_section(report)
     return report

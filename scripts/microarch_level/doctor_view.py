@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-from .activation import GATE
 from .overrides import VARIABLE
 from .terminal import escaped
 
@@ -26,6 +25,8 @@ def _span(levels: list[int]) -> str:
 
 def _proc(cpu: dict) -> tuple[str, str]:
     p = cpu["proc_cpuinfo"]
+    if p["usable"] and p.get("generation"):
+        return f"{p['archspec_host']} (cpu: POWER{p['generation']})", str(p["level"])
     if p["usable"]:
         return f"{p['archspec_host']} ({p['flags']} flags)", str(p["level"])
     return p["note"] or "unavailable", NONE
@@ -34,7 +35,8 @@ def _proc(cpu: dict) -> tuple[str, str]:
 def _glibc(cpu: dict) -> tuple[str, str]:
     g = cpu["glibc"]
     if g["available"]:
-        return (", ".join(g["supported"]) or "no x86-64-v2+ hwcaps") + " supported", str(g["level"])
+        none = "no x86-64-v2+ hwcaps" if g["loader"].endswith("x86-64.so.2") else "no hwcaps above the baseline"
+        return (", ".join(g["supported"]) or none) + " supported", str(g["level"])
     return g["note"] or "unavailable", NONE
 
 
@@ -85,12 +87,12 @@ def _prefix_line(env: dict) -> str:
     if env["status"] == "other-family":
         gates = ", ".join(f"{g['name']} {g['level']}" for g in env["other_gates"])
         return (f"{env['path']}: {gates} installed: an environment for another CPU family, which doctor does not "
-                "judge (it reads x86-64 CPUs); on that machine the gate's activation guard checks the CPU")
+                f"judge (it reads {env['family']} CPUs); on that machine the gate's activation guard checks the CPU")
     if env["gate"] is None and env["dependents"]:
-        return (f"{env['path']}: no {GATE} record, but packages here require it: the environment is incomplete "
-                f"and their CPU level is unknown")
+        return (f"{env['path']}: no {env['gate_name']} record, but packages here require it: the environment is "
+                f"incomplete and their CPU level is unknown")
     if env["gate"] is None:
-        return f"{env['path']}: no {GATE} installed: nothing here needs a particular CPU level"
+        return f"{env['path']}: no {env['gate_name']} installed: nothing here needs a particular CPU level"
     gate = f"gate level {env['gate']['level']} ({env['gate']['build']})"
     verdict = {"ok": "fine on this CPU", "too-high": "TOO HIGH for this CPU", "unknown": "this CPU's level is unknown"}
     return f"{env['path']}: {gate}, CPU level {env['cpu_level'] or NONE}: {verdict[env['status']]}"

@@ -49,6 +49,11 @@ class Family:
     meta_selector: str
     march_pattern: str
     name_pattern: str
+    article: str = "a"  # "an x86-64 CPU name", "a ppc64le CPU name"
+
+    @property
+    def a_label(self) -> str:
+        return f"{self.article} {self.label}"
 
     @property
     def gate(self) -> str:
@@ -73,7 +78,7 @@ class Family:
 
 X86_64 = Family("x86_64", "x86-64", load_catalog, "GOAMD64", "v{level}", "{march}",
                 "x86_64-unknown-linux-gnu", "-march=", "linux and x86_64", "linux64",
-                "x86-64-vN", "x86_64_vN")
+                "x86-64-vN", "x86_64_vN", article="an")
 PPC64LE = Family("ppc64le", "ppc64le", load_power_catalog, "GOPPC64", "power{level}", "pwr{level}",
                  "powerpc64le-unknown-linux-gnu", "-mcpu=", "linux and ppc64le", "linux and ppc64le",
                  "powerN", "powerNle")

@@ -5,22 +5,19 @@ A POWER CPU tells its generation in one place, the `cpu` line of
 level features in the flags line; what they say and promise is the same.  The
 tables filled in here come from the catalog: the gcc names glibc prints as
 hwcaps (`power10 (supported, searched)`) and the archspec names an override may
-give.  csh sources the POSIX guard, with the x86-64 family's csh template.
+give.  The override is read by the x86-64 guard's own code
+(activation.override_reader: any spelling, "did you mean").  csh sources the
+POSIX guard, with the x86-64 family's csh template.
 """
 
 from __future__ import annotations
 
-from .activation import GUARD_FILE, MAX_OVERRIDE, _fill, _indent, _template
+from .activation import GUARD_FILE, _fill, _indent, _template, override_reader
 from .families import Family
 from .levels import Catalog
 
 # The ppc64le ELFv2 dynamic loader (glibc's name on ppc64le; absent elsewhere).
 LOADER = "/lib64/ld64.so.2"
-
-
-def _any_case(name: str) -> str:
-    """A glob matching `name` in any letter case: power9le -> [pP][oO][wW][eE][rR]9[lL][eE]."""
-    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in name)
 
 
 def _glibc_cases_sh(catalog: Catalog) -> str:
@@ -38,28 +35,19 @@ def _glibc_cases_fish(catalog: Catalog) -> str:
     return _indent(lines, 8)
 
 
-def _override_cases_sh(catalog: Catalog) -> str:
-    return _indent([f"{_any_case(n)}) _mal_olv={lv} _mal_oname={n} ;;" for n, lv in catalog.names.items()], 6)
-
-
-def _override_cases_fish(catalog: Catalog) -> str:
-    lines = []
-    for n, lv in catalog.names.items():
-        lines += [f"case {n.lower()}", f"    set _mal_olv {lv}", f"    set _mal_oname {n}"]
-    return _indent(lines, 16)
-
-
 def render_guards(catalog: Catalog, family: Family, header: str) -> dict[str, str]:
     """The guards of every gate level above the baseline, keyed `<gate>/<level>/<installed path>`."""
     out: dict[str, str] = {}
     guard_file = GUARD_FILE.replace("_x86_64-microarch-level", family.gate)
     for level in catalog.levels[1:]:
         common = {"HEADER": header, "LEVEL": str(level), "GATE": family.gate, "LABEL": family.label,
-                  "LOADER": LOADER, "MAX_NAME": str(MAX_OVERRIDE), "ARCHSPEC_VERSION": catalog.archspec_version}
+                  "LOADER": LOADER, "ARCHSPEC_VERSION": catalog.archspec_version}
         base = f"{family.gate}/{level}/"
         out[base + guard_file.format(shell="sh")] = _fill(_template("guard-power.sh.in"), {
-            **common, "GLIBC_CASES": _glibc_cases_sh(catalog), "OVERRIDE_CASES": _override_cases_sh(catalog)})
+            **common, "GLIBC_CASES": _glibc_cases_sh(catalog),
+            "OVERRIDE_READ": override_reader(catalog, "sh", family.a_label)})
         out[base + guard_file.format(shell="fish")] = _fill(_template("guard-power.fish.in"), {
-            **common, "GLIBC_CASES": _glibc_cases_fish(catalog), "OVERRIDE_CASES": _override_cases_fish(catalog)})
+            **common, "GLIBC_CASES": _glibc_cases_fish(catalog),
+            "OVERRIDE_READ": override_reader(catalog, "fish", family.a_label, extra_indent=4)})
         out[base + guard_file.format(shell="csh")] = _fill(_template("guard.csh.in"), common)
     return out

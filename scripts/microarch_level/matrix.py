@@ -1,8 +1,13 @@
 """`microarch-level matrix`: which gate level each CPU gets under each tool's report.
 
-Rows are CPU samples; each CPU's identity is detected by archspec and rattler
-themselves with the sample mounted as /proc/cpuinfo.  Columns are the ways
-tools report `__archspec` (tools.STYLES).  Every cell comes from the channel:
+Rows are CPU samples of one family, x86-64 or ppc64le (`--family`, by default
+the samples' own: a `flags` line is x86-64, a `cpu : POWERn` line ppc64le).  An
+x86-64 CPU's identity is detected by archspec and rattler themselves with the
+sample mounted as /proc/cpuinfo; a POWER sample's comes from its `cpu` line read
+by archspec's rule (power.cpuinfo_generation), since archspec's host() reads
+that line only where platform.machine() is ppc64le.  Columns are the ways tools
+report `__archspec` (tools.STYLES; on ppc64le conda and rattler report
+archspec's name, mamba and micromamba the bare `ppc64le`).  Every cell comes from the channel:
 rattler's real solver where rattler can represent the reported identity, and
 the channel's repodata read with the tool's matching rules where it cannot
 (mamba 1.5.3-1.5.9's hyphenated `x86_64-v3`).  Nothing is a typed expectation.
@@ -16,12 +21,13 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .activation import GATE
 from .channel import (Unsatisfiable, archspec_package, base_virtual_packages, gate_records,
                       installable_from_repodata, solve)
-from .cpuinfo import mounted
-from .levels import LEVELS, Catalog, load_catalog
-from .spelling import UnknownName, normalize
+from .cpuinfo import first_processor, mounted
+from .families import FAMILIES, X86_64, Family, by_name
+from .levels import Catalog
+from .power import cpuinfo_generation, host_name
+from .spelling import UnknownName, normalize_any
 from .tools import MATRIX_STYLES, STYLES
 
 HELP = "show the gate level each CPU sample installs under each tool's __archspec report"
@@ -53,13 +59,26 @@ def add_arguments(parser) -> None:
     parser.add_argument("--channel", default="build_artifacts", help="the channel (default: build_artifacts)")
     parser.add_argument("--cpuinfo-dir", default="../shared/cpuinfo",
                         help="a directory of /proc/cpuinfo samples (default: ../shared/cpuinfo)")
+    parser.add_argument("--family", choices=("auto", *(f.name for f in FAMILIES)), default="auto",
+                        help="the samples' CPU family (default: auto, the family of the samples found)")
     parser.add_argument("--format", choices=("plain", "markdown", "json"), default="plain")
     parser.add_argument("--styles", default=",".join(MATRIX_STYLES),
                         help=f"columns, from: {', '.join(STYLES)} (default: {','.join(MATRIX_STYLES)})")
 
 
-def samples_in(directory: Path) -> list[Path]:
-    """Files in `directory` that look like /proc/cpuinfo (they have a flags line)."""
+def sample_family(text: str) -> str | None:
+    """The family of a /proc/cpuinfo text: x86_64 when its first processor has a `flags`
+    line, ppc64le when it has a `cpu` line instead; None when it is no cpuinfo."""
+    first = first_processor(text)
+    if "processor" not in first:
+        return None
+    if "flags" in first:
+        return X86_64.name
+    return "ppc64le" if "cpu" in first else None
+
+
+def samples_in(directory: Path) -> list[tuple[Path, str]]:
+    """Files in `directory` that look like /proc/cpuinfo, each with its family."""
     found = []
     for path in sorted(directory.iterdir()):
         if path.is_file():
@@ -67,13 +86,39 @@ def samples_in(directory: Path) -> list[Path]:
                 text = path.read_text(errors="replace")
             except OSError:
                 continue
-            if any(line.startswith("flags") for line in text.splitlines()):
-                found.append(path)
+            family = sample_family(text)
+            if family is not None:
+                found.append((path, family))
     return found
 
 
-def identify(sample: Path) -> dict[str, str | None]:
-    """What archspec and rattler detect with `sample` as /proc/cpuinfo."""
+def choose_family(samples: list[tuple[Path, str]], asked: str, directory: Path) -> tuple[Family, list[Path]]:
+    """The family to show and its samples: the one asked for, or (auto) the samples' only one."""
+    from .errors import UsageError
+
+    families = sorted({f for _, f in samples})
+    if asked == "auto":
+        if len(families) > 1:
+            raise UsageError(f"{directory} holds samples of several families ({', '.join(families)}); "
+                             "choose one with --family")
+        asked = families[0]
+    chosen = [p for p, f in samples if f == asked]
+    if not chosen:
+        raise UsageError(f"no {asked} samples in {directory} (it holds {', '.join(families)} samples)")
+    return by_name(asked), chosen
+
+
+def identify(sample: Path, family: Family = X86_64, catalog: Catalog | None = None) -> dict[str, str | None]:
+    """What archspec and rattler detect with `sample` as /proc/cpuinfo.
+
+    Only on x86-64 can this host run their detection over the sample; a POWER
+    sample's name comes from its `cpu` line by archspec's rule, and rattler is
+    not asked (None: its column reports archspec's name, tools.STYLES).
+    """
+    if family is not X86_64:
+        return {"archspec": host_name(catalog or family.catalog(None),
+                                      cpuinfo_generation(sample.read_text(errors="replace"))),
+                "rattler": None}
     argv = mounted([sys.executable, "-m", "microarch_level.hostid"], sample)
     result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
@@ -82,47 +127,54 @@ def identify(sample: Path) -> dict[str, str | None]:
     return json.loads(result.stdout)
 
 
-def _installed_level(channel: Path, version: str, build: str, spec: str) -> int | None:
+def _installed_level(channel: Path, family: Family, version: str, build: str, spec: str) -> int | None:
     vps = base_virtual_packages() + [archspec_package(build, version)]
     try:
-        records = solve([channel], [spec], vps)
+        records = solve([channel], [spec], vps, platforms=(f"linux-{_subdir(family)}", "noarch"))
     except Unsatisfiable:
         return None
-    return next(int(str(r.version)) for r in records if r.name.normalized == GATE)
+    return next(int(str(r.version)) for r in records if r.name.normalized == family.gate)
 
 
-def cell(catalog: Catalog, channel: Path, style_key: str, reported: tuple[str, str] | None) -> Cell:
+def _subdir(family: Family) -> str:
+    return "64" if family is X86_64 else family.name
+
+
+def cell(catalog: Catalog, channel: Path, style_key: str, reported: tuple[str, str] | None,
+         family: Family = X86_64) -> Cell:
     style = STYLES[style_key]
     shown = "none" if reported is None else "=".join(reported)
+    levels_known = catalog.levels
     try:
-        expected = normalize(reported[1], catalog).level if reported else LEVELS[0]
+        expected = normalize_any(reported[1], family.name).level if reported else levels_known[0]
     except UnknownName:
-        expected = LEVELS[0]
+        expected = levels_known[0]
+    gate = family.gate
     if reported is not None and "-" not in reported[1]:
         version, build = reported
-        level = _installed_level(channel, version, build, GATE)
-        lower = all(_installed_level(channel, version, build, f"{GATE}=={k}") == k
-                    for k in LEVELS if level is not None and k < level)
+        level = _installed_level(channel, family, version, build, gate)
+        lower = all(_installed_level(channel, family, version, build, f"{gate}=={k}") == k
+                    for k in levels_known if level is not None and k < level)
         return Cell(style_key, shown, expected, level, lower, "rattler solve")
-    levels = installable_from_repodata(channel, reported[1] if reported else None, style.solver)
+    levels = installable_from_repodata(channel, reported[1] if reported else None, style.solver, gate)
     level = max(levels) if levels else None
-    lower = level is not None and all(k in levels for k in LEVELS if k < level)
+    lower = level is not None and all(k in levels for k in levels_known if k < level)
     return Cell(style_key, shown, expected, level, lower, f"repodata ({style.solver} matching)")
 
 
-def compute(channel: Path, samples: list[Path], styles: list[str], catalog: Catalog | None = None) -> list[Row]:
-    catalog = catalog or load_catalog()
+def compute(channel: Path, samples: list[Path], styles: list[str], family: Family = X86_64) -> list[Row]:
+    catalog = family.catalog(None)
     rows = []
     for sample in samples:
-        detected = identify(sample)
+        detected = identify(sample, family, catalog)
         host = detected["archspec"]
         cells = []
         for key in styles:
-            if key == "rattler":
+            if key == "rattler" and family is X86_64:
                 reported = ("1", detected["rattler"]) if detected["rattler"] else None
             else:
                 reported = STYLES[key].report(catalog, host)
-            cells.append(cell(catalog, channel, key, reported))
+            cells.append(cell(catalog, channel, key, reported, family))
         rows.append(Row(sample.name, host, catalog.names[host], cells))
     return rows
 
@@ -132,7 +184,7 @@ def _text(c: Cell) -> str:
     return f"{shown} {'ok' if c.lower_pins_ok else 'PINS'}{'' if c.ok else ' !'}"
 
 
-def render(rows: list[Row], styles: list[str], fmt: str) -> str:
+def render(rows: list[Row], styles: list[str], fmt: str, family: Family = X86_64) -> str:
     if fmt == "json":
         return json.dumps([{**asdict(r), "cells": [{**asdict(c), "ok": c.ok} for c in r.cells]} for r in rows],
                           indent=2)
@@ -142,6 +194,9 @@ def render(rows: list[Row], styles: list[str], fmt: str) -> str:
         "cell: the gate level installed unpinned; ok = every lower pin installs too, PINS = one does not;",
         "      ! = not the level the reported __archspec stands for",
         *(f"{s}: {STYLES[s].label}" for s in styles),
+        *([] if family is X86_64 else [
+            f"on {family.name}: conda and rattler report archspec's name (read here from the sample's cpu "
+            f"line), mamba/micromamba of every version the bare {family.name}, pixi's lock solve 0={family.name}"]),
     ])
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -156,8 +211,6 @@ def run(args) -> int:
     from .errors import UsageError
 
     channel = Path(args.channel)
-    if not gate_records(channel):
-        raise UsageError(f"no {GATE} packages in {channel}/: build the channel first (make build)")
     directory = Path(args.cpuinfo_dir)
     if not directory.is_dir():
         raise UsageError(f"no such cpuinfo directory: {directory}")
@@ -165,14 +218,17 @@ def run(args) -> int:
     unknown = [s for s in styles if s not in STYLES]
     if unknown:
         raise UsageError(f"unknown column '{unknown[0]}'; choose from {', '.join(STYLES)}")
-    samples = samples_in(directory)
-    if not samples:
-        raise UsageError(f"no /proc/cpuinfo samples (files with a flags line) in {directory}")
+    found = samples_in(directory)
+    if not found:
+        raise UsageError(f"no /proc/cpuinfo samples (files with a flags or cpu line) in {directory}")
+    family, samples = choose_family(found, args.family, directory)
+    if not gate_records(channel, family.gate):
+        raise UsageError(f"no {family.gate} packages in {channel}/: build the channel first (make build)")
     try:
-        rows = compute(channel, samples, styles)
+        rows = compute(channel, samples, styles, family)
     except RuntimeError as exc:
         raise UsageError(str(exc)) from None
-    print(render(rows, styles, args.format))
+    print(render(rows, styles, args.format, family))
     failures = [(r.sample, c.style) for r in rows for c in r.cells if not c.ok]
     if failures:
         print(f"microarch-level matrix: {len(failures)} cell(s) do not get their level, e.g. "

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .levels import Catalog
-from .spelling import Normalized, UnknownName, normalize
+from .spelling import Normalized, UnknownName, normalize_in
 from .tools import NAMES, STYLES, VERBATIM
 
 VARIABLE = "CONDA_OVERRIDE_ARCHSPEC"
@@ -33,7 +33,7 @@ class Reading:
 def meaning(value: str, catalog: Catalog) -> tuple[Normalized | None, str | None]:
     """The archspec name `value` stands for, or None and why not (one line)."""
     try:
-        return normalize(value, catalog), None
+        return normalize_in(value, catalog), None
     except UnknownName as exc:
         return None, str(exc)
 
@@ -41,7 +41,7 @@ def meaning(value: str, catalog: Catalog) -> tuple[Normalized | None, str | None
 def closest(value: str, catalog: Catalog) -> str | None:
     """The archspec name a rejected `value` most likely meant (bare levels included)."""
     try:
-        return normalize(value, catalog, allow_level=True).name
+        return normalize_in(value, catalog, allow_level=True).name
     except UnknownName as exc:
         return exc.suggestion if exc.suggestion in catalog.names else None
 

@@ -12,6 +12,7 @@ entry of that generation's archspec name.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from .levels import Catalog, CatalogError, _check_shape, _load_json, installed_v
 
 FAMILY = "ppc64le"
 LEVELS = (8, 9, 10)
+# archspec's reading of the first processor's `cpu` line (detect.proc_cpuinfo).
+_GENERATION = re.compile(r"POWER(\d+)")
 
 
 def _gcc(entry: dict) -> tuple[str | None, str | None]:
@@ -88,3 +91,22 @@ def build_power_catalog(data: dict, archspec_version: str) -> Catalog:
 def load_power_catalog(json_path: Path | None = None) -> Catalog:
     """The ppc64le catalog of the installed archspec, or of a given microarchitectures.json."""
     return build_power_catalog(_load_json(json_path), installed_version())
+
+
+def cpuinfo_generation(text: str) -> int:
+    """The POWER generation of a /proc/cpuinfo text, as archspec reads it: the digits after
+    the first `POWER` in the first processor's `cpu` line (`POWER9, altivec supported`); 0
+    when there are none (an emulated ppc64le shows its host's cpuinfo)."""
+    from .cpuinfo import first_processor
+
+    found = _GENERATION.search(first_processor(text).get("cpu", ""))
+    return int(found.group(1)) if found else 0
+
+
+def host_name(catalog: Catalog, generation: int) -> str:
+    """The name archspec's host() gives a ppc64le CPU of `generation`: the newest POWER at or
+    below it, a specific name before the generic one; the generic family when none is."""
+    fitting = [n for n in catalog.names if catalog.names[n] <= generation]
+    if not fitting:
+        return catalog.family
+    return max(fitting, key=lambda n: (catalog.names[n], not catalog.is_generic(n)))

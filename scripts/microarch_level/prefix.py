@@ -45,13 +45,14 @@ class Environment:
 _SPEC_NAME = re.compile(r"^\s*(?:[^\s:]+::)?([A-Za-z0-9_.-]+)")
 
 
-def _depends_on_gate(spec: str) -> bool:
+def _depends_on_gate(spec: str, gate: str = GATE) -> bool:
     m = _SPEC_NAME.match(spec)
-    return m is not None and m.group(1) == GATE
+    return m is not None and m.group(1) == gate
 
 
-def read_environment(path: Path) -> Environment:
-    """The gate level and the gate's dependents recorded in `path`/conda-meta/*.json."""
+def read_environment(path: Path, gate: str = GATE) -> Environment:
+    """The level of `gate` (by default the x86-64 gate) and its dependents recorded in
+    `path`/conda-meta/*.json; the other families' gates are listed apart."""
     meta = path / "conda-meta"
     if not path.is_dir():
         raise NotAnEnvironment(f"{path} is not a directory")
@@ -62,34 +63,34 @@ def read_environment(path: Path) -> Environment:
     unreadable: list[str] = []
     gate_unreadable: list[tuple[str, str]] = []
     other_gates: list[tuple[str, int]] = []
-    others = _other_gates()
+    others = _other_gates(gate)
     for record_file in sorted(meta.glob("*.json")):
-        is_gate = record_file.name.startswith(f"{GATE}-")  # conda names records NAME-VERSION-BUILD.json
+        is_gate = record_file.name.startswith(f"{gate}-")  # conda names records NAME-VERSION-BUILD.json
         try:
             record = json.loads(record_file.read_text(encoding="utf-8"))
             name, version, build = record["name"], str(record["version"]), str(record.get("build", ""))
             depends = [str(d) for d in record.get("depends", [])]
-            if name == GATE:
+            if name == gate:
                 level = int(version)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             unreadable.append(record_file.name)
             if is_gate:
                 gate_unreadable.append((record_file.name, _why(exc)))
             continue
-        if name == GATE:
+        if name == gate:
             gate_level, gate_build = level, build
         elif name in others and version.isdigit():
             other_gates.append((name, int(version)))
         for spec in depends:
-            if _depends_on_gate(spec):
+            if _depends_on_gate(spec, gate):
                 dependents.append(Dependent(name, version, build, spec))
     return Environment(path, gate_level, gate_build, dependents, unreadable, gate_unreadable, other_gates)
 
 
-def _other_gates() -> set[str]:
+def _other_gates(gate: str) -> set[str]:
     from .families import FAMILIES
 
-    return {f.gate for f in FAMILIES if f.gate != GATE}
+    return {f.gate for f in FAMILIES if f.gate != gate}
 
 
 def _why(exc: Exception) -> str:

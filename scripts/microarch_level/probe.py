@@ -1,5 +1,9 @@
 """This machine's CPU as each source sees it: /proc/cpuinfo, glibc, the override.
 
+On x86-64 /proc/cpuinfo's flags and the x86-64 loader; on POWER (`family` given,
+from platform.machine() in doctor) the first processor's `cpu : POWERn` line,
+read by archspec's rule, and the ppc64le loader /lib64/ld64.so.2.
+
 The sources can disagree (a hypervisor hiding a flag, a sample mounted over
 /proc/cpuinfo, an override copied from another machine), and each tool trusts
 a different one, so `doctor` shows them side by side instead of picking one.
@@ -15,11 +19,12 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cpuinfo
-from .levels import LEVELS, Catalog
+from . import cpuinfo, guard_power
+from .levels import FAMILY, Catalog
 from .overrides import VARIABLE, meaning
 
 LOADER = Path("/lib64/ld-linux-x86-64.so.2")
+POWER_LOADER = Path(guard_power.LOADER)
 LOADER_TIMEOUT = 20  # seconds; the loader answers at once, qemu-emulated in a fraction of that
 
 
@@ -33,10 +38,11 @@ class ProcSource:
     level: int | None = None         # the catalog's level of `host`
     flags_level: int | None = None   # the level the flags alone reach (the guard's rule)
     note: str | None = None
+    generation: int | None = None    # POWER: the generation in the `cpu` line (None elsewhere)
 
     @property
     def usable(self) -> bool:
-        return self.readable and self.flags > 0 and self.level is not None
+        return self.readable and (self.flags > 0 or bool(self.generation)) and self.level is not None
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,29 @@ def probe_proc(catalog: Catalog, path: Path = cpuinfo.PROC_CPUINFO) -> ProcSourc
     return ProcSource(True, len(flags), host=host, level=level, flags_level=catalog.level_from_flags(flags), note=note)
 
 
+def probe_power_proc(catalog: Catalog, path: Path = cpuinfo.PROC_CPUINFO) -> ProcSource:
+    """A POWER /proc/cpuinfo: its generation and archspec's name for it (power.host_name)."""
+    from .power import cpuinfo_generation, host_name
+
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ProcSource(False, host=catalog.family, note=f"{path} cannot be read; archspec falls back to "
+                                                            f"'{catalog.family}'")
+    generation = cpuinfo_generation(text)
+    host = host_name(catalog, generation)
+    if not generation:
+        return ProcSource(True, host=host, note=f"{path} names no POWER generation in its cpu line; archspec "
+                                                f"falls back to '{host}'")
+    level, note = catalog.names[host], None
+    if generation < catalog.levels[0]:
+        level = generation
+        note = f"POWER{generation} is below the {catalog.family} baseline POWER{catalog.levels[0]}"
+    elif generation > level:
+        note = f"archspec {catalog.archspec_version} knows no POWER{generation}: it calls this CPU '{host}'"
+    return ProcSource(True, host=host, level=level, note=note, generation=generation)
+
+
 def archspec_host() -> str | None:
     """archspec's name for this host (archspec caches it for the life of the process)."""
     try:
@@ -123,12 +152,12 @@ def parse_loader_help(text: str, catalog: Catalog) -> tuple[tuple[str, ...], int
     (`x86-64-v3`); output that lists the hwcaps section but none of them
     supported means level 1, output without that section means no answer.
     """
-    by_march = {catalog.march[lv]: lv for lv in LEVELS[1:]}
+    by_march = {catalog.march[lv]: lv for lv in catalog.levels[1:]}
     supported = tuple(m.group(1) for m in _HWCAP.finditer(text) if m.group(1) in by_march)
     if supported:
         return supported, max(by_march[s] for s in supported)
     if "glibc-hwcaps" in text:
-        return supported, LEVELS[0]
+        return supported, catalog.levels[0]
     return supported, None
 
 
@@ -161,6 +190,13 @@ def probe_override(catalog: Catalog, environ: dict[str, str] | None = None) -> O
 
 
 def probe(catalog: Catalog) -> Cpu:
+    """The CPU of this machine, whose family is `catalog`'s."""
+    if catalog.family != FAMILY:
+        cpu = Cpu(probe_power_proc(catalog), probe_glibc(catalog, [str(POWER_LOADER)]), probe_override(catalog))
+        p, g = cpu.proc, cpu.glibc
+        if p.usable and g.level is not None and p.level != g.level:
+            cpu.notes.append(f"/proc/cpuinfo says level {p.level} but glibc says level {g.level}")
+        return cpu
     cpu = Cpu(probe_proc(catalog), probe_glibc(catalog), probe_override(catalog))
     p, g = cpu.proc, cpu.glibc
     if p.usable and g.level is not None and p.level != g.level:

@@ -182,6 +182,13 @@ def normalize_power(text: str, catalog: Catalog, *, allow_level: bool = False) -
                       suggest(text, catalog))
 
 
+def normalize_in(text: str, catalog: Catalog, *, allow_level: bool = False) -> Normalized:
+    """`normalize` by the rules of `catalog`'s family (x86-64's, or a POWER family's)."""
+    if catalog.family == load_catalog().family:
+        return normalize(text, catalog, allow_level=allow_level)
+    return normalize_power(text, catalog, allow_level=allow_level)
+
+
 def normalize_any(text: str, family: str | None = None, json_path=None, *,
                   allow_level: bool = False) -> Normalized:
     """`normalize` in the family asked for, or (family None) in x86-64 unless `text` is another
@@ -189,10 +196,7 @@ def normalize_any(text: str, family: str | None = None, json_path=None, *,
     from .families import FAMILIES, by_name
 
     if family is not None:
-        catalog = by_name(family).catalog(json_path)
-        if catalog.family == FAMILIES[0].name:
-            return normalize(text, catalog, allow_level=allow_level)
-        return normalize_power(text, catalog, allow_level=allow_level)
+        return normalize_in(text, by_name(family).catalog(json_path), allow_level=allow_level)
     try:
         return normalize(text, FAMILIES[0].catalog(json_path), allow_level=allow_level)
     except UnknownName as first:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from .levels import Catalog
+from .levels import FAMILY, Catalog
 
 
 # How a tool reads CONDA_OVERRIDE_ARCHSPEC.
@@ -57,10 +57,20 @@ class Style:
     label: str = ""      # derived: "<tools and versions> (<what>)"
 
     def report(self, catalog: Catalog, host: str) -> tuple[str, str] | None:
-        """(version, build) of `__archspec` on a CPU archspec calls `host`; None if absent."""
+        """(version, build) of `__archspec` on a CPU archspec calls `host`; None if absent.
+
+        `catalog` is the CPU's family.  Off x86-64 every libmamba reports the bare
+        machine (`get_archspec` in libmamba/src/core/virtual_packages.cpp computes a
+        level only for the `64` arch and returns the platform's arch otherwise), and
+        pixi's lock solve its baseline `0=<machine>`.
+        """
         level = catalog.names[host]
         if self.key == "conda" or self.key == "rattler":
             return ("1", host)
+        if self.key == "conda-old":
+            return None
+        if catalog.family != FAMILY and self.key in ("mamba", "mamba-hyphen", "mamba-old", "pixi-lock"):
+            return ("0" if self.key == "pixi-lock" else "1", catalog.family)
         if self.key == "mamba":
             return ("1", catalog.generic_name(level))
         if self.key == "mamba-hyphen":

@@ -3,8 +3,8 @@
 # Runtime guard of _ppc64le-microarch-level 9 for fish: the same rules as the POSIX sh
 # guard next to it (read its comment): the generation from the first processor's
 # `cpu` line in /proc/cpuinfo, else glibc's `/lib64/ld64.so.2 --help`, else
-# CONDA_OVERRIDE_ARCHSPEC, else silence.  Never exits, never evaluates its input,
-# writes no files.  MICROARCH_LEVEL_GUARD=0 turns it off.
+# CONDA_OVERRIDE_ARCHSPEC (any spelling), else silence.  Never exits, never
+# evaluates its input, writes no files.  MICROARCH_LEVEL_GUARD=0 turns it off.
 if test "$MICROARCH_LEVEL_GUARD" != 0
     set -l _mal_cpu
     set -l _mal_from
@@ -40,11 +40,14 @@ if test "$MICROARCH_LEVEL_GUARD" != 0
     if test -n "$CONDA_OVERRIDE_ARCHSPEC"; and begin; test -z "$_mal_cpu"; or test "$_mal_cpu" -lt 9; end
         set -l _mal_olv
         set -l _mal_oname
+        # No CPU name is longer than 64 characters: a longer value is not one.
         set -l _mal_len (string length -- "$CONDA_OVERRIDE_ARCHSPEC")
         if test $_mal_len -gt 64
             set _mal_line "  CONDA_OVERRIDE_ARCHSPEC (a value of $_mal_len characters, not shown) is not a ppc64le CPU name."
         else
-            switch (string lower -- "$CONDA_OVERRIDE_ARCHSPEC" | string join '')
+            # Spelling-independent key: '-', '_' and whitespace dropped; letters match in either case.
+            set -l _mal_key (string lower -- "$CONDA_OVERRIDE_ARCHSPEC" | string replace -ra -- '[-_\s]' '' | string join '')
+            switch "$_mal_key"
                 case ppc64le
                     set _mal_olv 8
                     set _mal_oname ppc64le
@@ -58,14 +61,42 @@ if test "$MICROARCH_LEVEL_GUARD" != 0
                     set _mal_olv 10
                     set _mal_oname power10le
                 case '*'
+                    # Unknown name: suggest the known name sharing the longest prefix (at least
+                    # 3 characters), then the closest in length, then the newest.
+                    set -l _mal_best
+                    set -l _mal_bp 0
+                    set -l _mal_bd 0
+                    for _mal_c in ppc64le:ppc64le power8le:power8le power9le:power9le power10le:power10le
+                        set -l _mal_ck (string split -m1 -- : $_mal_c)
+                        set -l _mal_p 0
+                        set -l _mal_max (math "min("(string length -- "$_mal_key")", "(string length -- $_mal_ck[1])")")
+                        while test $_mal_p -lt $_mal_max
+                            if test (string sub -s (math $_mal_p + 1) -l 1 -- "$_mal_key") != (string sub -s (math $_mal_p + 1) -l 1 -- $_mal_ck[1])
+                                break
+                            end
+                            set _mal_p (math $_mal_p + 1)
+                        end
+                        set -l _mal_d (math "abs("(string length -- $_mal_ck[1])" - "(string length -- "$_mal_key")")")
+                        if test $_mal_p -gt $_mal_bp; or begin; test $_mal_p -eq $_mal_bp; and test $_mal_d -le $_mal_bd; end
+                            set _mal_best $_mal_ck[2]
+                            set _mal_bp $_mal_p
+                            set _mal_bd $_mal_d
+                        end
+                    end
+                    # Shown only when it holds nothing but what names are made of: never a
+                    # control character (C0, DEL or C1 such as U+009B).
                     set _mal_line "  CONDA_OVERRIDE_ARCHSPEC='$CONDA_OVERRIDE_ARCHSPEC'"
                     if string match -qr -- '[^A-Za-z0-9_. -]' "$CONDA_OVERRIDE_ARCHSPEC"
                         set _mal_line "  CONDA_OVERRIDE_ARCHSPEC (a value with characters no CPU name has, not shown)"
                     end
                     set _mal_line "$_mal_line is not a ppc64le CPU name known to archspec 0.2.7."
+                    if test $_mal_bp -ge 3
+                        set _mal_line (string replace -r -- '\.$' '' "$_mal_line")"; did you mean '$_mal_best'?"
+                    end
             end
         end
         if test -z "$_mal_cpu"
+            # Neither /proc/cpuinfo nor glibc can tell: the override is this CPU's identity.
             set _mal_line
             if test -n "$_mal_olv"
                 set _mal_cpu $_mal_olv

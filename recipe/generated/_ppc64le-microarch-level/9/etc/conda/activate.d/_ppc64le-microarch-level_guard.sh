@@ -8,15 +8,16 @@
 #      supported`, `POWER8NVL (raw)`): what archspec reads;
 #   2. glibc's `/lib64/ld64.so.2 --help` (`power10 (supported, searched)`), the only
 #      step that starts a process; on another architecture that loader is absent;
-#   3. CONDA_OVERRIDE_ARCHSPEC (an archspec ppc64le name, any case), only when 1
-#      and 2 cannot tell;
+#   3. CONDA_OVERRIDE_ARCHSPEC (an archspec ppc64le name in any spelling, read by
+#      the same code as the x86-64 guard's), only when 1 and 2 cannot tell;
 #   4. nothing: the guard stays silent.
 # The override only steers the solver: it never silences or raises a warning on a
 # CPU that can tell its generation, but the warning names it when it claims another.
 # Same guarantees as the x86-64 guard: never exits or fails (even under set -e with
 # stderr closed), never evaluates its input, writes no files, trusts no level
 # cached in the environment; builtins only (mksh without PATH works).
-[ -z "${ZSH_VERSION:-}" ] || typeset -g _mal_l _mal_cpu _mal_from _mal_line _mal_out _mal_ov _mal_olv _mal_oname _mal_nl
+[ -z "${ZSH_VERSION:-}" ] || typeset -g _mal_l _mal_cpu _mal_from _mal_line _mal_out _mal_ov _mal_olv _mal_oname _mal_nl \
+  _mal_rest _mal_low _mal_c _mal_best _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d
 _mal_cpu= _mal_from= _mal_line= _mal_olv= _mal_oname= _mal_nl='
 '
 if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r /proc/cpuinfo ]; then
@@ -52,16 +53,74 @@ fi
 _mal_ov=${CONDA_OVERRIDE_ARCHSPEC:-}
 if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -n "$_mal_ov" ] \
   && { [ -z "$_mal_cpu" ] || [ "$_mal_cpu" -lt 9 ]; }; then
+  # Read the override: spelling-independent key ('-', '_' and blanks dropped, either case).
+  # No CPU name is longer than 64 characters: a longer value is not one, and the
+  # loops below never see it.
   if [ "${#_mal_ov}" -gt 64 ]; then
     _mal_line="  CONDA_OVERRIDE_ARCHSPEC (a value of ${#_mal_ov} characters, not shown) is not a ppc64le CPU name."
   else
-    case $_mal_ov in
-      [pP][pP][cC]64[lL][eE]) _mal_olv=8 _mal_oname=ppc64le ;;
-      [pP][oO][wW][eE][rR]8[lL][eE]) _mal_olv=8 _mal_oname=power8le ;;
-      [pP][oO][wW][eE][rR]9[lL][eE]) _mal_olv=9 _mal_oname=power9le ;;
-      [pP][oO][wW][eE][rR]10[lL][eE]) _mal_olv=10 _mal_oname=power10le ;;
-      *[![:alnum:]_.\ -]*) _mal_line="  CONDA_OVERRIDE_ARCHSPEC (a value with characters no CPU name has, not shown) is not a ppc64le CPU name known to archspec 0.2.7." ;;
-      *) _mal_line="  CONDA_OVERRIDE_ARCHSPEC='$_mal_ov' is not a ppc64le CPU name known to archspec 0.2.7." ;;
+    _mal_rest=$_mal_ov _mal_low=
+    while [ -n "$_mal_rest" ]; do
+      _mal_c=${_mal_rest%"${_mal_rest#?}"} _mal_rest=${_mal_rest#?}
+      case $_mal_c in
+        [-_[:space:]]) _mal_c= ;;
+        A) _mal_c=a ;;
+        B) _mal_c=b ;;
+        C) _mal_c=c ;;
+        D) _mal_c=d ;;
+        E) _mal_c=e ;;
+        F) _mal_c=f ;;
+        G) _mal_c=g ;;
+        H) _mal_c=h ;;
+        I) _mal_c=i ;;
+        J) _mal_c=j ;;
+        K) _mal_c=k ;;
+        L) _mal_c=l ;;
+        M) _mal_c=m ;;
+        N) _mal_c=n ;;
+        O) _mal_c=o ;;
+        P) _mal_c=p ;;
+        Q) _mal_c=q ;;
+        R) _mal_c=r ;;
+        S) _mal_c=s ;;
+        T) _mal_c=t ;;
+        U) _mal_c=u ;;
+        V) _mal_c=v ;;
+        W) _mal_c=w ;;
+        X) _mal_c=x ;;
+        Y) _mal_c=y ;;
+        Z) _mal_c=z ;;
+      esac
+      _mal_low=$_mal_low$_mal_c
+    done
+    case $_mal_low in
+      ppc64le) _mal_olv=8 _mal_oname=ppc64le ;;
+      power8le) _mal_olv=8 _mal_oname=power8le ;;
+      power9le) _mal_olv=9 _mal_oname=power9le ;;
+      power10le) _mal_olv=10 _mal_oname=power10le ;;
+      *)
+        # Unknown name: suggest the known name sharing the longest prefix (at least
+        # 3 characters), then the closest in length, then the newest.
+        _mal_best= _mal_bp=0 _mal_bd=0
+        for _mal_c in ppc64le:ppc64le power8le:power8le power9le:power9le power10le:power10le; do
+          _mal_a=$_mal_low _mal_b=${_mal_c%%:*} _mal_p=0
+          while [ -n "$_mal_a" ] && [ "${_mal_a%"${_mal_a#?}"}" = "${_mal_b%"${_mal_b#?}"}" ]; do
+            _mal_a=${_mal_a#?} _mal_b=${_mal_b#?} _mal_p=$((_mal_p + 1))
+          done
+          _mal_b=${_mal_c%%:*}
+          _mal_d=$((${#_mal_b} - ${#_mal_low}))
+          [ "$_mal_d" -ge 0 ] || _mal_d=$((-_mal_d))
+          if [ "$_mal_p" -gt "$_mal_bp" ] || { [ "$_mal_p" -eq "$_mal_bp" ] && [ "$_mal_d" -le "$_mal_bd" ]; }; then
+            _mal_best=${_mal_c#*:} _mal_bp=$_mal_p _mal_bd=$_mal_d
+          fi
+        done
+        # Shown only when it holds nothing but what names are made of: never a control character.
+        case $_mal_ov in
+          *[![:alnum:]_.\ -]*) _mal_line="  CONDA_OVERRIDE_ARCHSPEC (a value with characters no CPU name has, not shown)" ;;
+          *) _mal_line="  CONDA_OVERRIDE_ARCHSPEC='$_mal_ov'" ;;
+        esac
+        _mal_line="$_mal_line is not a ppc64le CPU name known to archspec 0.2.7."
+        [ "$_mal_bp" -lt 3 ] || _mal_line="${_mal_line%.}; did you mean '$_mal_best'?" ;;
     esac
   fi
   if [ -z "$_mal_cpu" ]; then
@@ -82,4 +141,5 @@ if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -n "$_mal_cpu" ] && [ "$_mal_cpu"
     echo "$_mal_line" >&2 || :
   fi
 fi
-unset _mal_l _mal_cpu _mal_from _mal_line _mal_out _mal_ov _mal_olv _mal_oname _mal_nl
+unset _mal_l _mal_cpu _mal_from _mal_line _mal_out _mal_ov _mal_olv _mal_oname _mal_nl \
+  _mal_rest _mal_low _mal_c _mal_best _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d
