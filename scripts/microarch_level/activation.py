@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import string
 from importlib import resources
-from pathlib import Path
 
 from .levels import LEVELS, Catalog
 from .spelling import MIN_PREFIX, key

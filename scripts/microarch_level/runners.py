@@ -37,7 +37,7 @@ from typing import Iterable, Mapping, Sequence
 from . import refusal
 from .tools import IGNORED, JSON, LIBMAMBAPY, STYLES, TOOLS, Style, ToolFacts, facts
 from .tools import NAMES, VERBATIM  # noqa: F401  (re-exported: the tests compare override modes with them)
-from .tools import NO_OVERRIDE as NONE
+from .tools import NO_OVERRIDE as NONE  # noqa: F401  (re-exported, as above)
 
 ENV_PREFIX = "MICROARCH_LEVEL_"
 OVERRIDE = "CONDA_OVERRIDE_ARCHSPEC"
