@@ -147,28 +147,29 @@ class FlagRenderer:
         return "; ".join(parts)
 
     # --- removing the remembered token ----------------------------------------------
-    def drop_sh(self) -> str:
-        out: list[str] = []
+    def kind_tokens(self) -> dict[str, dict[int, str]]:
+        """kind -> level -> token: what a marker's level gave a variable of that kind."""
+        out: dict[str, dict[int, str]] = {}
         for v in self.appended:
-            out.append(f"case ${{{v.marker_of(self.family)}-}} in")
-            for lv, token in self.tokens(v).items():
-                out.append(f'  appended:{lv}) {self.fn}_drop {v.name} "${{{v.name}-}}" " {token}" appended ;;')
-                out.append(f'  empty:{lv}|unset:{lv}) {self.fn}_drop {v.name} "${{{v.name}-}}" '
-                           f'"{token}" "${v.marker_of(self.family)}" ;;')
-            out += ["esac", f"unset {v.marker_of(self.family)}"]
-        return "\n".join(out)
+            out.setdefault(v.kind, self.tokens(v))
+        return out
+
+    def tokens_sh(self) -> str:
+        """The one case table, shared by every variable, from "<kind>:<level>" to its token."""
+        return "\n".join(f'    {kind}:{lv}) set -- "$1" "$2" "$3" "{token}" ;;'
+                         for kind, tokens in self.kind_tokens().items() for lv, token in tokens.items())
+
+    def drop_sh(self) -> str:
+        return "\n".join(f'{self.fn}_drop {v.name} "${{{v.name}-}}" "${{{v.marker_of(self.family)}-}}" {v.kind}'
+                         for v in self.appended)
+
+    def tokens_fish(self) -> str:
+        return "\n".join(f"        case {' '.join(f'{kind}:{how}:{lv}' for how in ('appended', 'empty', 'unset'))}\n"
+                         f'            set token "{token}"'
+                         for kind, tokens in self.kind_tokens().items() for lv, token in tokens.items())
 
     def drop_fish(self) -> str:
-        out: list[str] = []
-        for v in self.appended:
-            out.append(f'switch "${v.marker_of(self.family)}"')
-            for lv, token in self.tokens(v).items():
-                out += [f"    case appended:{lv}",
-                        f'        {self.fn}_drop {v.name} " {token}" appended',
-                        f"    case empty:{lv} unset:{lv}",
-                        f'        {self.fn}_drop {v.name} "{token}" ${v.marker_of(self.family)}']
-            out += ["end", f"set -e {v.marker_of(self.family)}"]
-        return "\n".join(out)
+        return "\n".join(f'{self.fn}_drop {v.name} "${v.marker_of(self.family)}" {v.kind}' for v in self.appended)
 
     def drop_csh(self) -> str:
         """Switch cases on "<kind>:<marker>": mark every occurrence of the token with a
@@ -331,6 +332,13 @@ class FlagRenderer:
                                    "GO_ADD": self.go_add_csh(level) if adds else ""})
                 else:
                     values.update({"DROP": getattr(self, f"drop_{shell}")(),
+                                   "TOKENS": getattr(self, f"tokens_{shell}")(),
+                                   "ANY_MARKER": "".join(f"${{{v.marker_of(self.family)}-}}" for v in self.vars),
+                                   "MARKERS": " ".join(v.marker_of(self.family) for v in self.appended),
+                                   "PUT": fill(template(f"flags.put.{shell}.in"), {
+                                       "FN": self.fn, "STATE": self.family.state_prefix,
+                                       "PKG": self.family.flags}) if adds else "",
+                                   "PUT_NAME": f" {self.fn}_put" if adds else "",
                                    "ADD": getattr(self, f"add_{shell}")(level) if adds else ""})
                 out[path.format(shell=shell, package=self.family.flags)] = fill(template(f"flags.{shell}.in"), values)
         return out
