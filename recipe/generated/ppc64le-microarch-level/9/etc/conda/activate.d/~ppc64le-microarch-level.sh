@@ -22,8 +22,21 @@ _ppc64le_microarch_level_put() {
   export "$1=$3" "_PPC64LE_MICROARCH_LEVEL_$1=$2:$4"
   [ "${CONDA_BUILD:-}" != 1 ] || _ppc64le_microarch_level_report "$1" "$5" "'$3'"
 }
-# Only when a marker is set: remove the token each marker remembers.
-case ${_PPC64LE_MICROARCH_LEVEL_CFLAGS-}${_PPC64LE_MICROARCH_LEVEL_CXXFLAGS-}${_PPC64LE_MICROARCH_LEVEL_CPPFLAGS-}${_PPC64LE_MICROARCH_LEVEL_FFLAGS-}${_PPC64LE_MICROARCH_LEVEL_FCFLAGS-}${_PPC64LE_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS-}${_PPC64LE_MICROARCH_LEVEL_RUSTFLAGS-}${_PPC64LE_MICROARCH_LEVEL_CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS-}${_PPC64LE_MICROARCH_LEVEL_GOPPC64-} in ?*)
+# No marker set (as after the "+" script): nothing to remove; add, and stop reading here.
+case ${_PPC64LE_MICROARCH_LEVEL_CFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_CXXFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_CPPFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_FFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_FCFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_RUSTFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_GOPPC64+x}${_PPC64LE_MICROARCH_LEVEL_GOPPC64_WAS+x} in '')
+_ppc64le_microarch_level_put CFLAGS "${CFLAGS+set}" "${CFLAGS-}" "-mcpu=power9 -mtune=power9" 9 append
+_ppc64le_microarch_level_put CXXFLAGS "${CXXFLAGS+set}" "${CXXFLAGS-}" "-mcpu=power9 -mtune=power9" 9 append
+_ppc64le_microarch_level_put CPPFLAGS "${CPPFLAGS+set}" "${CPPFLAGS-}" "-mcpu=power9 -mtune=power9" 9 append
+_ppc64le_microarch_level_put FFLAGS "${FFLAGS+set}" "${FFLAGS-}" "-mcpu=power9 -mtune=power9" 9 append
+_ppc64le_microarch_level_put FCFLAGS "${FCFLAGS+set}" "${FCFLAGS-}" "-mcpu=power9 -mtune=power9" 9 append
+_ppc64le_microarch_level_put CARGO_BUILD_RUSTFLAGS "${CARGO_BUILD_RUSTFLAGS+set}" "${CARGO_BUILD_RUSTFLAGS-}" "-C target-cpu=pwr9" 9 append
+[ -z "${RUSTFLAGS+set}" ] || _ppc64le_microarch_level_put RUSTFLAGS "${RUSTFLAGS+set}" "${RUSTFLAGS-}" "-C target-cpu=pwr9" 9 append
+[ -z "${CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS+set}" ] || _ppc64le_microarch_level_put CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS "${CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS+set}" "${CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS-}" "-C target-cpu=pwr9" 9 append
+_ppc64le_microarch_level_put GOPPC64 "${GOPPC64+set}" "${GOPPC64-}" "power9" 9 replace
+unset -f _ppc64le_microarch_level_report _ppc64le_microarch_level_put
+return 0 ;;
+esac
+
 # NAME VALUE MARKER KIND: remove from VALUE the last token MARKER's level gave a KIND
 # variable, followed by a space or the end; unset NAME if it was unset and is now empty.
 _ppc64le_microarch_level_drop() {
@@ -60,9 +73,8 @@ case ${_PPC64LE_MICROARCH_LEVEL_GOPPC64-}:${GOPPC64-} in
   replaced:8:power8|replaced:9:power9|replaced:10:power10) [ "${CONDA_BUILD:-}" != 1 ] || _ppc64le_microarch_level_report GOPPC64 "'$GOPPC64'" "'${_PPC64LE_MICROARCH_LEVEL_GOPPC64_WAS-}'"
     export GOPPC64="${_PPC64LE_MICROARCH_LEVEL_GOPPC64_WAS-}" ;;
 esac
-unset -f _ppc64le_microarch_level_drop ;;
-esac
 unset _PPC64LE_MICROARCH_LEVEL_CFLAGS _PPC64LE_MICROARCH_LEVEL_CXXFLAGS _PPC64LE_MICROARCH_LEVEL_CPPFLAGS _PPC64LE_MICROARCH_LEVEL_FFLAGS _PPC64LE_MICROARCH_LEVEL_FCFLAGS _PPC64LE_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS _PPC64LE_MICROARCH_LEVEL_RUSTFLAGS _PPC64LE_MICROARCH_LEVEL_CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS _PPC64LE_MICROARCH_LEVEL_GOPPC64 _PPC64LE_MICROARCH_LEVEL_GOPPC64_WAS
+unset -f _ppc64le_microarch_level_drop
 _ppc64le_microarch_level_put CFLAGS "${CFLAGS+set}" "${CFLAGS-}" "-mcpu=power9 -mtune=power9" 9 append
 _ppc64le_microarch_level_put CXXFLAGS "${CXXFLAGS+set}" "${CXXFLAGS-}" "-mcpu=power9 -mtune=power9" 9 append
 _ppc64le_microarch_level_put CPPFLAGS "${CPPFLAGS+set}" "${CPPFLAGS-}" "-mcpu=power9 -mtune=power9" 9 append

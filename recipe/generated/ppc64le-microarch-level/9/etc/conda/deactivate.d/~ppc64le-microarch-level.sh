@@ -4,14 +4,15 @@
 # The package adds -mcpu=power9 -mtune=power9 to CFLAGS; -mcpu=power9 -mtune=power9 to CXXFLAGS; -mcpu=power9 -mtune=power9 to CPPFLAGS; -mcpu=power9 -mtune=power9 to FFLAGS; -mcpu=power9 -mtune=power9 to FCFLAGS; -C target-cpu=pwr9 to CARGO_BUILD_RUSTFLAGS; -C target-cpu=pwr9 to RUSTFLAGS (when set); -C target-cpu=pwr9 to CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS (when set); sets GOPPC64=power9.
 # Design (markers _PPC64LE_MICROARCH_LEVEL_<VAR>=<how>:<level>, why no save/restore stack, why builtins
 # only and no new globals): the docstring of microarch_level/flag_scripts.py, which renders this.
+# No marker set: nothing to remove; stop reading here (`return` ends a sourced file).
+case ${_PPC64LE_MICROARCH_LEVEL_CFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_CXXFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_CPPFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_FFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_FCFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_RUSTFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_GOPPC64+x}${_PPC64LE_MICROARCH_LEVEL_GOPPC64_WAS+x} in '') return 0 ;; esac
 
 # NAME OLD NEW, called only with CONDA_BUILD=1: tell a change on stderr, in a subshell (zsh
 # abandons a sourced file when a write fails, even after `|| :`); mksh without PATH has no printf.
 _ppc64le_microarch_level_report() {
   ! command -v printf >/dev/null || (printf '%s\n' "ppc64le-microarch-level: $1: $2 -> $3" >&2) || :
 }
-# Only when a marker is set: remove the token each marker remembers.
-case ${_PPC64LE_MICROARCH_LEVEL_CFLAGS-}${_PPC64LE_MICROARCH_LEVEL_CXXFLAGS-}${_PPC64LE_MICROARCH_LEVEL_CPPFLAGS-}${_PPC64LE_MICROARCH_LEVEL_FFLAGS-}${_PPC64LE_MICROARCH_LEVEL_FCFLAGS-}${_PPC64LE_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS-}${_PPC64LE_MICROARCH_LEVEL_RUSTFLAGS-}${_PPC64LE_MICROARCH_LEVEL_CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS-}${_PPC64LE_MICROARCH_LEVEL_GOPPC64-} in ?*)
+
 # NAME VALUE MARKER KIND: remove from VALUE the last token MARKER's level gave a KIND
 # variable, followed by a space or the end; unset NAME if it was unset and is now empty.
 _ppc64le_microarch_level_drop() {
@@ -48,8 +49,7 @@ case ${_PPC64LE_MICROARCH_LEVEL_GOPPC64-}:${GOPPC64-} in
   replaced:8:power8|replaced:9:power9|replaced:10:power10) [ "${CONDA_BUILD:-}" != 1 ] || _ppc64le_microarch_level_report GOPPC64 "'$GOPPC64'" "'${_PPC64LE_MICROARCH_LEVEL_GOPPC64_WAS-}'"
     export GOPPC64="${_PPC64LE_MICROARCH_LEVEL_GOPPC64_WAS-}" ;;
 esac
-unset -f _ppc64le_microarch_level_drop ;;
-esac
 unset _PPC64LE_MICROARCH_LEVEL_CFLAGS _PPC64LE_MICROARCH_LEVEL_CXXFLAGS _PPC64LE_MICROARCH_LEVEL_CPPFLAGS _PPC64LE_MICROARCH_LEVEL_FFLAGS _PPC64LE_MICROARCH_LEVEL_FCFLAGS _PPC64LE_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS _PPC64LE_MICROARCH_LEVEL_RUSTFLAGS _PPC64LE_MICROARCH_LEVEL_CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS _PPC64LE_MICROARCH_LEVEL_GOPPC64 _PPC64LE_MICROARCH_LEVEL_GOPPC64_WAS
+unset -f _ppc64le_microarch_level_drop
 
 unset -f _ppc64le_microarch_level_report

@@ -4,14 +4,15 @@
 # The package adds -march=x86-64-v2 to CFLAGS; -march=x86-64-v2 to CXXFLAGS; -march=x86-64-v2 to CPPFLAGS; -march=x86-64-v2 to FFLAGS; -march=x86-64-v2 to FCFLAGS; -C target-cpu=x86-64-v2 to CARGO_BUILD_RUSTFLAGS; -C target-cpu=x86-64-v2 to RUSTFLAGS (when set); -C target-cpu=x86-64-v2 to CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS (when set); sets GOAMD64=v2.
 # Design (markers _X86_64_MICROARCH_LEVEL_<VAR>=<how>:<level>, why no save/restore stack, why builtins
 # only and no new globals): the docstring of microarch_level/flag_scripts.py, which renders this.
+# No marker set: nothing to remove; stop reading here (`return` ends a sourced file).
+case ${_X86_64_MICROARCH_LEVEL_CFLAGS+x}${_X86_64_MICROARCH_LEVEL_CXXFLAGS+x}${_X86_64_MICROARCH_LEVEL_CPPFLAGS+x}${_X86_64_MICROARCH_LEVEL_FFLAGS+x}${_X86_64_MICROARCH_LEVEL_FCFLAGS+x}${_X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS+x}${_X86_64_MICROARCH_LEVEL_RUSTFLAGS+x}${_X86_64_MICROARCH_LEVEL_CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS+x}${_X86_64_MICROARCH_LEVEL_GOAMD64+x}${_X86_64_MICROARCH_LEVEL_GOAMD64_WAS+x} in '') return 0 ;; esac
 
 # NAME OLD NEW, called only with CONDA_BUILD=1: tell a change on stderr, in a subshell (zsh
 # abandons a sourced file when a write fails, even after `|| :`); mksh without PATH has no printf.
 _x86_64_microarch_level_report() {
   ! command -v printf >/dev/null || (printf '%s\n' "x86_64-microarch-level: $1: $2 -> $3" >&2) || :
 }
-# Only when a marker is set: remove the token each marker remembers.
-case ${_X86_64_MICROARCH_LEVEL_CFLAGS-}${_X86_64_MICROARCH_LEVEL_CXXFLAGS-}${_X86_64_MICROARCH_LEVEL_CPPFLAGS-}${_X86_64_MICROARCH_LEVEL_FFLAGS-}${_X86_64_MICROARCH_LEVEL_FCFLAGS-}${_X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS-}${_X86_64_MICROARCH_LEVEL_RUSTFLAGS-}${_X86_64_MICROARCH_LEVEL_CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS-}${_X86_64_MICROARCH_LEVEL_GOAMD64-} in ?*)
+
 # NAME VALUE MARKER KIND: remove from VALUE the last token MARKER's level gave a KIND
 # variable, followed by a space or the end; unset NAME if it was unset and is now empty.
 _x86_64_microarch_level_drop() {
@@ -50,8 +51,7 @@ case ${_X86_64_MICROARCH_LEVEL_GOAMD64-}:${GOAMD64-} in
   replaced:1:v1|replaced:2:v2|replaced:3:v3|replaced:4:v4) [ "${CONDA_BUILD:-}" != 1 ] || _x86_64_microarch_level_report GOAMD64 "'$GOAMD64'" "'${_X86_64_MICROARCH_LEVEL_GOAMD64_WAS-}'"
     export GOAMD64="${_X86_64_MICROARCH_LEVEL_GOAMD64_WAS-}" ;;
 esac
-unset -f _x86_64_microarch_level_drop ;;
-esac
 unset _X86_64_MICROARCH_LEVEL_CFLAGS _X86_64_MICROARCH_LEVEL_CXXFLAGS _X86_64_MICROARCH_LEVEL_CPPFLAGS _X86_64_MICROARCH_LEVEL_FFLAGS _X86_64_MICROARCH_LEVEL_FCFLAGS _X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS _X86_64_MICROARCH_LEVEL_RUSTFLAGS _X86_64_MICROARCH_LEVEL_CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS _X86_64_MICROARCH_LEVEL_GOAMD64 _X86_64_MICROARCH_LEVEL_GOAMD64_WAS
+unset -f _x86_64_microarch_level_drop
 
 unset -f _x86_64_microarch_level_report

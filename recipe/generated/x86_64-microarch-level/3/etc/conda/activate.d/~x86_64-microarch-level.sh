@@ -22,8 +22,21 @@ _x86_64_microarch_level_put() {
   export "$1=$3" "_X86_64_MICROARCH_LEVEL_$1=$2:$4"
   [ "${CONDA_BUILD:-}" != 1 ] || _x86_64_microarch_level_report "$1" "$5" "'$3'"
 }
-# Only when a marker is set: remove the token each marker remembers.
-case ${_X86_64_MICROARCH_LEVEL_CFLAGS-}${_X86_64_MICROARCH_LEVEL_CXXFLAGS-}${_X86_64_MICROARCH_LEVEL_CPPFLAGS-}${_X86_64_MICROARCH_LEVEL_FFLAGS-}${_X86_64_MICROARCH_LEVEL_FCFLAGS-}${_X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS-}${_X86_64_MICROARCH_LEVEL_RUSTFLAGS-}${_X86_64_MICROARCH_LEVEL_CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS-}${_X86_64_MICROARCH_LEVEL_GOAMD64-} in ?*)
+# No marker set (as after the "+" script): nothing to remove; add, and stop reading here.
+case ${_X86_64_MICROARCH_LEVEL_CFLAGS+x}${_X86_64_MICROARCH_LEVEL_CXXFLAGS+x}${_X86_64_MICROARCH_LEVEL_CPPFLAGS+x}${_X86_64_MICROARCH_LEVEL_FFLAGS+x}${_X86_64_MICROARCH_LEVEL_FCFLAGS+x}${_X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS+x}${_X86_64_MICROARCH_LEVEL_RUSTFLAGS+x}${_X86_64_MICROARCH_LEVEL_CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS+x}${_X86_64_MICROARCH_LEVEL_GOAMD64+x}${_X86_64_MICROARCH_LEVEL_GOAMD64_WAS+x} in '')
+_x86_64_microarch_level_put CFLAGS "${CFLAGS+set}" "${CFLAGS-}" "-march=x86-64-v3" 3 append
+_x86_64_microarch_level_put CXXFLAGS "${CXXFLAGS+set}" "${CXXFLAGS-}" "-march=x86-64-v3" 3 append
+_x86_64_microarch_level_put CPPFLAGS "${CPPFLAGS+set}" "${CPPFLAGS-}" "-march=x86-64-v3" 3 append
+_x86_64_microarch_level_put FFLAGS "${FFLAGS+set}" "${FFLAGS-}" "-march=x86-64-v3" 3 append
+_x86_64_microarch_level_put FCFLAGS "${FCFLAGS+set}" "${FCFLAGS-}" "-march=x86-64-v3" 3 append
+_x86_64_microarch_level_put CARGO_BUILD_RUSTFLAGS "${CARGO_BUILD_RUSTFLAGS+set}" "${CARGO_BUILD_RUSTFLAGS-}" "-C target-cpu=x86-64-v3" 3 append
+[ -z "${RUSTFLAGS+set}" ] || _x86_64_microarch_level_put RUSTFLAGS "${RUSTFLAGS+set}" "${RUSTFLAGS-}" "-C target-cpu=x86-64-v3" 3 append
+[ -z "${CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS+set}" ] || _x86_64_microarch_level_put CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS "${CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS+set}" "${CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS-}" "-C target-cpu=x86-64-v3" 3 append
+_x86_64_microarch_level_put GOAMD64 "${GOAMD64+set}" "${GOAMD64-}" "v3" 3 replace
+unset -f _x86_64_microarch_level_report _x86_64_microarch_level_put
+return 0 ;;
+esac
+
 # NAME VALUE MARKER KIND: remove from VALUE the last token MARKER's level gave a KIND
 # variable, followed by a space or the end; unset NAME if it was unset and is now empty.
 _x86_64_microarch_level_drop() {
@@ -62,9 +75,8 @@ case ${_X86_64_MICROARCH_LEVEL_GOAMD64-}:${GOAMD64-} in
   replaced:1:v1|replaced:2:v2|replaced:3:v3|replaced:4:v4) [ "${CONDA_BUILD:-}" != 1 ] || _x86_64_microarch_level_report GOAMD64 "'$GOAMD64'" "'${_X86_64_MICROARCH_LEVEL_GOAMD64_WAS-}'"
     export GOAMD64="${_X86_64_MICROARCH_LEVEL_GOAMD64_WAS-}" ;;
 esac
-unset -f _x86_64_microarch_level_drop ;;
-esac
 unset _X86_64_MICROARCH_LEVEL_CFLAGS _X86_64_MICROARCH_LEVEL_CXXFLAGS _X86_64_MICROARCH_LEVEL_CPPFLAGS _X86_64_MICROARCH_LEVEL_FFLAGS _X86_64_MICROARCH_LEVEL_FCFLAGS _X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS _X86_64_MICROARCH_LEVEL_RUSTFLAGS _X86_64_MICROARCH_LEVEL_CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS _X86_64_MICROARCH_LEVEL_GOAMD64 _X86_64_MICROARCH_LEVEL_GOAMD64_WAS
+unset -f _x86_64_microarch_level_drop
 _x86_64_microarch_level_put CFLAGS "${CFLAGS+set}" "${CFLAGS-}" "-march=x86-64-v3" 3 append
 _x86_64_microarch_level_put CXXFLAGS "${CXXFLAGS+set}" "${CXXFLAGS-}" "-march=x86-64-v3" 3 append
 _x86_64_microarch_level_put CPPFLAGS "${CPPFLAGS+set}" "${CPPFLAGS-}" "-march=x86-64-v3" 3 append
