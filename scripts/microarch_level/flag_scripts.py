@@ -180,10 +180,13 @@ class FlagRenderer:
         return "\n".join(f'    {kind}:{lv}) set -- "$1" "$2" "$3" "{token}" ;;'
                          for kind, tokens in self.kind_tokens().items() for lv, token in tokens.items())
 
+    def all_markers(self) -> list[str]:
+        """Every variable the package keeps its state in (each variable's marker, GO's saved value)."""
+        return [v.marker_of(self.family) for v in self.vars] + [self.go.marker_of(self.family) + "_WAS"]
+
     def any_marker_sh(self) -> str:
-        """Empty exactly when no marker (nor GO's saved value) is set, even to an empty value."""
-        markers = [v.marker_of(self.family) for v in self.vars] + [self.go.marker_of(self.family) + "_WAS"]
-        return "".join(f"${{{m}+x}}" for m in markers)
+        """Empty exactly when no marker is set, even to an empty value."""
+        return "".join(f"${{{m}+x}}" for m in self.all_markers())
 
     def drop_sh(self) -> str:
         return "\n".join(f'{self.fn}_drop {v.name} "${{{v.name}-}}" "${{{v.marker_of(self.family)}-}}" {v.kind}'
@@ -195,7 +198,7 @@ class FlagRenderer:
                          for kind, tokens in self.kind_tokens().items() for lv, token in tokens.items())
 
     def drop_fish(self) -> str:
-        return "\n".join(f'{self.fn}_drop {v.name} "${v.marker_of(self.family)}" {v.kind}' for v in self.appended)
+        return "\n".join(f'    {self.fn}_drop {v.name} "${v.marker_of(self.family)}" {v.kind}' for v in self.appended)
 
     def drop_csh(self) -> str:
         """Switch cases on "<kind>:<marker>": mark every occurrence of the token with a
@@ -360,6 +363,8 @@ class FlagRenderer:
                     values.update({"DROP": getattr(self, f"drop_{shell}")(),
                                    "TOKENS": getattr(self, f"tokens_{shell}")(),
                                    "MARKERS": " ".join(v.marker_of(self.family) for v in self.appended),
+                                   "ALL_MARKERS": " ".join(self.all_markers()),
+                                   "N_MARKERS": str(len(self.all_markers())),
                                    "SKIP": "" if adds or shell != "sh" else (
                                        "# No marker set: nothing to remove; stop reading here (`return` ends a sourced file).\n"
                                        f"case {self.any_marker_sh()} in '') return 0 ;; esac\n"),

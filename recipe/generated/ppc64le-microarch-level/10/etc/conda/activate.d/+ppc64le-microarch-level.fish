@@ -48,24 +48,28 @@ function _ppc64le_microarch_level_drop --argument-names name how kind
     end
 end
 
-_ppc64le_microarch_level_drop CFLAGS "$_PPC64LE_MICROARCH_LEVEL_CFLAGS" march
-_ppc64le_microarch_level_drop CXXFLAGS "$_PPC64LE_MICROARCH_LEVEL_CXXFLAGS" march
-_ppc64le_microarch_level_drop CPPFLAGS "$_PPC64LE_MICROARCH_LEVEL_CPPFLAGS" march
-_ppc64le_microarch_level_drop FFLAGS "$_PPC64LE_MICROARCH_LEVEL_FFLAGS" march
-_ppc64le_microarch_level_drop FCFLAGS "$_PPC64LE_MICROARCH_LEVEL_FCFLAGS" march
-_ppc64le_microarch_level_drop CARGO_BUILD_RUSTFLAGS "$_PPC64LE_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS" rust
-_ppc64le_microarch_level_drop RUSTFLAGS "$_PPC64LE_MICROARCH_LEVEL_RUSTFLAGS" rust
-_ppc64le_microarch_level_drop CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS "$_PPC64LE_MICROARCH_LEVEL_CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS" rust
-switch "$_PPC64LE_MICROARCH_LEVEL_GOPPC64:$GOPPC64"
-    case unset:8:power8 unset:9:power9 unset:10:power10
-        _ppc64le_microarch_level_report GOPPC64 "'$GOPPC64'" unset
-        set -e GOPPC64
-    case empty:8:power8 empty:9:power9 empty:10:power10
-        _ppc64le_microarch_level_report GOPPC64 "'$GOPPC64'" "''"
-        set -gx GOPPC64 ""
-    case replaced:8:power8 replaced:9:power9 replaced:10:power10
-        _ppc64le_microarch_level_report GOPPC64 "'$GOPPC64'" "'$_PPC64LE_MICROARCH_LEVEL_GOPPC64_WAS'"
-        set -gx GOPPC64 "$_PPC64LE_MICROARCH_LEVEL_GOPPC64_WAS"
+# Only when a marker is set: remove the token each marker remembers.
+set -q _PPC64LE_MICROARCH_LEVEL_CFLAGS _PPC64LE_MICROARCH_LEVEL_CXXFLAGS _PPC64LE_MICROARCH_LEVEL_CPPFLAGS _PPC64LE_MICROARCH_LEVEL_FFLAGS _PPC64LE_MICROARCH_LEVEL_FCFLAGS _PPC64LE_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS _PPC64LE_MICROARCH_LEVEL_RUSTFLAGS _PPC64LE_MICROARCH_LEVEL_CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS _PPC64LE_MICROARCH_LEVEL_GOPPC64 _PPC64LE_MICROARCH_LEVEL_GOPPC64_WAS
+if test $status -lt 10
+    _ppc64le_microarch_level_drop CFLAGS "$_PPC64LE_MICROARCH_LEVEL_CFLAGS" march
+    _ppc64le_microarch_level_drop CXXFLAGS "$_PPC64LE_MICROARCH_LEVEL_CXXFLAGS" march
+    _ppc64le_microarch_level_drop CPPFLAGS "$_PPC64LE_MICROARCH_LEVEL_CPPFLAGS" march
+    _ppc64le_microarch_level_drop FFLAGS "$_PPC64LE_MICROARCH_LEVEL_FFLAGS" march
+    _ppc64le_microarch_level_drop FCFLAGS "$_PPC64LE_MICROARCH_LEVEL_FCFLAGS" march
+    _ppc64le_microarch_level_drop CARGO_BUILD_RUSTFLAGS "$_PPC64LE_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS" rust
+    _ppc64le_microarch_level_drop RUSTFLAGS "$_PPC64LE_MICROARCH_LEVEL_RUSTFLAGS" rust
+    _ppc64le_microarch_level_drop CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS "$_PPC64LE_MICROARCH_LEVEL_CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS" rust
+    switch "$_PPC64LE_MICROARCH_LEVEL_GOPPC64:$GOPPC64"
+        case unset:8:power8 unset:9:power9 unset:10:power10
+            _ppc64le_microarch_level_report GOPPC64 "'$GOPPC64'" unset
+            set -e GOPPC64
+        case empty:8:power8 empty:9:power9 empty:10:power10
+            _ppc64le_microarch_level_report GOPPC64 "'$GOPPC64'" "''"
+            set -gx GOPPC64 ""
+        case replaced:8:power8 replaced:9:power9 replaced:10:power10
+            _ppc64le_microarch_level_report GOPPC64 "'$GOPPC64'" "'$_PPC64LE_MICROARCH_LEVEL_GOPPC64_WAS'"
+            set -gx GOPPC64 "$_PPC64LE_MICROARCH_LEVEL_GOPPC64_WAS"
+    end
 end
 set -e _PPC64LE_MICROARCH_LEVEL_CFLAGS _PPC64LE_MICROARCH_LEVEL_CXXFLAGS _PPC64LE_MICROARCH_LEVEL_CPPFLAGS _PPC64LE_MICROARCH_LEVEL_FFLAGS _PPC64LE_MICROARCH_LEVEL_FCFLAGS _PPC64LE_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS _PPC64LE_MICROARCH_LEVEL_RUSTFLAGS _PPC64LE_MICROARCH_LEVEL_CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS _PPC64LE_MICROARCH_LEVEL_GOPPC64 _PPC64LE_MICROARCH_LEVEL_GOPPC64_WAS
 

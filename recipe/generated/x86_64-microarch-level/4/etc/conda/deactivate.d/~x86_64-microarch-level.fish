@@ -52,24 +52,28 @@ function _x86_64_microarch_level_drop --argument-names name how kind
     end
 end
 
-_x86_64_microarch_level_drop CFLAGS "$_X86_64_MICROARCH_LEVEL_CFLAGS" march
-_x86_64_microarch_level_drop CXXFLAGS "$_X86_64_MICROARCH_LEVEL_CXXFLAGS" march
-_x86_64_microarch_level_drop CPPFLAGS "$_X86_64_MICROARCH_LEVEL_CPPFLAGS" march
-_x86_64_microarch_level_drop FFLAGS "$_X86_64_MICROARCH_LEVEL_FFLAGS" march
-_x86_64_microarch_level_drop FCFLAGS "$_X86_64_MICROARCH_LEVEL_FCFLAGS" march
-_x86_64_microarch_level_drop CARGO_BUILD_RUSTFLAGS "$_X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS" rust
-_x86_64_microarch_level_drop RUSTFLAGS "$_X86_64_MICROARCH_LEVEL_RUSTFLAGS" rust
-_x86_64_microarch_level_drop CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS "$_X86_64_MICROARCH_LEVEL_CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS" rust
-switch "$_X86_64_MICROARCH_LEVEL_GOAMD64:$GOAMD64"
-    case unset:1:v1 unset:2:v2 unset:3:v3 unset:4:v4
-        _x86_64_microarch_level_report GOAMD64 "'$GOAMD64'" unset
-        set -e GOAMD64
-    case empty:1:v1 empty:2:v2 empty:3:v3 empty:4:v4
-        _x86_64_microarch_level_report GOAMD64 "'$GOAMD64'" "''"
-        set -gx GOAMD64 ""
-    case replaced:1:v1 replaced:2:v2 replaced:3:v3 replaced:4:v4
-        _x86_64_microarch_level_report GOAMD64 "'$GOAMD64'" "'$_X86_64_MICROARCH_LEVEL_GOAMD64_WAS'"
-        set -gx GOAMD64 "$_X86_64_MICROARCH_LEVEL_GOAMD64_WAS"
+# Only when a marker is set: remove the token each marker remembers.
+set -q _X86_64_MICROARCH_LEVEL_CFLAGS _X86_64_MICROARCH_LEVEL_CXXFLAGS _X86_64_MICROARCH_LEVEL_CPPFLAGS _X86_64_MICROARCH_LEVEL_FFLAGS _X86_64_MICROARCH_LEVEL_FCFLAGS _X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS _X86_64_MICROARCH_LEVEL_RUSTFLAGS _X86_64_MICROARCH_LEVEL_CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS _X86_64_MICROARCH_LEVEL_GOAMD64 _X86_64_MICROARCH_LEVEL_GOAMD64_WAS
+if test $status -lt 10
+    _x86_64_microarch_level_drop CFLAGS "$_X86_64_MICROARCH_LEVEL_CFLAGS" march
+    _x86_64_microarch_level_drop CXXFLAGS "$_X86_64_MICROARCH_LEVEL_CXXFLAGS" march
+    _x86_64_microarch_level_drop CPPFLAGS "$_X86_64_MICROARCH_LEVEL_CPPFLAGS" march
+    _x86_64_microarch_level_drop FFLAGS "$_X86_64_MICROARCH_LEVEL_FFLAGS" march
+    _x86_64_microarch_level_drop FCFLAGS "$_X86_64_MICROARCH_LEVEL_FCFLAGS" march
+    _x86_64_microarch_level_drop CARGO_BUILD_RUSTFLAGS "$_X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS" rust
+    _x86_64_microarch_level_drop RUSTFLAGS "$_X86_64_MICROARCH_LEVEL_RUSTFLAGS" rust
+    _x86_64_microarch_level_drop CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS "$_X86_64_MICROARCH_LEVEL_CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS" rust
+    switch "$_X86_64_MICROARCH_LEVEL_GOAMD64:$GOAMD64"
+        case unset:1:v1 unset:2:v2 unset:3:v3 unset:4:v4
+            _x86_64_microarch_level_report GOAMD64 "'$GOAMD64'" unset
+            set -e GOAMD64
+        case empty:1:v1 empty:2:v2 empty:3:v3 empty:4:v4
+            _x86_64_microarch_level_report GOAMD64 "'$GOAMD64'" "''"
+            set -gx GOAMD64 ""
+        case replaced:1:v1 replaced:2:v2 replaced:3:v3 replaced:4:v4
+            _x86_64_microarch_level_report GOAMD64 "'$GOAMD64'" "'$_X86_64_MICROARCH_LEVEL_GOAMD64_WAS'"
+            set -gx GOAMD64 "$_X86_64_MICROARCH_LEVEL_GOAMD64_WAS"
+    end
 end
 set -e _X86_64_MICROARCH_LEVEL_CFLAGS _X86_64_MICROARCH_LEVEL_CXXFLAGS _X86_64_MICROARCH_LEVEL_CPPFLAGS _X86_64_MICROARCH_LEVEL_FFLAGS _X86_64_MICROARCH_LEVEL_FCFLAGS _X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS _X86_64_MICROARCH_LEVEL_RUSTFLAGS _X86_64_MICROARCH_LEVEL_CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS _X86_64_MICROARCH_LEVEL_GOAMD64 _X86_64_MICROARCH_LEVEL_GOAMD64_WAS
 
