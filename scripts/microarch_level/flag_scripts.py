@@ -33,12 +33,17 @@ With CONDA_BUILD=1 every change is reported on stderr; a failed report never
 fails activation.
 
 Cost: a sourced script is paid mostly in parsing (bash and zsh parse a few
-microseconds per line) and in function calls (zsh), so the scripts carry no
-per-level enumeration per variable: a marker's level is turned into its token by
-one small case per family shared by all variables (`kind_tokens`), the removal
-runs only when some marker is set, the report is called only with CONDA_BUILD=1,
-and only the `~` activate script defines the function that adds.  Tokens stay
-literals (csh modifiers cannot take a variable; the csh script enumerates them).
+microseconds per line, even of code they skip) and in function calls (zsh), so
+the scripts carry no per-level enumeration per variable: a marker's level is
+turned into its token by one small case per family shared by all variables
+(`kind_tokens`).  When no marker is set (always so for the `~` activate script
+after the `+` one), the POSIX `+` and deactivate scripts `return` at their first
+command and the `~` activate script adds and returns before the removal code, so
+the shell never parses the rest (`return` ends a sourced file in bash, dash, zsh,
+ksh93 and mksh, also when sourced from a function); fish skips the removal in an
+`if`.  The report function is called only with CONDA_BUILD=1, and only the `~`
+activate script defines the function that adds.  Tokens stay literals (csh
+modifiers cannot take a variable; the csh script enumerates them).
 """
 
 from __future__ import annotations
