@@ -1,13 +1,23 @@
 """Render the compiler-flag package's activation scripts (one job: the per-variable blocks).
 
-The design (told in full in templates/flags.sh.in) is idempotent rather than a
-save/restore stack, because conda and micromamba re-run a lower environment's
-activate.d when a stacked one is deactivated: each touched variable remembers,
-in `_X86_64_MICROARCH_LEVEL_<VAR>` = `<how>:<level>`, the one token the package
-appended; every script first removes exactly that token, and activation then
-appends its own level's token.  Every family (families.py) gets the same scripts
-with its own names (`_PPC64LE_MICROARCH_LEVEL_<VAR>`, `+ppc64le-microarch-level.*`,
-GOPPC64 for GOAMD64, `-mcpu=powerN -mtune=powerN` for `-march=x86-64-vN`).
+The generated scripts point here for their design, told once:
+
+Why no save/restore stack: conda and micromamba run `deactivate.d` of the
+environment left and then `activate.d` of the one below it AGAIN, stack
+environments with and without this package, and re-run both on reactivation;
+compiler scripts rewrite CFLAGS in between.  A saved copy goes stale in all of
+these.  So activation is idempotent instead: each touched variable remembers, in
+`_X86_64_MICROARCH_LEVEL_<VAR>` = `<how>:<level>`, the one token the package
+added and how (`appended` after a space, set an `empty` value, set an `unset`
+one; GOAMD64 `replaced`, its old value in `_X86_64_MICROARCH_LEVEL_GOAMD64_WAS`).
+Every script first removes exactly that token -- its last occurrence followed by
+a space or the end, so flags appended after it survive -- and an activation then
+adds its own level's token.  Whatever conda replays, a variable holds what the
+compilers and the user made it plus one token, and when the token goes and
+nothing is left, a variable that was unset is unset again.  Every family
+(families.py) gets the same scripts with its own names
+(`_PPC64LE_MICROARCH_LEVEL_<VAR>`, `+ppc64le-microarch-level.*`, GOPPC64 for
+GOAMD64, `-mcpu=powerN -mtune=powerN` for `-march=x86-64-vN`).
 Three scripts per shell:
 
 - `activate.d/+x86_64-microarch-level.*` sorts before the compilers' scripts
@@ -16,8 +26,24 @@ Three scripts per shell:
 - `activate.d/~x86_64-microarch-level.*` sorts after them: removes, then appends;
 - `deactivate.d/~x86_64-microarch-level.*` runs first on deactivation: removes.
 
-Tokens are literals in the scripts (csh modifiers cannot take a variable), so
-this module enumerates, per variable, every marker an earlier level can leave.
+The POSIX scripts use builtins only (mksh without PATH works), no eval, no temp
+files and no new global variables besides the markers (zsh's warn_create_global
+stays quiet: the helper functions keep their values in positional parameters).
+With CONDA_BUILD=1 every change is reported on stderr; a failed report never
+fails activation.
+
+Cost: a sourced script is paid mostly in parsing (bash and zsh parse a few
+microseconds per line, even of code they skip) and in function calls (zsh), so
+the scripts carry no per-level enumeration per variable: a marker's level is
+turned into its token by one small case per family shared by all variables
+(`kind_tokens`).  When no marker is set (always so for the `~` activate script
+after the `+` one), the POSIX `+` and deactivate scripts `return` at their first
+command and the `~` activate script adds and returns before the removal code, so
+the shell never parses the rest (`return` ends a sourced file in bash, dash, zsh,
+ksh93 and mksh, also when sourced from a function); fish skips the removal in an
+`if`.  The report function is called only with CONDA_BUILD=1, and only the `~`
+activate script defines the function that adds.  Tokens stay literals (csh
+modifiers cannot take a variable; the csh script enumerates them).
 """
 
 from __future__ import annotations
@@ -147,28 +173,37 @@ class FlagRenderer:
         return "; ".join(parts)
 
     # --- removing the remembered token ----------------------------------------------
-    def drop_sh(self) -> str:
-        out: list[str] = []
+    def kind_tokens(self) -> dict[str, dict[int, str]]:
+        """kind -> level -> token: what a marker's level gave a variable of that kind."""
+        out: dict[str, dict[int, str]] = {}
         for v in self.appended:
-            out.append(f"case ${{{v.marker_of(self.family)}-}} in")
-            for lv, token in self.tokens(v).items():
-                out.append(f'  appended:{lv}) {self.fn}_drop {v.name} "${{{v.name}-}}" " {token}" appended ;;')
-                out.append(f'  empty:{lv}|unset:{lv}) {self.fn}_drop {v.name} "${{{v.name}-}}" '
-                           f'"{token}" "${v.marker_of(self.family)}" ;;')
-            out += ["esac", f"unset {v.marker_of(self.family)}"]
-        return "\n".join(out)
+            out.setdefault(v.kind, self.tokens(v))
+        return out
+
+    def tokens_sh(self) -> str:
+        """The one case table, shared by every variable, from "<kind>:<level>" to its token."""
+        return "\n".join(f'    {kind}:{lv}) set -- "$1" "$2" "$3" "{token}" ;;'
+                         for kind, tokens in self.kind_tokens().items() for lv, token in tokens.items())
+
+    def all_markers(self) -> list[str]:
+        """Every variable the package keeps its state in (each variable's marker, GO's saved value)."""
+        return [v.marker_of(self.family) for v in self.vars] + [self.go.marker_of(self.family) + "_WAS"]
+
+    def any_marker_sh(self) -> str:
+        """Empty exactly when no marker is set, even to an empty value."""
+        return "".join(f"${{{m}+x}}" for m in self.all_markers())
+
+    def drop_sh(self) -> str:
+        return "\n".join(f'{self.fn}_drop {v.name} "${{{v.name}-}}" "${{{v.marker_of(self.family)}-}}" {v.kind}'
+                         for v in self.appended)
+
+    def tokens_fish(self) -> str:
+        return "\n".join(f"        case {' '.join(f'{kind}:{how}:{lv}' for how in ('appended', 'empty', 'unset'))}\n"
+                         f'            set token "{token}"'
+                         for kind, tokens in self.kind_tokens().items() for lv, token in tokens.items())
 
     def drop_fish(self) -> str:
-        out: list[str] = []
-        for v in self.appended:
-            out.append(f'switch "${v.marker_of(self.family)}"')
-            for lv, token in self.tokens(v).items():
-                out += [f"    case appended:{lv}",
-                        f'        {self.fn}_drop {v.name} " {token}" appended',
-                        f"    case empty:{lv} unset:{lv}",
-                        f'        {self.fn}_drop {v.name} "{token}" ${v.marker_of(self.family)}']
-            out += ["end", f"set -e {v.marker_of(self.family)}"]
-        return "\n".join(out)
+        return "\n".join(f'    {self.fn}_drop {v.name} "${v.marker_of(self.family)}" {v.kind}' for v in self.appended)
 
     def drop_csh(self) -> str:
         """Switch cases on "<kind>:<marker>": mark every occurrence of the token with a
@@ -331,6 +366,18 @@ class FlagRenderer:
                                    "GO_ADD": self.go_add_csh(level) if adds else ""})
                 else:
                     values.update({"DROP": getattr(self, f"drop_{shell}")(),
+                                   "TOKENS": getattr(self, f"tokens_{shell}")(),
+                                   "MARKERS": " ".join(v.marker_of(self.family) for v in self.appended),
+                                   "ALL_MARKERS": " ".join(self.all_markers()),
+                                   "N_MARKERS": str(len(self.all_markers())),
+                                   "SKIP": "" if adds or shell != "sh" else (
+                                       "# No marker set: nothing to remove; stop reading here (`return` ends a sourced file).\n"
+                                       f"case {self.any_marker_sh()} in '') return 0 ;; esac\n"),
+                                   "PUT": fill(template(f"flags.put.{shell}.in"), {
+                                       "FN": self.fn, "STATE": self.family.state_prefix, "PKG": self.family.flags,
+                                       "ANY_MARKER": self.any_marker_sh(),
+                                       "ADD": getattr(self, f"add_{shell}")(level)}) if adds else "",
+                                   "PUT_NAME": f" {self.fn}_put" if adds else "",
                                    "ADD": getattr(self, f"add_{shell}")(level) if adds else ""})
                 out[path.format(shell=shell, package=self.family.flags)] = fill(template(f"flags.{shell}.in"), values)
         return out
