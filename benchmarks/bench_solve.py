@@ -1,9 +1,9 @@
 """What the gate adds to a downstream solve.
 
 A tiny downstream package, `mal-bench-app`, is built twice with rattler-build:
-the way conda-forge documents microarch-optimised builds (variants for levels
-1, 3 and 4 with `x86_64-microarch-level` in `build:` and build numbers 100, 300,
-400; the flag package's run-export makes each depend on the gate), and plainly
+the way `microarch-level snippet` prints microarch-optimised builds (variants for
+levels 1, 3 and 4 with `x86_64-microarch-level` in `host:` and build numbers 100,
+300, 400; the flag package's run-export makes each depend on the gate), and plainly
 (one build, no flag package, no gate).  The same solve request is then timed
 against each, with the same virtual packages.
 """

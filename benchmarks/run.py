@@ -359,8 +359,8 @@ def solve_section(m: Measured) -> list[str]:
             f"py-rattler solves `{bench_solve.APP}` for a {bench_solve.HOST} host (`__archspec 1 "
             f"{bench_solve.HOST}` plus __unix, __linux, __glibc), median of {m.settings.solve_repeats} after a "
             "warm-up.  *plain*: the package built once without the flag package, so no gate dependency.  "
-            "*level 1/3/4*: the same package built as conda-forge documents microarch builds (variants 1/3/4 "
-            "with `x86_64-microarch-level` in `build:`, build numbers 100/300/400) and solved with this "
+            "*level 1/3/4*: the same package built as `microarch-level snippet` prints it (variants 1/3/4 "
+            "with `x86_64-microarch-level` in `host:`, build numbers 100/300/400) and solved with this "
             "feedstock's channel: the solver loads every gate record, rejects the level-4 build and picks 300.",
             "", *table(["case", "records in channels", "solution", "median ms", "÷ plain"],
                        [[s.label, str(s.records), s.solution, ms(s.seconds), times(ratio(s.seconds, plain))]
