@@ -149,7 +149,7 @@ def tools_section(builds, predicted: dict[str, dict]) -> tuple[list[dict], str |
             version = runners.version(tool, exe)
             style = style_of(tool, version)
             row.update(version=version, style=style.key, label=style.label, advice=advice(tool, version))
-            reported = runners.reported_archspec(tool, exe)
+            reported = runners.reported_archspec(tool, exe, tool_version=version)
         except Exception as exc:  # a broken tool install is a finding, not a crash
             row["error"] = f"{exc.__class__.__name__}: {exc}".splitlines()[0]
             continue
