@@ -61,6 +61,19 @@ def expect_alive(result):
     assert "next=1" in result.stdout, (result.stdout, result.stderr)
 
 
+def expect_warning_exactly_below(result, warning: str, gate: str, level: int, cpu_level: int):
+    """The guard of a level-`level` gate on a level-`cpu_level` CPU read from /proc/cpuinfo:
+    one warning with the cause and the pin when the CPU is older, silence otherwise."""
+    expect_alive(result)
+    if cpu_level < level:
+        assert f"{warning} {level} but this CPU is level {cpu_level} (from /proc/cpuinfo)" in result.stderr
+        assert "Illegal instruction" in result.stderr
+        assert f"'{gate}<={cpu_level}'" in result.stderr
+        assert result.stderr.count("warning:") == 1
+    else:
+        assert result.stderr == ""
+
+
 def set_override(sh, value: str) -> str:
     """A command setting CONDA_OVERRIDE_ARCHSPEC to `value` (no quote or newline in it)."""
     assert "'" not in value and "\n" not in value
