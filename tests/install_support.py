@@ -58,17 +58,17 @@ def scenarios(levels) -> dict[str, list[str]]:
 # Finding the real tools.
 
 def locate(tool: str):
-    """runners.locate(tool), with an unreadable version returned (as the RunnerError) instead of raised."""
-    from microarch_level import runners
+    """tool_runs.locate(tool), with an unreadable version returned (as the RunnerError) instead of raised."""
+    import tool_runs
 
     try:
-        return runners.locate(tool)
-    except runners.RunnerError as exc:
+        return tool_runs.locate(tool)
+    except tool_runs.RunnerError as exc:
         return exc
 
 
 def require(tool: str, found):
-    """`found` (what locate returned) as a runners.Tool, or end the test saying why it cannot run.
+    """`found` (what locate returned) as a tool_runs.Tool, or end the test saying why it cannot run.
 
     Not installed: skip, naming the executable and the variable that points at
     it.  Named by MICROARCH_LEVEL_<TOOL> but not runnable, or its version not
@@ -78,15 +78,15 @@ def require(tool: str, found):
 
     import pytest
 
-    from microarch_level import runners
+    import tool_runs
 
-    if isinstance(found, runners.Tool):
+    if isinstance(found, tool_runs.Tool):
         return found
     if isinstance(found, Exception):
         pytest.fail(f"{tool}: {found}", pytrace=False)
-    if os.environ.get(runners.env_var(tool)):
-        pytest.fail(runners.missing(tool), pytrace=False)
-    pytest.skip(runners.missing(tool))
+    if os.environ.get(tool_runs.env_var(tool)):
+        pytest.fail(tool_runs.missing(tool), pytrace=False)
+    pytest.skip(tool_runs.missing(tool))
 
 
 # ----------------------------------------------------------------------------
@@ -139,7 +139,7 @@ def gate_level(outcome) -> int | None:
 
 
 # ----------------------------------------------------------------------------
-# The behaviours every installer must show; `get(scenario)` returns a runners.Outcome.
+# The behaviours every installer must show; `get(scenario)` returns a tool_runs.Outcome.
 
 def check_unpinned_gate(get, level: int) -> None:
     outcome = get(UNPINNED)
@@ -282,10 +282,10 @@ def rattler_run(channels: list[Path], virtual_packages: list[list[str]], jobs: d
                 work: Path) -> dict:
     """Solve and install each job (name -> specs) with rattler in a worker process.
 
-    Returns name -> runners.Outcome (driver "rattler"), each installed into
+    Returns name -> tool_runs.Outcome (driver "rattler"), each installed into
     its own prefix under `work`.
     """
-    from microarch_level.runners import INSTALLED, Installed, Outcome, failure_status
+    from tool_runs import INSTALLED, Installed, Outcome, failure_status
 
     request = {"channels": [str(Path(c).resolve()) for c in channels], "virtual_packages": virtual_packages,
                "jobs": {name: {"specs": specs, "prefix": str(work / name)} for name, specs in jobs.items()}}
@@ -309,7 +309,7 @@ def _worker() -> None:
     from rattler import BuildString, GenericVirtualPackage, PackageName, Version
 
     from microarch_level.channel import Unsatisfiable, install, solve
-    from microarch_level.runners import read_conda_meta
+    from tool_runs import read_conda_meta
 
     request = json.loads(sys.stdin.read())
     vps = [GenericVirtualPackage(PackageName(n), Version(v), BuildString(b))

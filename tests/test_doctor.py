@@ -238,14 +238,15 @@ def test_the_rattler_reading_matches_py_rattler(value):
 
 
 def test_the_override_readings_agree_with_the_runners_driver_table():
-    runners = pytest.importorskip("microarch_level.runners")
+    import tool_runs
+
     value = CATALOG.generic_name(LEVELS[2])
     cases = [("conda", "24.11.0"), ("conda", "22.9.0"), ("mamba", "2.0.5"), ("mamba", "1.5.8"), ("mamba", "1.5.1"),
              ("micromamba", "2.3.0"), ("pixi", "0.41.4"), ("pixi-exec", "0.41.4")]
     for key, version in cases:
-        d = runners.DRIVERS[key]
+        d = tool_runs.DRIVERS[key]
         reading = overrides.read(d.style(version).key, value, CATALOG)
-        assert reading.used == (d.override_mode(version) in (runners.VERBATIM, runners.NAMES)), (key, version)
+        assert reading.used == (d.override_mode(version) in (tool_runs.VERBATIM, tool_runs.NAMES)), (key, version)
 
 
 # --- --prefix -------------------------------------------------------------------------------

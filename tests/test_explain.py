@@ -107,7 +107,7 @@ def test_the_tool_that_wrote_each_error_is_recognised(row):
 @pytest.mark.parametrize("row", [r for r in ROWS if r["kind"] != "none"], ids=lambda r: r["file"])
 def test_each_diagnosis_names_the_tool_that_wrote_the_text(row):
     family = next(f for f in FAMILIES if row["file"].startswith(f + "-"))
-    assert diagnosis(row).tool.startswith(TOOLS[family])
+    assert diagnosis(row).tool.startswith(TOOLS[family].label)
 
 
 def test_colour_codes_do_not_hide_the_facts():
@@ -315,7 +315,7 @@ def test_each_real_capture_gets_its_fix(row):
 @pytest.mark.parametrize("row", REAL_ROWS, ids=real_id)
 def test_each_real_capture_names_the_tool_and_the_version_it_shows(row):
     d = explain_real(row)
-    assert d["family"] == row["family"] and d["tool"].startswith(TOOLS[row["family"]])
+    assert d["family"] == row["family"] and d["tool"].startswith(TOOLS[row["family"]].label)
     assert d["tool"].endswith(f"version {row['version']}" if row["version"] != "-" else "version not shown")
 
 

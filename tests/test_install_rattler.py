@@ -87,7 +87,7 @@ _OUTCOMES: dict[tuple, dict] = {}
 
 @pytest.fixture
 def get(identity, sample, request, channel, downstream, tmp_path_factory):
-    """scenario -> runners.Outcome for this identity; one worker run per distinct set of virtual packages."""
+    """scenario -> tool_runs.Outcome for this identity; one worker run per distinct set of virtual packages."""
     packages = identity_packages(identity, sample, request)
     key = (Path(channel).resolve(), downstream, tuple(map(tuple, packages)))
     if key not in _OUTCOMES:

@@ -1,7 +1,7 @@
 """Installing the gate, and a package built against it, with the real package managers.
 
 conda, mamba, micromamba and pixi run through their command lines
-(microarch_level.runners) from the project channel plus the downstream
+(tests/tool_runs.py) from the project channel plus the downstream
 channel the tests build; each version gets the command line tools.FACTS
 says it needs (`--offline` only where it loads file:// channels offline).
 Each tool is found by MICROARCH_LEVEL_<TOOL> or on PATH, and its version is
@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 import install_support as support
+import tool_runs
 from microarch_level import runners
 from microarch_level.levels import LEVELS, load_catalog
 from microarch_level.tools import STYLES, TOOLS, style_of
@@ -42,20 +43,20 @@ SPELLINGS = {
 }
 FIRST_SPELLING = next(iter(SPELLINGS))
 
-# Each tool, located and its version read once: a runners.Tool, None (not installed) or the RunnerError.
+# Each tool, located and its version read once: a tool_runs.Tool, None (not installed) or the RunnerError.
 FOUND = {tool: support.locate(tool) for tool in TOOLS}
 
 
 def version_id(key: str, tool: str) -> str:
     """'micromamba-2.0.5', 'pixi-exec-0.41.4', 'conda-missing': what ran, in the test id."""
     found = FOUND[tool]
-    if isinstance(found, runners.Tool):
+    if isinstance(found, tool_runs.Tool):
         return f"{key}-{found.version}"
     return f"{key}-{'missing' if found is None else 'unreadable'}"
 
 
-over_drivers = pytest.mark.parametrize("driver_key", list(runners.DRIVERS),
-                                       ids=[version_id(k, d.tool) for k, d in runners.DRIVERS.items()])
+over_drivers = pytest.mark.parametrize("driver_key", list(tool_runs.DRIVERS),
+                                       ids=[version_id(k, d.tool) for k, d in tool_runs.DRIVERS.items()])
 over_tools = pytest.mark.parametrize("tool", TOOLS, ids=[version_id(t, t) for t in TOOLS])
 over_spellings = pytest.mark.parametrize("spelling", list(SPELLINGS))
 
@@ -63,7 +64,7 @@ MAMBA_DETECTION_NOTE = ("mamba's own CPU detection tests fewer flags than the ps
                         "/proc/cpuinfo on unusual VMs")
 
 
-def installed_tool(tool: str) -> runners.Tool:
+def installed_tool(tool: str) -> tool_runs.Tool:
     """The located tool, or skip (not installed) / fail (named but not runnable) the test."""
     return support.require(tool, FOUND[tool])
 
@@ -74,23 +75,23 @@ def channels(request) -> list[Path]:
     return [channel, support.downstream_channel(channel, request.getfixturevalue("tmp_path_factory"))]
 
 
-_OUTCOMES: dict[tuple, runners.Outcome] = {}
+_OUTCOMES: dict[tuple, tool_runs.Outcome] = {}
 
 
 class Case:
     """One tool run against one CPU: `get(scenario)` creates that environment (once) and returns the Outcome."""
 
-    def __init__(self, driver_key: str, tool: runners.Tool, archspec: str | None, channels: list[Path], factory):
+    def __init__(self, driver_key: str, tool: tool_runs.Tool, archspec: str | None, channels: list[Path], factory):
         self.driver_key, self.tool, self.archspec, self.channels, self.factory = (
             driver_key, tool, archspec, channels, factory)
         self.specs = support.scenarios(LEVELS)
 
-    def get(self, scenario: str) -> runners.Outcome:
+    def get(self, scenario: str) -> tool_runs.Outcome:
         specs = self.specs[scenario]
         key = (self.driver_key, str(self.tool.exe), self.archspec, tuple(specs), tuple(map(str, self.channels)))
         if key not in _OUTCOMES:
             work = self.factory.mktemp(f"{self.driver_key}-{scenario}")
-            _OUTCOMES[key] = runners.create(self.driver_key, self.tool, self.channels, specs,
+            _OUTCOMES[key] = tool_runs.create(self.driver_key, self.tool, self.channels, specs,
                                             archspec=self.archspec, workdir=work / "run")
         return _OUTCOMES[key]
 
@@ -98,17 +99,17 @@ class Case:
 @pytest.fixture
 def overridden(driver_key, spelling, sample, request, tmp_path_factory) -> tuple[Case, int]:
     """The tool run with CONDA_OVERRIDE_ARCHSPEC set to the sample's CPU, and the level it must get."""
-    driver = runners.DRIVERS[driver_key]
+    driver = tool_runs.DRIVERS[driver_key]
     tool = installed_tool(driver.tool)
     mode = driver.override_mode(tool.version)
     value = SPELLINGS[spelling](sample)
-    if mode == runners.NONE:
+    if mode == tool_runs.NONE:
         pytest.skip(f"{driver.tool} {tool.version} has no CONDA_OVERRIDE_ARCHSPEC: only the host tests apply")
-    if mode == runners.IGNORED and spelling != FIRST_SPELLING:
+    if mode == tool_runs.IGNORED and spelling != FIRST_SPELLING:
         pytest.skip(f"{driver_key}'s lock-file solve ignores CONDA_OVERRIDE_ARCHSPEC: one spelling is enough")
-    if mode == runners.NAMES and value not in CATALOG.names:
+    if mode == tool_runs.NAMES and value not in CATALOG.names:
         pytest.skip(f"{driver_key} {tool.version} rejects CONDA_OVERRIDE_ARCHSPEC={value}: archspec has no such name")
-    if mode == runners.IGNORED:
+    if mode == tool_runs.IGNORED:
         report = driver.style(tool.version).report(CATALOG, sample.archspec_host)
     else:
         report = ("1", value)
@@ -119,7 +120,7 @@ def overridden(driver_key, spelling, sample, request, tmp_path_factory) -> tuple
 @pytest.fixture
 def host(driver_key, request, tmp_path_factory) -> tuple[Case, int]:
     """The tool run with no override, and the level it must get by its own way of seeing this CPU."""
-    driver = runners.DRIVERS[driver_key]
+    driver = tool_runs.DRIVERS[driver_key]
     tool = installed_tool(driver.tool)
     style = driver.style(tool.version)
     level = support.level_seen_by(CATALOG, style.detection)
@@ -170,7 +171,7 @@ def test_downstream_depends_on_the_gate_through_the_run_export(overridden):
 
 def _own_report(driver_key: str) -> str:
     """What the tool itself says about this CPU, for assertion messages."""
-    tool = installed_tool(runners.DRIVERS[driver_key].tool)
+    tool = installed_tool(tool_runs.DRIVERS[driver_key].tool)
     try:
         reported = runners.reported_archspec(tool.name, tool.exe, tool_version=tool.version)
     except runners.RunnerError as exc:
@@ -237,8 +238,8 @@ def test_the_tool_reports_an_archspec_of_this_machines_level(tool):
 @over_tools
 def test_the_tool_reports_the_overridden_archspec_verbatim(tool, sample):
     found = installed_tool(tool)
-    if runners.DRIVERS[tool].override_mode(found.version) != runners.VERBATIM:
+    if tool_runs.DRIVERS[tool].override_mode(found.version) != tool_runs.VERBATIM:
         pytest.skip(f"{tool} {found.version} does not take CONDA_OVERRIDE_ARCHSPEC verbatim")
-    reported = runners.reported_archspec(tool, found.exe, {runners.OVERRIDE: sample.archspec_host},
+    reported = runners.reported_archspec(tool, found.exe, {tool_runs.OVERRIDE: sample.archspec_host},
                                          tool_version=found.version)
     assert reported == ("1", sample.archspec_host), f"{found}"

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import install_support as support
+import tool_runs
 from microarch_level import runners, tools
 from microarch_level.levels import load_catalog
 from microarch_level.refusal import ARCHSPEC, classify
@@ -38,8 +39,8 @@ CHANNEL_AND_SPEC = ["--override-channels", "--channel", URL, SPEC]
 
 
 def argv(driver_key: str, tool: str, version: str) -> list[str]:
-    found = runners.Tool(tool, Path(f"/opt/{tool}/bin/{tool}"), version)
-    return runners.command_line(driver_key, found, WORK, [URL], [SPEC])[1:]
+    found = tool_runs.Tool(tool, Path(f"/opt/{tool}/bin/{tool}"), version)
+    return tool_runs.command_line(driver_key, found, WORK, [URL], [SPEC])[1:]
 
 
 # --- the command line each version gets ----------------------------------------
@@ -64,14 +65,14 @@ def test_each_tool_version_gets_its_command_line(driver_key, tool, version, expe
 
 def test_offline_is_passed_exactly_where_the_version_loads_local_channels_offline():
     for row in tools.FACTS:
-        for key, driver in runners.DRIVERS.items():
+        for key, driver in tool_runs.DRIVERS.items():
             if driver.tool == row.tool and driver.offline_args:
                 assert ("--offline" in argv(key, row.tool, row.first)) == bool(row.offline_local), row
 
 
 def test_a_driver_refuses_another_tool():
     with pytest.raises(runners.RunnerError, match="runs micromamba, not conda"):
-        runners.command_line("micromamba", runners.Tool("conda", Path("conda"), "26.7.1"), WORK, [URL], [SPEC])
+        tool_runs.command_line("micromamba", tool_runs.Tool("conda", Path("conda"), "26.7.1"), WORK, [URL], [SPEC])
 
 
 # --- the facts table -------------------------------------------------------------
@@ -102,9 +103,9 @@ def test_the_facts_per_version(tool, version, style, override, offline_local):
 
 
 def test_a_drivers_own_solve_overrides_the_tools_facts():
-    assert runners.DRIVERS["pixi"].style("0.41.4").key == "pixi-lock"
-    assert runners.DRIVERS["pixi"].override_mode("0.41.4") == tools.IGNORED
-    assert runners.DRIVERS["pixi-exec"].override_mode("0.41.4") == tools.NAMES
+    assert tool_runs.DRIVERS["pixi"].style("0.41.4").key == "pixi-lock"
+    assert tool_runs.DRIVERS["pixi"].override_mode("0.41.4") == tools.IGNORED
+    assert tool_runs.DRIVERS["pixi-exec"].override_mode("0.41.4") == tools.NAMES
 
 
 def test_the_labels_carry_the_tables_thresholds():
@@ -179,15 +180,15 @@ MICROMAMBA_205_PIN3 = REAL / "micromamba-2.0.5-override-x86_64_v2-pin3.txt"
 ISSUE_NOT_LOADED = f"    └─ {GATE} =* * does not exist (perhaps a typo or a missing channel).\n"  # quoted in issue 11
 
 
-def failed(output: str) -> runners.Outcome:
-    return runners.Outcome("micromamba", runners.failure_status(output), output=output, returncode=1)
+def failed(output: str) -> tool_runs.Outcome:
+    return tool_runs.Outcome("micromamba", tool_runs.failure_status(output), output=output, returncode=1)
 
 
-def installed_gate(level: int) -> runners.Outcome:
-    return runners.Outcome("micromamba", runners.INSTALLED, [runners.Installed(GATE, str(level), f"{level}_x86_64_v2")])
+def installed_gate(level: int) -> tool_runs.Outcome:
+    return tool_runs.Outcome("micromamba", tool_runs.INSTALLED, [tool_runs.Installed(GATE, str(level), f"{level}_x86_64_v2")])
 
 
-def scenario_getter(unpinned: runners.Outcome, pinned: runners.Outcome):
+def scenario_getter(unpinned: tool_runs.Outcome, pinned: tool_runs.Outcome):
     return lambda scenario: unpinned if scenario == support.UNPINNED else pinned
 
 
@@ -224,7 +225,7 @@ def test_a_missing_tool_skips_naming_its_executable_and_variable(tool, monkeypat
 
 def test_a_tool_named_by_its_variable_but_missing_fails_the_test(monkeypatch, tmp_path):
     monkeypatch.setenv(runners.env_var("micromamba"), str(tmp_path / "nowhere"))
-    assert runners.locate("micromamba") is None
+    assert tool_runs.locate("micromamba") is None
     with pytest.raises(pytest.fail.Exception) as failed:
         support.require("micromamba", None)
     assert str(failed.value) == (f"micromamba not found: MICROARCH_LEVEL_MICROMAMBA="
@@ -252,7 +253,7 @@ def test_every_real_tool_test_id_names_the_tool_and_its_version(tmp_path):
     result = run_real_tool_tests(tmp_path, "--collect-only", "-q")
     ids = [line for line in result.stdout.splitlines() if line.startswith("tests/")]
     assert ids, result.stdout[-3000:] + result.stderr[-2000:]
-    labels = [f"{key}-missing" for key in runners.DRIVERS] + [f"{tool}-missing" for tool in tools.TOOLS]
+    labels = [f"{key}-missing" for key in tool_runs.DRIVERS] + [f"{tool}-missing" for tool in tools.TOOLS]
     assert [i for i in ids if not any(label in i for label in labels)] == []
 
 
@@ -287,3 +288,70 @@ def test_info_without_virtual_packages_is_a_one_line_error():
     with pytest.raises(runners.RunnerError) as exc:
         runners.parse_virtual_packages({"platform": "linux-64"})
     assert "\n" not in str(exc.value)
+
+
+# --- one new behaviour is one new row of tools.FACTS --------------------------------
+
+PACKAGE = ROOT / "scripts" / "microarch_level"
+
+
+def thresholds() -> set[str]:
+    """Every version at which a tool's behaviour changes, and the last version before it."""
+    firsts = {row.first for row in tools.FACTS if row.first != "0"}
+    return firsts | {tools._before(v) for v in firsts if tools._before(v)}
+
+
+@pytest.mark.parametrize("threshold", sorted(thresholds()))
+def test_a_version_threshold_is_written_only_in_the_facts_table(threshold):
+    exact = re.compile(rf"(?<![\d.]){re.escape(threshold)}(?!\.?\d)")
+    elsewhere = [path.name for path in sorted(PACKAGE.rglob("*")) if path.is_file() and path.name != "tools.py"
+                 and path.suffix in (".py", ".in") and exact.search(path.read_text(encoding="utf-8"))]
+    assert elsewhere == []
+
+
+# A behaviour no release has (micromamba reporting archspec's names, as conda does): one row.
+NEW_ROW = tools.ToolFacts("micromamba", "3.0.0", "conda", tools.VERBATIM, True, tools.TEXT,
+                          seen="hypothetical, for this test")
+
+
+@pytest.fixture
+def new_row(monkeypatch):
+    """tools.FACTS with NEW_ROW added, and the styles derived from it, for the length of one test."""
+    table = (*tools.FACTS, NEW_ROW)
+    monkeypatch.setattr(tools, "FACTS", table)
+    for key, style in tools.styles(table).items():
+        monkeypatch.setitem(tools.STYLES, key, style)
+
+
+def _doctor_label():
+    from microarch_level import doctor
+
+    return next(row["label"] for row in doctor.gather(CATALOG)["styles"] if row["style"] == "conda")
+
+
+def _matrix_legend():
+    from microarch_level import matrix
+
+    return matrix.render([], ["conda"], "plain")
+
+
+def _explain_style():
+    from microarch_level.diagnoses import reporting_style
+    from microarch_level.solver_text import parse
+
+    return reporting_style(parse("micromamba version : 3.1.0\nerror    libmamba Could not solve for environment specs\n"))
+
+
+@pytest.mark.parametrize("seen, expected", [
+    pytest.param(lambda: tools.style_of("micromamba", "3.1.0").key, "conda", id="tools.style_of"),
+    pytest.param(lambda: tool_runs.DRIVERS["micromamba"].style("3.1.0").key, "conda", id="the-drivers-style"),
+    pytest.param(lambda: argv("micromamba", "micromamba", "3.1.0"), [*MAMBA_CREATE, "--offline", *CHANNEL_AND_SPEC],
+                 id="the-command-line"),
+    pytest.param(lambda: tools.STYLES["conda"].label, "conda >= 23.3; micromamba >= 3.0.0 (archspec name)",
+                 id="the-styles-label"),
+    pytest.param(lambda: "micromamba >= 3.0.0" in _matrix_legend(), True, id="matrix-legend"),
+    pytest.param(lambda: "micromamba >= 3.0.0" in _doctor_label(), True, id="doctor-styles"),
+    pytest.param(lambda: _explain_style().key, "conda", id="explain-reporting-style"),
+])
+def test_a_new_row_reaches_every_consumer_of_the_facts(seen, expected, new_row):
+    assert seen() == expected

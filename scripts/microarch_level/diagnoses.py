@@ -13,12 +13,9 @@ from dataclasses import dataclass, field
 from .activation import GATE
 from .levels import Catalog
 from .overrides import VARIABLE, closest
-from .solver_text import SolverText
+from .solver_text import TOOLS, SolverText
 from .spelling import UnknownName, normalize
-from .tools import STYLES, Style, advice, style_of
-
-# Families whose tools report archspec's specific CPU names (conda, rattler), not generic levels.
-NAMING_FAMILIES = ("conda-classic", "conda-libmamba", "conda-rattler", "conda", "rattler")
+from .tools import STYLES, Style, advice, lock_style_of, newest_style, style_of, tools_with
 
 
 # Where the CPU a diagnosis is about came from; the last two only when the text does not say.
@@ -60,21 +57,39 @@ def host_of(reported: str, source: str, catalog: Catalog) -> Host:
 
 
 def who(style: Style) -> str:
-    """'mamba/micromamba 1.5.3-1.5.9' from the style's label, without the parenthesis."""
+    """The tools and versions of the style's label (tools.FACTS), without the parenthesis."""
     return style.label.split(" (")[0]
 
 
-def tool_version(facts: SolverText, tools: tuple[str, ...] = ("micromamba", "mamba", "conda")):
-    tool = next((t for t in tools if t in facts.versions), None)
-    return (tool, facts.versions[tool]) if tool else (None, None)
+def tool_version(facts: SolverText) -> tuple[str | None, str | None]:
+    """The tools.FACTS tool that wrote the text and its version, when the text shows it."""
+    writer = TOOLS.get(facts.family or "")
+    tool = writer.tool if writer else None
+    return (tool, facts.versions[tool]) if tool in facts.versions else (None, None)
+
+
+def locked(facts: SolverText) -> bool:
+    """Whether the text comes from a lock-file solve (pixi's), which does not look at this machine."""
+    writer = TOOLS.get(facts.family or "")
+    return writer is not None and writer.lock
 
 
 def reporting_style(facts: SolverText) -> Style | None:
-    """The reporting style the text shows: pixi solves lock files; otherwise the tool version it prints."""
-    if facts.family == "pixi":
-        return STYLES["pixi-lock"]
+    """The reporting style the text shows: a lock-file solve's; otherwise that of the tool version it prints."""
+    writer = TOOLS.get(facts.family or "")
+    if writer is not None and writer.lock:
+        return lock_style_of(writer.tool, facts.versions.get(writer.tool, ""))
     tool, version = tool_version(facts)
     return style_of(tool, version) if tool else None
+
+
+def names_cpus(facts: SolverText) -> bool:
+    """Whether the tool that wrote the text reports a CPU's own archspec name (conda, rattler), not a level."""
+    writer = TOOLS.get(facts.family or "")
+    if writer is None:
+        return False
+    style = reporting_style(facts) or (STYLES[writer.style] if writer.style else newest_style(writer.tool))
+    return style.names_cpus
 
 
 def cpu_blind(style: Style, catalog: Catalog) -> tuple[str, str] | None | bool:
@@ -98,8 +113,9 @@ def override_spelling(catalog: Catalog, facts: SolverText, value: str, host: Hos
 
 
 def hyphen_report(facts: SolverText, host: Host, requested) -> Diagnosis:
-    tool, version = tool_version(facts, ("micromamba", "mamba"))
-    fix = (advice(tool, version) if tool else None) or f"upgrade to {who(STYLES['mamba'])}, which report '{host.name}'"
+    tool, version = tool_version(facts)
+    fix = ((advice(tool, version) if tool in tools_with("mamba-hyphen") else None)
+           or f"upgrade to {who(STYLES['mamba'])}, which report '{host.name}'")
     return Diagnosis(
         "hyphen-report",
         f"Your package manager reported __archspec as '{host.reported}', with a hyphen. That is the bug of "
@@ -155,7 +171,7 @@ def below(catalog: Catalog, facts: SolverText, host: Host, requested) -> Diagnos
         actions.insert(0, f"{VARIABLE}={host.reported} makes the solver believe this CPU is level {host.level}: "
                           f"unset it or name the real CPU")
     elif host.source == FROM_TEXT and host.name == host.reported and host.name == catalog.generic_name(host.level) \
-            and facts.family in NAMING_FAMILIES:
+            and names_cpus(facts):
         actions.insert(1, f"{who(STYLES['conda'])} reports archspec's specific name for a CPU, so a generic "
                           f"'{host.reported}' usually means {VARIABLE}={host.reported} was set where the solver ran: "
                           f"unset it so the solver sees the real CPU")
@@ -205,7 +221,7 @@ def foreign_pin(facts: SolverText, host: Host | None, requested) -> Diagnosis:
 def tool_report(catalog: Catalog, facts: SolverText, host: Host | None, requested) -> Diagnosis:
     style = reporting_style(facts)
     tool, version = tool_version(facts)
-    if style is not None and style.key == "pixi-lock":
+    if locked(facts):
         fix = "declare the CPU the workspace targets: pixi locks for this baseline unless told otherwise"
     else:
         fix = (advice(tool, version) if tool else None) or (

@@ -83,8 +83,9 @@ def cpu_section(cpu: probe.Cpu) -> dict:
     }
 
 
-# mamba and micromamba >= 1.5.3 detect the level with the compiler's CPUID builtins, not from
-# /proc/cpuinfo (FIELD-NOTES §2; mamba #3795), so glibc's CPUID-based answer stands in for theirs.
+# Styles whose detection is CPUID (tools.STYLES) detect the level with the compiler's CPUID builtins,
+# not from /proc/cpuinfo (libmamba/src/core/virtual_packages.cpp, get_archspec_x86_64; mamba #3795),
+# so glibc's CPUID-based answer stands in for theirs.
 def _host_for(style_key: str, catalog: Catalog, cpu: probe.Cpu) -> tuple[str | None, str]:
     """The archspec name a style's detection starts from here, and where it comes from."""
     if STYLES[style_key].detection == CPUID and cpu.glibc.level is not None and catalog.family == X86_64.name:
@@ -101,7 +102,7 @@ def styles_section(catalog: Catalog, cpu: probe.Cpu, builds) -> list[dict]:
         row = {"style": style.key, "label": style.label, "solver": style.solver, "source": seen_by,
                "override": None, "error": None, "note": None}
         reported = style.report(catalog, host) if host else None
-        if host is None and style.key != "conda-old":
+        if host is None and style.reports is not None:
             row["note"] = f"archspec gave no {label} name for this CPU"
         if cpu.override.set:
             reading = overrides.read(style.key, cpu.override.value, catalog)

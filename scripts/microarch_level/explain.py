@@ -21,7 +21,7 @@ from .diagnoses import ASSUMED, FROM_ENV, FROM_MACHINE, FROM_OPTION, FROM_TEXT, 
 from .levels import Catalog, load_catalog
 from .matching import matches
 from .overrides import VARIABLE
-from .solver_text import SolverText, parse
+from .solver_text import TOOLS, SolverText, parse
 from .terminal import escape_controls
 from .spelling import UnknownName, normalize
 
@@ -29,8 +29,6 @@ HELP = "explain a conda/mamba/pixi solver error about __archspec or a microarch-
 
 KINDS = ("override-spelling", "hyphen-report", "lower-pin-old-channel", "cpu-too-new", "cpu-below",
          "foreign-build-pin", "tool-report", "cpu-not-shown", "gate-unsatisfied")
-SOLVER_OF = {"conda": "libmamba", "conda-libmamba": "libmamba", "mamba": "libmamba", "micromamba": "libmamba",
-             "conda-classic": "conda-classic", "conda-rattler": "rattler", "pixi": "rattler", "rattler": "rattler"}
 
 
 def this_machine(catalog: Catalog, environ=None) -> Host | None:
@@ -123,7 +121,7 @@ def _decide(facts: SolverText, catalog: Catalog, cpu: Host | None, requested: li
         return say.too_new(catalog, facts, host, requested)
     if host.level < min(requested):
         return say.below(catalog, facts, host, requested)
-    solver = SOLVER_OF.get(facts.family, "rattler")
+    solver = TOOLS[facts.family].solver if facts.family in TOOLS else "rattler"
     accepted = any(matches(solver, r.build, host.reported) or matches(solver, r.build, host.name)
                    for r in facts.requirements)
     if not accepted and facts.requirements:

@@ -4,8 +4,8 @@ Level N must install on every CPU at level N or above, whatever name the
 installing tool reports for it, using only matching every solver supports
 (exact strings and `*` globs).  So each level gets one build per archspec name
 at or above N, plus one glob per generic level, `x86*64*vM`, which matches the
-archspec spelling `x86_64_vM` (mamba >= 1.5.10, conda's fallback) and the
-hyphenated `x86_64-vM` of mamba 1.5.3-1.5.9 alike.  Level 1 requires nothing:
+archspec spelling `x86_64_vM` (mamba's generic report, conda's fallback) and the
+hyphenated `x86_64-vM` of mamba's bug #3222 alike.  Level 1 requires nothing:
 every x86-64 CPU qualifies, including hosts that report no `__archspec`, an
 unknown new name, or pixi's `x86_64` baseline.  ppc64le has no generic level
 names: its baseline 8 requires nothing (so mamba's bare `ppc64le` report gets

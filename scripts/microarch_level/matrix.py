@@ -10,7 +10,9 @@ report `__archspec` (tools.STYLES; on ppc64le conda and rattler report
 archspec's name, mamba and micromamba the bare `ppc64le`).  Every cell comes from the channel:
 rattler's real solver where rattler can represent the reported identity, and
 the channel's repodata read with the tool's matching rules where it cannot
-(mamba 1.5.3-1.5.9's hyphenated `x86_64-v3`).  Nothing is a typed expectation.
+(the hyphenated `x86_64-v3` of the mamba-hyphen style).  Nothing is a typed expectation.
+The samples are those of --cpuinfo-dir, or (by default) this machine's own
+/proc/cpuinfo alone.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from .channel import (Unsatisfiable, archspec_package, base_virtual_packages, gate_records,
                       installable_from_repodata, solve)
-from .cpuinfo import first_processor, mounted
+from .cpuinfo import PROC_CPUINFO, first_processor, mounted
 from .families import FAMILIES, X86_64, Family, by_name
 from .levels import Catalog
 from .power import cpuinfo_generation, host_name
@@ -57,8 +59,8 @@ class Row:
 
 def add_arguments(parser) -> None:
     parser.add_argument("--channel", default="build_artifacts", help="the channel (default: build_artifacts)")
-    parser.add_argument("--cpuinfo-dir", default="../shared/cpuinfo",
-                        help="a directory of /proc/cpuinfo samples (default: ../shared/cpuinfo)")
+    parser.add_argument("--cpuinfo-dir", default=None,
+                        help="a directory of /proc/cpuinfo samples (default: this machine's /proc/cpuinfo only)")
     parser.add_argument("--family", choices=("auto", *(f.name for f in FAMILIES)), default="auto",
                         help="the samples' CPU family (default: auto, the family of the samples found)")
     parser.add_argument("--format", choices=("plain", "markdown", "json"), default="plain")
@@ -90,6 +92,15 @@ def samples_in(directory: Path) -> list[tuple[Path, str]]:
             if family is not None:
                 found.append((path, family))
     return found
+
+
+def this_machine() -> list[tuple[Path, str]]:
+    """This machine's /proc/cpuinfo as the one sample, with its family (none if it is no cpuinfo)."""
+    try:
+        family = sample_family(PROC_CPUINFO.read_text(errors="replace"))
+    except OSError:
+        return []
+    return [] if family is None else [(PROC_CPUINFO, family)]
 
 
 def choose_family(samples: list[tuple[Path, str]], asked: str, directory: Path) -> tuple[Family, list[Path]]:
@@ -170,10 +181,10 @@ def compute(channel: Path, samples: list[Path], styles: list[str], family: Famil
         host = detected["archspec"]
         cells = []
         for key in styles:
-            if key == "rattler" and family is X86_64:
-                reported = ("1", detected["rattler"]) if detected["rattler"] else None
-            else:
-                reported = STYLES[key].report(catalog, host)
+            style = STYLES[key]
+            # on x86-64 each detector ran over the sample; a POWER sample has archspec's name only
+            name = detected[style.detector] if family is X86_64 else host
+            reported = style.report(catalog, name) if name else None
             cells.append(cell(catalog, channel, key, reported, family))
         rows.append(Row(sample.name, host, catalog.names[host], cells))
     return rows
@@ -211,17 +222,18 @@ def run(args) -> int:
     from .errors import UsageError
 
     channel = Path(args.channel)
-    directory = Path(args.cpuinfo_dir)
-    if not directory.is_dir():
+    directory = None if args.cpuinfo_dir is None else Path(args.cpuinfo_dir)
+    if directory is not None and not directory.is_dir():
         raise UsageError(f"no such cpuinfo directory: {directory}")
     styles = [s.strip() for s in args.styles.split(",") if s.strip()]
     unknown = [s for s in styles if s not in STYLES]
     if unknown:
         raise UsageError(f"unknown column '{unknown[0]}'; choose from {', '.join(STYLES)}")
-    found = samples_in(directory)
+    found = samples_in(directory) if directory is not None else this_machine()
+    where = directory if directory is not None else PROC_CPUINFO
     if not found:
-        raise UsageError(f"no /proc/cpuinfo samples (files with a flags or cpu line) in {directory}")
-    family, samples = choose_family(found, args.family, directory)
+        raise UsageError(f"no /proc/cpuinfo samples (files with a flags or cpu line) in {where}")
+    family, samples = choose_family(found, args.family, where)
     if not gate_records(channel, family.gate):
         raise UsageError(f"no {family.gate} packages in {channel}/: build the channel first (make build)")
     try:

@@ -4,8 +4,10 @@ The same value means different things to different tools: conda and mamba
 2.x pass it through verbatim (so `x86-64-v3` becomes the build string
 `x86-64-v3`), rattler and pixi accept only archspec's exact names and refuse
 to solve otherwise, mamba 1.x ignores it.  `doctor` and `explain` use this to
-say what a user's override really does.  Facts: ../shared/FIELD-NOTES.md §2
-and py-rattler's own behaviour (checked with VirtualPackageOverrides.from_env).
+say what a user's override really does.  Which tool reads it how is in
+tools.FACTS and tools.STYLES (`override`, `emptied`), with where each was seen;
+the rattler reading is checked against py-rattler's VirtualPackageOverrides.from_env
+in tests/test_doctor.py.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 
 from .levels import Catalog
 from .spelling import Normalized, UnknownName, normalize_in
-from .tools import NAMES, STYLES, VERBATIM
+from .tools import NAMES, STYLES, VERBATIM, reported
 
 VARIABLE = "CONDA_OVERRIDE_ARCHSPEC"
 RATTLER_DISABLE = "0"                  # rattler's documented value for "no archspec"
@@ -53,8 +55,9 @@ def read(style_key: str, value: str, catalog: Catalog) -> Reading:
     style = STYLES[style_key]
     name, problem = meaning(value, catalog) if value else (None, None)
     if style.override == VERBATIM:
-        if style_key == "mamba" and value == "":
-            return Reading(True, ("1", "0"), note=f"an empty override gives __archspec build 0; {style.note}")
+        if value == "" and style.emptied is not None:
+            report = reported(style.emptied, catalog, "")
+            return Reading(True, report, note=f"an empty override gives __archspec build {report[1]}; {style.note}")
         if value == "":
             return Reading(True, None, note="an empty override removes __archspec")
         note = style.note or None

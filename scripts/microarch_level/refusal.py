@@ -8,10 +8,10 @@ failure counts as a refusal (ARCHSPEC) only when the solver names an
 `__archspec` requirement -- the gate's, when a package is given -- and never
 when any line says a requested package or its channel was not found.
 
-The wordings below were seen in real output: ../shared/solver-errors-real/
-(conda 26.7.1 classic text and --json, micromamba 1.5.8 --json, micromamba
-2.0.5 text), py-rattler's solver here, and the message formats in the tools'
-sources (libsolv's solver_problemruleinfo2str, conda/exceptions.py).
+The wordings below were seen in real output (conda 26.7.1 classic text and
+--json, micromamba 1.5.8 --json, micromamba 2.0.5 text: tests/test_refusal.py
+classifies each capture), py-rattler's solver here, and the message formats in
+the tools' sources (libsolv's solver_problemruleinfo2str, conda/exceptions.py).
 """
 
 from __future__ import annotations

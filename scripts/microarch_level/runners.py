@@ -1,25 +1,14 @@
-"""Drive the real package managers: conda, mamba, micromamba and pixi.
+"""Ask an installed package manager about itself: where it is, its version, its `__archspec`.
 
-How each tool is *run* is data in `DRIVERS` (its create command, channel and
-spec arguments, environment, where the new environment lands); what each
-*version* does (offline loading of local channels, CONDA_OVERRIDE_ARCHSPEC,
-the failure format, the __archspec probe) comes from tools.FACTS.  A tool's
-version is read once (`locate`), and `command_line` joins the two into the
-exact argv, so the command each version gets is a pure, tested function.
+`doctor` shows what each package manager on this machine (conda, mamba,
+micromamba, pixi: tools.TOOLS) really reports, beside what tools.FACTS
+predicts for its version; the install tests (tests/tool_runs.py) find and
+read the tools the same way before they drive them.
 
-    locate(tool)                       a Tool (executable and version) or None
-    find(tool) / missing(tool)         the executable (MICROARCH_LEVEL_<TOOL>, else PATH) / why not
-    reported_archspec(tool, exe)       ("1", "haswell"): the __archspec the tool's solver sees
-    command_line(driver, tool, ...)    the argv `create` runs
-    create(driver, tool, channels, specs, archspec=...)
-                                       an Outcome: installed / unsatisfiable / not-found / failed,
-                                       with the packages read from the new prefix's conda-meta
-
-A failure is classified by microarch_level.refusal: "unsatisfiable" only when
-the solver names an __archspec requirement, "not-found" when a package or its
-channel was missing.  pixi's lock-file solve uses the baseline `__archspec` of
-the platform whatever the machine is, while `pixi exec` solves with the
-detected (or overridden) CPU: both are drivers of the one tool.
+    find(tool)                         the executable (MICROARCH_LEVEL_<TOOL>, else PATH) or None
+    version(tool, exe)                 "2.0.5": what `exe --version` prints, read once by the caller
+    reported_archspec(tool, exe)       ("1", "haswell"): the __archspec the tool's solver sees,
+                                       asked the way tools.FACTS says for that version (its probe)
 """
 
 from __future__ import annotations
@@ -30,114 +19,18 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
-from . import refusal
-from .tools import IGNORED, JSON, LIBMAMBAPY, STYLES, TOOLS, Style, ToolFacts, facts
-from .tools import NAMES, VERBATIM  # noqa: F401  (re-exported: the tests compare override modes with them)
-from .tools import NO_OVERRIDE as NONE  # noqa: F401  (re-exported, as above)
+from .tools import LIBMAMBAPY, TOOLS, facts
 
 ENV_PREFIX = "MICROARCH_LEVEL_"
-OVERRIDE = "CONDA_OVERRIDE_ARCHSPEC"
-TIMEOUT = 900.0
-
-# Statuses of an Outcome.
-INSTALLED = "installed"
-UNSATISFIABLE = "unsatisfiable"   # the solver refused because of an __archspec requirement
-NOT_FOUND = "not-found"           # a requested package, or its channel, was not found
-FAILED = "failed"
-_STATUS = {refusal.ARCHSPEC: UNSATISFIABLE, refusal.NOT_LOADED: NOT_FOUND, refusal.OTHER: FAILED}
+# tools.INFO_JSON's probe: every tool in tools.TOOLS lists its virtual packages this way (mamba 1.x: conda's view).
+INFO = ("info", "--json")
 
 
 class RunnerError(RuntimeError):
     """A tool could not be run or its output not understood; the message is one line."""
-
-
-@dataclass(frozen=True)
-class Driver:
-    """How to run one package manager (a tool may have several drivers: pixi, pixi exec)."""
-
-    key: str
-    tool: str
-    # argv after the executable; placeholders: {prefix} {workspace} {cache}; list placeholders
-    # {channels} {specs} {offline} {errors} expand to zero or more words
-    create: tuple[str, ...]
-    channel_args: tuple[str, ...]          # repeated per channel: {channel} is its file:// URL
-    spec_args: tuple[str, ...] = ("{spec}",)  # repeated per spec
-    offline_args: tuple[str, ...] = ()     # {offline}, for versions that load file:// channels offline
-    json_args: tuple[str, ...] = ()        # {errors}, for versions whose failures are read as JSON
-    layout: str = "prefix"                 # prefix: -p PREFIX; workspace: a manifest; exec: pixi exec
-    env: tuple[tuple[str, str], ...] = ()  # set for every run; {scratch} is the run's scratch dir
-    info: tuple[str, ...] = ("info", "--json")
-    solve_style: str | None = None         # a tools.STYLES key when the driver's solve is not the tool's
-    override: str | None = None            # how this driver's solve reads the override, when not the tool's
-    note: str = ""
-
-    def facts(self, tool_version: str) -> ToolFacts:
-        return facts(self.tool, tool_version)
-
-    def override_mode(self, tool_version: str) -> str:
-        return self.override or self.facts(tool_version).override
-
-    def probe(self, tool_version: str) -> str:
-        return self.facts(tool_version).probe
-
-    def style(self, tool_version: str) -> Style:
-        """The reporting style of the solve that decides what this driver installs."""
-        return STYLES[self.solve_style or self.facts(tool_version).style]
-
-
-_CONDA_MAMBA = ("create", "--yes", "--prefix", "{prefix}", "{offline}", "--override-channels", "{errors}",
-                "{channels}", "{specs}")
-
-DRIVERS: dict[str, Driver] = {
-    d.key: d
-    for d in (
-        Driver(
-            key="conda", tool="conda",
-            create=_CONDA_MAMBA, channel_args=("--channel", "{channel}"),
-            offline_args=("--offline",), json_args=("--json",),
-            env=(("CONDA_PKGS_DIRS", "{scratch}/pkgs"),),
-            note="conda info --json lists virtual_pkgs as [name, version, build]",
-        ),
-        Driver(
-            key="mamba", tool="mamba",
-            create=_CONDA_MAMBA, channel_args=("--channel", "{channel}"),
-            offline_args=("--offline",), json_args=("--json",),
-            env=(("CONDA_PKGS_DIRS", "{scratch}/pkgs"), ("MAMBA_NO_BANNER", "1")),
-            note="mamba 1.x is conda's CLI around libmambapy; 2.x is micromamba's C++ CLI",
-        ),
-        Driver(
-            key="micromamba", tool="micromamba",
-            create=_CONDA_MAMBA, channel_args=("--channel", "{channel}"),
-            offline_args=("--offline",), json_args=("--json",),
-            env=(("CONDA_PKGS_DIRS", "{scratch}/pkgs"), ("MAMBA_ROOT_PREFIX", "{scratch}/root"),
-                 ("MAMBA_NO_BANNER", "1")),
-            note="micromamba info --json lists 'virtual packages' as name=version=build",
-        ),
-        Driver(
-            key="pixi", tool="pixi",
-            create=("install",), channel_args=(), spec_args=(), layout="workspace",
-            env=(("PIXI_CACHE_DIR", "{scratch}/cache"), ("RATTLER_CACHE_DIR", "{scratch}/cache")),
-            solve_style="pixi-lock", override=IGNORED,
-            note="a workspace is locked for the platform's baseline __archspec, whatever the machine",
-        ),
-        Driver(
-            key="pixi-exec", tool="pixi",
-            create=("exec", "{channels}", "{specs}", "true"),
-            channel_args=("--channel", "{channel}"), spec_args=("--spec", "{spec}"), layout="exec",
-            env=(("PIXI_CACHE_DIR", "{scratch}/cache"), ("RATTLER_CACHE_DIR", "{scratch}/cache")),
-            note="pixi exec solves with the detected CPU (archspec-rs) or CONDA_OVERRIDE_ARCHSPEC",
-        ),
-    )
-}
-assert {d.tool for d in DRIVERS.values()} == set(TOOLS)
-
-WORKSPACE_PREFIX = Path(".pixi") / "envs" / "default"
-MANIFEST = "pixi.toml"
-PLATFORM = "linux-64"
 
 
 # ----------------------------------------------------------------------------
@@ -155,14 +48,6 @@ def find(tool: str) -> Path | None:
         return Path(hit).absolute() if hit else None
     hit = shutil.which(tool)
     return Path(hit).absolute() if hit else None
-
-
-def missing(tool: str) -> str:
-    """Why find(tool) returned None, as a one-line test skip reason."""
-    given = os.environ.get(env_var(tool))
-    if given:
-        return f"{tool} not found: {env_var(tool)}={given} is not an executable"
-    return f"{tool} not found on PATH (set {env_var(tool)})"
 
 
 def _run(argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None,
@@ -203,38 +88,11 @@ def parse_version_output(tool: str, text: str) -> str | None:
 
 def version(tool: str, exe: Path) -> str:
     """The version `exe --version` prints, e.g. "24.11.3"; RunnerError when it prints none."""
-    proc = _run([str(exe), "--version"], env=_clean_env({"MAMBA_NO_BANNER": "1"}))
+    proc = _run([str(exe), "--version"], env=tool_env({"MAMBA_NO_BANNER": "1"}))
     found = parse_version_output(tool, proc.stdout) or parse_version_output(tool, proc.stderr)
     if proc.returncode != 0 or not found:
         raise RunnerError(f"{exe} --version exited {proc.returncode}: {_first_line(proc.stdout + proc.stderr)}")
     return found
-
-
-@dataclass(frozen=True)
-class Tool:
-    """An installed package manager and its version, read once."""
-
-    name: str
-    exe: Path
-    version: str
-
-    @property
-    def facts(self) -> ToolFacts:
-        return facts(self.name, self.version)
-
-    @property
-    def label(self) -> str:
-        """'micromamba-2.0.5': what a test id or a log line says was run."""
-        return f"{self.name}-{self.version}"
-
-    def __str__(self) -> str:
-        return f"{self.name} {self.version} ({self.exe})"
-
-
-def locate(tool: str) -> Tool | None:
-    """The installed `tool` with its version; None when find(tool) finds nothing; RunnerError if unreadable."""
-    exe = find(tool)
-    return None if exe is None else Tool(tool, exe, version(tool, exe))
 
 
 def parse_virtual_packages(data: object) -> dict[str, tuple[str, str]]:
@@ -309,15 +167,16 @@ def reported_archspec(tool: str, exe: Path, env: dict | None = None,
     `env` is merged over this process's environment (a None value removes a
     variable), e.g. {"CONDA_OVERRIDE_ARCHSPEC": "haswell"}.  For pixi this is
     what `pixi info` detects (what `pixi exec` and installs check against);
-    a workspace's lock file is solved for the baseline instead (see DRIVERS).
+    a workspace's lock file is solved for the baseline instead (tools.FACTS lock_style).
     mamba 1.x: libmambapy's view, through the Python its entry point runs
     with; conda's view (what `mamba info` prints) only if that fails.
     `tool_version` saves reading the version again when the caller has it.
     """
-    driver = _driver_for_tool(tool)
+    if tool not in TOOLS:
+        raise RunnerError(f"unknown tool '{tool}'; expected one of {', '.join(TOOLS)}")
     tool_version = tool_version or version(tool, exe)
-    run_env = _clean_env({"MAMBA_NO_BANNER": "1"}, env)
-    if driver.probe(tool_version) == LIBMAMBAPY:
+    run_env = tool_env({"MAMBA_NO_BANNER": "1"}, env)
+    if facts(tool, tool_version).probe == LIBMAMBAPY:
         python = _interpreter(exe)
         if python is not None:
             proc = _run([str(python), "-c", _LIBMAMBAPY_PROBE], env=run_env)
@@ -330,99 +189,19 @@ def reported_archspec(tool: str, exe: Path, env: dict | None = None,
                     return listed.get("__archspec")
         # fall through: conda's view, which is what `mamba info` prints
     with tempfile.TemporaryDirectory(prefix="microarch-info-") as scratch:
-        proc = _run([str(exe), *driver.info], env=run_env, cwd=Path(scratch))
+        proc = _run([str(exe), *INFO], env=run_env, cwd=Path(scratch))
     if proc.returncode != 0:
-        raise RunnerError(f"{exe} {' '.join(driver.info)} exited {proc.returncode}: "
+        raise RunnerError(f"{exe} {' '.join(INFO)} exited {proc.returncode}: "
                           f"{_first_line(proc.stderr + proc.stdout)}")
     try:
         data = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:
-        raise RunnerError(f"{exe} {' '.join(driver.info)} printed no JSON ({exc.msg})") from None
+        raise RunnerError(f"{exe} {' '.join(INFO)} printed no JSON ({exc.msg})") from None
     return parse_virtual_packages(data).get("__archspec")
 
 
-def _driver_for_tool(tool: str) -> Driver:
-    if tool in DRIVERS and DRIVERS[tool].tool == tool:
-        return DRIVERS[tool]
-    raise RunnerError(f"unknown tool '{tool}'; expected one of {', '.join(TOOLS)}")
-
-
-def driver(key: str) -> Driver:
-    try:
-        return DRIVERS[key]
-    except KeyError:
-        raise RunnerError(f"unknown driver '{key}'; expected one of {', '.join(DRIVERS)}") from None
-
-
-# ----------------------------------------------------------------------------
-# Creating environments.
-
-@dataclass(frozen=True)
-class Installed:
-    name: str
-    version: str
-    build: str
-    build_number: int = 0
-    depends: tuple[str, ...] = ()
-
-
-@dataclass
-class Outcome:
-    driver: str
-    status: str                       # INSTALLED, UNSATISFIABLE, NOT_FOUND or FAILED
-    packages: list[Installed] = field(default_factory=list)
-    output: str = ""
-    returncode: int | None = None
-    command: list[str] = field(default_factory=list)
-    prefix: Path | None = None        # kept only when the caller gave a workdir
-    tool: str = ""                    # "micromamba 2.0.5": what ran
-
-    @property
-    def ok(self) -> bool:
-        return self.status == INSTALLED
-
-    @property
-    def unsatisfiable(self) -> bool:
-        return self.status == UNSATISFIABLE
-
-    def package(self, name: str) -> Installed | None:
-        return next((p for p in self.packages if p.name == name), None)
-
-    def summary(self) -> str:
-        """A few lines for an assertion message."""
-        tail = "\n".join(self.output.strip().splitlines()[-25:])
-        ran = f"[{self.tool}] " if self.tool else ""
-        return f"{ran}{' '.join(self.command)}\n-> {self.status} (exit {self.returncode})\n{tail}"
-
-
-def failure_status(output: str) -> str:
-    """UNSATISFIABLE, NOT_FOUND or FAILED for a failed solve's output (see microarch_level.refusal)."""
-    return _STATUS[refusal.classify(output).kind]
-
-
-def read_conda_meta(prefix: Path) -> list[Installed]:
-    """The packages installed in `prefix`, from its conda-meta/*.json records."""
-    found = []
-    for record in sorted((Path(prefix) / "conda-meta").glob("*.json")):
-        try:
-            data = json.loads(record.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            continue
-        if not isinstance(data, dict) or "name" not in data:
-            continue
-        found.append(Installed(str(data["name"]), str(data.get("version", "")), str(data.get("build", "")),
-                               int(data.get("build_number", 0) or 0), tuple(data.get("depends") or ())))
-    return found
-
-
-def channel_url(channel: Path | str) -> str:
-    text = str(channel)
-    if re.match(r"^[a-z][a-z0-9+.-]*://", text):
-        return text
-    return Path(text).resolve().as_uri()
-
-
-def _clean_env(extra: Mapping[str, str] | None = None, overrides: Mapping[str, str | None] | None = None) -> dict:
+def tool_env(extra: Mapping[str, str] | None = None, overrides: Mapping[str, str | None] | None = None) -> dict:
+    """This process's environment with `extra` set and `overrides` applied (a None value removes a variable)."""
     env = dict(os.environ)
     env.update(extra or {})
     for key, value in (overrides or {}).items():
@@ -431,134 +210,3 @@ def _clean_env(extra: Mapping[str, str] | None = None, overrides: Mapping[str, s
         else:
             env[key] = value
     return env
-
-
-def _toml_string(text: str) -> str:
-    return json.dumps(text)  # a JSON string is a valid TOML basic string
-
-
-def workspace_manifest(channels: Sequence[str], specs: Sequence[str], platform: str = PLATFORM) -> str:
-    """A minimal pixi workspace that depends on `specs` from `channels` (file:// URLs)."""
-    from rattler import MatchSpec
-
-    lines = ["[workspace]", 'name = "microarch-level-probe"',
-             f"channels = [{', '.join(_toml_string(c) for c in channels)}]",
-             f"platforms = [{_toml_string(platform)}]", "", "[dependencies]"]
-    for spec in specs:
-        try:
-            parsed = MatchSpec(spec)
-        except Exception as exc:  # rattler's parse errors have their own types
-            raise RunnerError(f"cannot read the spec '{spec}': {str(exc).splitlines()[0]}") from None
-        name = parsed.name.as_package_name() if parsed.name is not None else None
-        if name is None:
-            raise RunnerError(f"the spec '{spec}' names no single package")
-        table = {"version": str(parsed.version) if parsed.version else "*"}
-        if parsed.build:
-            table["build"] = str(parsed.build)
-        value = ", ".join(f"{k} = {_toml_string(v)}" for k, v in table.items())
-        lines.append(f"{_toml_string(name.source)} = {{ {value} }}")
-    return "\n".join(lines) + "\n"
-
-
-def _expand(template: Sequence[str], values: Mapping[str, str], lists: Mapping[str, list[str]]) -> list[str]:
-    argv: list[str] = []
-    for word in template:
-        if word in lists:
-            argv += lists[word]
-        else:
-            argv.append(word.format(**values))
-    return argv
-
-
-def _find_prefix(d: Driver, work: Path) -> Path | None:
-    if d.layout == "prefix":
-        candidate = work / "prefix"
-    elif d.layout == "workspace":
-        candidate = work / "workspace" / WORKSPACE_PREFIX
-    else:  # exec: the one environment in the fresh cache dir
-        metas = sorted((work / "cache").glob("*/*/conda-meta"))
-        candidate = metas[0].parent if len(metas) == 1 else work / "no-single-environment"
-    return candidate if (candidate / "conda-meta").is_dir() else None
-
-
-def _places(work: Path) -> dict[str, str]:
-    return {"scratch": str(work), "prefix": str(work / "prefix"), "workspace": str(work / "workspace"),
-            "cache": str(work / "cache")}
-
-
-def command_line(driver_key: str, tool: Tool, work: Path, channels: Sequence[str], specs: Sequence[str]) -> list[str]:
-    """The argv `create` runs for `tool` in the scratch directory `work`, from tools.FACTS for its version.
-
-    `--offline` only where the version loads local file:// channels offline;
-    `--json` only where its failures are read as JSON.
-    """
-    d = driver(driver_key)
-    if d.tool != tool.name:
-        raise RunnerError(f"driver '{driver_key}' runs {d.tool}, not {tool.name}")
-    row = tool.facts
-    lists = {
-        "{channels}": [w.format(channel=channel_url(c)) for c in channels for w in d.channel_args],
-        "{specs}": [w.format(spec=s) for s in specs for w in d.spec_args],
-        "{offline}": list(d.offline_args) if row.offline_local else [],
-        "{errors}": list(d.json_args) if row.errors == JSON else [],
-    }
-    return [str(tool.exe)] + _expand(d.create, _places(work), lists)
-
-
-def create(driver_key: str, tool: Tool, channels: Iterable[Path | str], specs: Sequence[str], *,
-           archspec: str | None = None, workdir: Path | None = None, timeout: float = TIMEOUT) -> Outcome:
-    """Create a fresh environment with `specs` from local `channels` only, and report what happened.
-
-    `archspec` is the value of CONDA_OVERRIDE_ARCHSPEC for the run (None: unset,
-    so the tool detects the CPU).  A failed run is UNSATISFIABLE only when the
-    solver names an __archspec requirement, NOT_FOUND when a package or its
-    channel was missing, FAILED otherwise (including a timeout).
-    Without `workdir` everything is created in a temporary directory that is
-    removed afterwards; with it, the environment is kept (Outcome.prefix).
-    """
-    d = driver(driver_key)
-    urls = [channel_url(c) for c in channels]
-    if not urls:
-        raise RunnerError("no channel given")
-    if not specs:
-        raise RunnerError("no package spec given")
-    owned = workdir is None
-    work = Path(tempfile.mkdtemp(prefix=f"microarch-{d.key}-")) if owned else Path(workdir)
-    try:
-        work.mkdir(parents=True, exist_ok=True)
-        if any(work.iterdir()):
-            raise RunnerError(f"work directory {work} is not empty")
-        values = _places(work)
-        cwd = work
-        if d.layout == "workspace":
-            cwd = work / "workspace"
-            cwd.mkdir()
-            (cwd / MANIFEST).write_text(workspace_manifest(urls, specs), encoding="utf-8")
-        argv = command_line(driver_key, tool, work, urls, specs)
-        env = _clean_env({k: v.format(**values) for k, v in d.env}, {OVERRIDE: archspec})
-        for key, value in d.env:
-            if value.startswith("{scratch}"):
-                Path(value.format(**values)).mkdir(parents=True, exist_ok=True)
-        ran = f"{tool.name} {tool.version}"
-        try:
-            proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, errors="replace",
-                                  timeout=timeout, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired as exc:
-            out = (exc.stdout or "") if isinstance(exc.stdout, str) else (exc.stdout or b"").decode("utf-8", "replace")
-            return Outcome(d.key, FAILED, output=f"{out}\n[timed out after {timeout:.0f} s]", command=argv, tool=ran)
-        except OSError as exc:
-            raise RunnerError(f"cannot run {tool.exe}: {exc.strerror or exc}") from None
-        output = proc.stdout + ("\n" if proc.stdout and proc.stderr else "") + proc.stderr
-        prefix = _find_prefix(d, work)
-        packages = read_conda_meta(prefix) if prefix else []
-        if proc.returncode == 0 and prefix is not None:
-            status = INSTALLED
-        elif proc.returncode != 0:
-            status = failure_status(output)
-        else:
-            status = FAILED
-            output += f"\n[exit 0 but no environment with conda-meta/ under {work}]"
-        return Outcome(d.key, status, packages, output, proc.returncode, argv, None if owned else prefix, ran)
-    finally:
-        if owned:
-            shutil.rmtree(work, ignore_errors=True)

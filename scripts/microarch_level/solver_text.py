@@ -53,16 +53,28 @@ PIXI_VERSION = re.compile(r"^pixi (\d+\.\d+[\w.]*)\s*$", re.MULTILINE)
 # libmamba 2 prints version specs in full (`==3 *`, `=* zen4`); libmamba 1 printed `3**` and `* zen4`.
 LIBMAMBA2_SPEC = re.compile(rf"(?:{_G}|__archspec) (?:=\*|==\d)")
 
-# Who wrote the text: family key -> what the diagnosis calls it.
+@dataclass(frozen=True)
+class Writer:
+    """A kind of text explain recognises: who wrote it, how its solver matches build strings,
+    and which tools.FACTS tool (at the version the text shows) decides what it reported."""
+
+    label: str                # what the diagnosis calls it
+    solver: str               # matching.SOLVERS: how its solver reads a build-string pattern
+    tool: str | None = None   # the tools.FACTS tool whose version the text may show
+    lock: bool = False        # its failures come from the tool's lock-file solve (tools.ToolFacts.lock_style)
+    style: str | None = None  # the tools.STYLES key of a writer that is no tool in FACTS
+
+
+# Who wrote the text: family key -> Writer.
 TOOLS = {
-    "conda-classic": "conda (classic solver)",
-    "conda-libmamba": "conda with conda-libmamba-solver",
-    "conda-rattler": "conda with conda-rattler-solver",
-    "conda": "conda (solver not shown)",
-    "micromamba": "micromamba or mamba 2 (libmamba's command line)",
-    "mamba": "mamba 1.x",
-    "pixi": "pixi",
-    "rattler": "rattler (py-rattler, rattler-build)",
+    "conda-classic": Writer("conda (classic solver)", "conda-classic", "conda"),
+    "conda-libmamba": Writer("conda with conda-libmamba-solver", "libmamba", "conda"),
+    "conda-rattler": Writer("conda with conda-rattler-solver", "rattler", "conda"),
+    "conda": Writer("conda (solver not shown)", "libmamba", "conda"),
+    "micromamba": Writer("micromamba or mamba 2 (libmamba's command line)", "libmamba", "micromamba"),
+    "mamba": Writer("mamba 1.x", "libmamba", "mamba"),
+    "pixi": Writer("pixi", "rattler", "pixi", lock=True),
+    "rattler": Writer("rattler (py-rattler, rattler-build)", "rattler", style="rattler"),
 }
 
 
@@ -98,7 +110,7 @@ class Tool:
     form: str = "text"
 
     def __str__(self) -> str:
-        label = TOOLS[self.family] + (", --json output" if self.form == "json" else "")
+        label = TOOLS[self.family].label + (", --json output" if self.form == "json" else "")
         return f"{label}, version {self.version}" if self.version else f"{label}, version not shown"
 
 
@@ -203,15 +215,16 @@ def family(text: str, doc: dict | None = None) -> str | None:
 
 def _version(fam: str | None, text: str) -> str | None:
     shown = dict((tool, v) for tool, v in reversed(INFO_VERSION.findall(text)))
-    if fam in ("conda-classic", "conda-libmamba", "conda-rattler", "conda"):
+    tool = TOOLS[fam].tool if fam in TOOLS else None
+    if tool == "conda":
         conda = CONDA_VPKG.search(text)
         return shown.get("conda") or (conda.group(1) if conda else None)
-    if fam == "micromamba":
+    if tool == "micromamba":
         return (shown.get("micromamba") or shown.get("libmamba") or shown.get("mamba")
                 or ("2.x" if LIBMAMBA2_SPEC.search(text) else None))
-    if fam == "mamba":
+    if tool == "mamba":
         return shown.get("mamba")
-    if fam == "pixi":
+    if tool == "pixi":
         pixi = PIXI_VERSION.search(text)
         return shown.get("pixi") or (pixi.group(1) if pixi else None)
     return None
@@ -234,9 +247,8 @@ def parse(text: str) -> SolverText:
     facts.tool = Tool(fam, _version(fam, text), form) if fam in TOOLS else None
     for tool, version in INFO_VERSION.findall(text):
         facts.versions.setdefault(tool, version)
-    if facts.tool and facts.tool.version:
-        key = {"micromamba": "micromamba", "mamba": "mamba", "pixi": "pixi"}.get(fam or "", "conda")
-        facts.versions.setdefault(key, facts.tool.version)
+    if facts.tool and facts.tool.version and TOOLS[fam].tool:
+        facts.versions.setdefault(TOOLS[fam].tool, facts.tool.version)
     for version, build in REPORTED.findall(text):
         if (version, build) not in facts.reported:
             facts.reported.append((version, build))

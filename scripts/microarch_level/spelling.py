@@ -1,7 +1,7 @@
 """One way to read a CPU or level name, whoever wrote it.
 
 People and tools spell the same CPU several ways: archspec and conda say
-`x86_64_v3`, mamba 1.5.3-1.5.9 said `x86_64-v3`, gcc and glibc say `x86-64-v3`,
+`x86_64_v3`, mamba with bug #3222 said `x86_64-v3`, gcc and glibc say `x86-64-v3`,
 and people type `X86_64_V3`, `v3` or `3`.  `normalize` maps all of them to
 archspec's canonical name and its level, and rejects anything else with a
 suggestion.  Every place the project reads a name goes through it.
