@@ -157,13 +157,13 @@ def check_pins_above_level(get, level: int, levels) -> None:
     """Each pin above `level` is refused because of __archspec, with the channel proven loaded.
 
     Proof of the cause: the solver's explanation names an __archspec
-    requirement of the gate (microarch_level.refusal), and no line says a
+    requirement of the gate (tests/refusal.py), and no line says a
     package or channel is missing.  Proof the channel was loaded: the same
     command without the pin, same channels and CPU, installs the gate.
     """
     import pytest
 
-    from microarch_level.refusal import ARCHSPEC, classify
+    from refusal import ARCHSPEC, classify
 
     above = [k for k in levels if k > level]
     if not above:

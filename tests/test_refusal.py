@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from microarch_level.activation import GATE
-from microarch_level.refusal import ARCHSPEC, NOT_LOADED, OTHER, classify
+from refusal import ARCHSPEC, NOT_LOADED, OTHER, classify
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "solver-errors-real"
 CAPTURES = sorted(p for p in REAL.glob("*") if p.name != "README.md") if REAL.is_dir() else []

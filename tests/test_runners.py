@@ -22,7 +22,7 @@ import install_support as support
 import tool_runs
 from microarch_level import runners, tools
 from microarch_level.levels import load_catalog
-from microarch_level.refusal import ARCHSPEC, classify
+from refusal import ARCHSPEC, classify
 from microarch_level.activation import GATE
 
 CATALOG = load_catalog()

@@ -16,7 +16,7 @@ tested function.
                                        an Outcome: installed / unsatisfiable / not-found / failed,
                                        with the packages read from the new prefix's conda-meta
 
-A failure is classified by microarch_level.refusal: "unsatisfiable" only when
+A failure is classified by refusal.py (beside this file): "unsatisfiable" only when
 the solver names an __archspec requirement, "not-found" when a package or its
 channel was missing.  pixi's lock-file solve uses the baseline `__archspec` of
 the platform whatever the machine is, while `pixi exec` solves with the
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from microarch_level import refusal
+import refusal
 from microarch_level.runners import RunnerError, env_var, find, tool_env, version
 from microarch_level.tools import JSON, STYLES, TOOLS, Style, ToolFacts, facts
 from microarch_level.tools import IGNORED, NAMES, VERBATIM  # noqa: F401  (the tests compare override modes with them)
@@ -221,7 +221,7 @@ class Outcome:
 
 
 def failure_status(output: str) -> str:
-    """UNSATISFIABLE, NOT_FOUND or FAILED for a failed solve's output (see microarch_level.refusal)."""
+    """UNSATISFIABLE, NOT_FOUND or FAILED for a failed solve's output (see tests/refusal.py)."""
     return _STATUS[refusal.classify(output).kind]
 
 

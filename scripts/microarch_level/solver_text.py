@@ -28,7 +28,6 @@ _G = re.escape(GATE)
 _VERSION = r"(?:==?)?[0-9*][0-9.*]*"
 _BUILD = r"[A-Za-z0-9_*.\-]+"
 NAME = r"[A-Za-z0-9][A-Za-z0-9_\-]*"          # what a reported CPU name may look like
-LOOKS_LIKE_A_NAME = re.compile(rf"^{NAME}$")
 
 # The host's own virtual package: `__archspec=1=haswell` (conda/mamba info, pixi),
 # `__archspec==1=haswell` (conda classic's feature lines and tqdm progress lines).
