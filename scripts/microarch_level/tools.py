@@ -128,8 +128,7 @@ _MAMBA_OFFLINE_TODO = ("offline: libmamba < 2.2 skips every index download when 
 _MAMBA_OFFLINE_FIXED = ("offline: SubdirIndexLoader::build_index_request (libmamba/src/core/subdir_index.cpp) "
                         "skips only non-local subdirs when offline; is_local() = one file:// mirror "
                         "(mamba PR #3937, opened 2025-05-13, after 2.0.5 of 2024-12-12 in CHANGELOG.md; "
-                        "2.2.0 as its first release was reported by a maintainer's run, its release notes were "
-                        "not seen)")
+                        "that 2.2.0 is its first release was not checked against release notes)")
 
 
 def _mamba_rows(tool: str, old_probe: str, old_errors: str, old_note: str) -> tuple[ToolFacts, ...]:
@@ -229,6 +228,9 @@ def _derive(style: Style, table: tuple[ToolFacts, ...]) -> Style:
 
 
 # What each kind of report is; who has it, the override and the label come from FACTS (styles()).
+# Off x86-64 (`elsewhere`) libmamba reports the bare machine: its get_archspec
+# (libmamba/src/core/virtual_packages.cpp) computes a level only for the `64`
+# arch and returns the platform's arch otherwise; pixi's lock solve its baseline.
 KINDS = (
     Style("conda", "archspec name", "libmamba", PROC_CPUINFO, reports="1={name}"),
     Style("mamba", "generic x86_64_vN", "libmamba", CPUID, reports="1={generic}", elsewhere="1={machine}",
