@@ -20,13 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from microarch_level.cpuinfo import mounted
+from microarch_level.families import FLAGS, GATE
 
 SHELLS = ("bash", "dash", "zsh", "ksh93", "mksh", "fish", "tcsh")
 ARGV = {"bash": ("bash", "--norc", "--noprofile"), "dash": ("dash",), "zsh": ("zsh", "-f"),
         "ksh93": ("ksh93",), "mksh": ("mksh",), "fish": ("fish", "--no-config"), "tcsh": ("tcsh", "-f")}
 SUFFIX = {"bash": "sh", "dash": "sh", "zsh": "sh", "ksh93": "sh", "mksh": "sh", "fish": "fish", "tcsh": "csh"}
-GATE = "_x86_64-microarch-level"
-FLAGS = "x86_64-microarch-level"
 # Every loop prints GOAMD64 at the end: unset means the guard left nothing behind
 # and a flag activate/deactivate cycle restored the environment.
 CLEAN = "GOAMD64=[]"

@@ -120,13 +120,14 @@ def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess
 def installed(channel, catalog, tmp_path_factory):
     """installed(level) -> a prefix holding the gate and the flag package of `level`, installed with rattler."""
     from microarch_level.channel import archspec_package, base_virtual_packages, install, solve
+    from microarch_level.families import FLAGS, GATE
 
     prefixes: dict[int, Path] = {}
 
     def make(level: int) -> Path:
         if level not in prefixes:
             host = catalog.generic_name(max(catalog.names.values()))  # a CPU every level installs on
-            records = solve([channel], [f"_x86_64-microarch-level=={level}", f"x86_64-microarch-level=={level}"],
+            records = solve([channel], [f"{GATE}=={level}", f"{FLAGS}=={level}"],
                             base_virtual_packages() + [archspec_package(host)])
             prefix = tmp_path_factory.mktemp(f"level{level}") / "env"
             install(records, prefix)

@@ -26,10 +26,9 @@ import sys
 from pathlib import Path
 
 from microarch_level.cpuinfo import mounted, namespace
+from microarch_level.families import FLAGS, GATE
 from microarch_level.process import exit_now
 
-GATE = "_x86_64-microarch-level"
-FLAGS = "x86_64-microarch-level"
 DOWNSTREAM = "microarch-probe"
 # conda-forge's documented downstream variant (knowledge base, "Microarchitecture-optimized
 # builds"): levels 1, 3 and 4, build numbers offset by 100 per level so the highest level

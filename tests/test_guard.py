@@ -13,6 +13,7 @@ from guard_support import (GUARDED, STRICT, WARNING, activate, cpuinfo_at, each_
                            emulated_loader, expect_alive, expect_warning_exactly_below, guard,
                            run_with_glibc_only, source, split_outputs)
 from microarch_level.cpuinfo import mounted
+from microarch_level.families import GATE
 from microarch_level.levels import load_catalog
 from microarch_level.spelling import suggest
 from shells import POSIX, SHELLS, base_env, run, shell
@@ -21,8 +22,8 @@ CATALOG = load_catalog()
 
 
 def test_the_level_1_gate_ships_no_guard(installed):
-    assert not list((installed(1) / "etc" / "conda" / "activate.d").glob("_x86_64-microarch-level_guard.*"))
-    assert list((installed(2) / "etc" / "conda" / "activate.d").glob("_x86_64-microarch-level_guard.*"))
+    assert not list((installed(1) / "etc" / "conda" / "activate.d").glob(f"{GATE}_guard.*"))
+    assert list((installed(2) / "etc" / "conda" / "activate.d").glob(f"{GATE}_guard.*"))
 
 
 @pytest.mark.parametrize("level", GUARDED)
@@ -30,7 +31,7 @@ def test_the_level_1_gate_ships_no_guard(installed):
 def test_guard_warns_exactly_when_the_cpu_sample_is_below_the_level(installed, sample, level, shell_name):
     sh = shell(shell_name)
     result = run(sh, activate(sh, installed(level)), cpuinfo=sample.path)
-    expect_warning_exactly_below(result, WARNING, "_x86_64-microarch-level", level, sample.level)
+    expect_warning_exactly_below(result, WARNING, GATE, level, sample.level)
 
 
 @pytest.mark.parametrize("cpu_level", [2, 4], ids=["below", "reaches"])

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, run_cli
-from microarch_level.families import FAMILIES, PPC64LE
+from microarch_level.families import FAMILIES, FLAGS, GATE, OVERRIDE, PPC64LE, X86_64
 from microarch_level.gate import gate_builds
 from microarch_level.levels import CatalogError, installed_json_path, installed_version
 from microarch_level.power import build_power_catalog, load_power_catalog
@@ -42,6 +42,14 @@ def test_the_levels_are_conda_forges_power8_baseline_to_power10():
     assert CATALOG.levels == (8, 9, 10)
     assert CATALOG.march == {8: "power8", 9: "power9", 10: "power10"}
     assert CATALOG.flag_template == "-mcpu={name} -mtune={name}"
+
+
+def test_the_package_names_are_the_ones_conda_forge_publishes():
+    """The one place the tests spell the names out: everything else imports GATE, FLAGS,
+    OVERRIDE and Family.gate/.flags from the catalog (families.py)."""
+    assert (GATE, FLAGS) == (X86_64.gate, X86_64.flags) == ("_x86_64-microarch-level", "x86_64-microarch-level")
+    assert (PPC64LE.gate, PPC64LE.flags) == ("_ppc64le-microarch-level", "ppc64le-microarch-level")
+    assert OVERRIDE == "CONDA_OVERRIDE_ARCHSPEC"
 
 
 def test_the_families_share_no_level_number():

@@ -25,13 +25,11 @@ import yaml
 
 from conftest import ROOT, run_cli
 from microarch_level.channel import archspec_package, base_virtual_packages, build_machine_cpu, solve
+from microarch_level.families import FLAGS, GATE, OVERRIDE
 from microarch_level.levels import LEVELS, load_catalog
 from microarch_level.snippet import OFFSET, meta_yaml, parse_levels, recipe_v1
 
 CATALOG = load_catalog()
-GATE = "_x86_64-microarch-level"
-FLAGS = "x86_64-microarch-level"
-OVERRIDE = "CONDA_OVERRIDE_ARCHSPEC"
 LEVELS_ASKED = [LEVELS[0], LEVELS[2], LEVELS[3]]  # 1, 3, 4: what conda-forge recommends
 LEVELS_BUILT = list(LEVELS)                         # the recipe built for every level
 TESTED_LEVELS = {LEVELS[0]}  # the variants whose recipe tests run: level 1 runs on any x86-64 CPU

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .families import OVERRIDE as VARIABLE  # re-exported: doctor reads overrides.VARIABLE
 from .levels import Catalog
 from .spelling import Normalized, UnknownName, normalize_in
 from .tools import NAMES, STYLES, VERBATIM
 
-VARIABLE = "CONDA_OVERRIDE_ARCHSPEC"
 RATTLER_DISABLE = "0"                  # rattler's documented value for "no archspec"
 
 

@@ -35,12 +35,12 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from . import refusal
+from .families import OVERRIDE
 from .tools import IGNORED, JSON, LIBMAMBAPY, STYLES, TOOLS, Style, ToolFacts, facts
 from .tools import NAMES, VERBATIM  # noqa: F401  (re-exported: the tests compare override modes with them)
 from .tools import NO_OVERRIDE as NONE  # noqa: F401  (re-exported, as above)
 
 ENV_PREFIX = "MICROARCH_LEVEL_"
-OVERRIDE = "CONDA_OVERRIDE_ARCHSPEC"
 TIMEOUT = 900.0
 
 # Statuses of an Outcome.
