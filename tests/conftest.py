@@ -1,4 +1,11 @@
-"""Shared fixtures: the repository, archspec's catalog, the built channel, CPU samples."""
+"""Shared fixtures: the repository, archspec's catalog, the built channel, CPU samples.
+
+Many tests read real data in place from ../shared (CPU samples, solver outputs,
+conda-smithy's output, schemas), which lives beside the repository, not in it.
+`require_shared` (and the `shared` fixture) is the one rule for it being absent:
+under CI=true the run fails naming what is missing; elsewhere the test skips
+naming it.  Never a silent skip.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,34 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CPUINFO = ROOT.parent / "shared" / "cpuinfo"
+SHARED = ROOT.parent / "shared"
+DEFAULT_CPUINFO = SHARED / "cpuinfo"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def require_shared(path: Path = SHARED, what: str = "") -> Path:
+    """`path` (under ../shared) when it exists; else fail under CI=true, skip elsewhere, naming it."""
+    if not Path(path).exists():
+        message = f"{path} not found{f' ({what})' if what else ''}: these tests read the real data in ../shared"
+        if in_ci():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return Path(path)
+
+
+@pytest.fixture
+def shared() -> Path:
+    """../shared, for a test that reads it (see the module docstring for when it is missing)."""
+    return require_shared()
+
+
+def pytest_configure(config):
+    """Under CI=true a missing ../shared fails the run at once: its tests must not vanish as skips."""
+    if in_ci() and not SHARED.is_dir():
+        raise pytest.UsageError(f"{SHARED} not found: CI=true and the tests read the real samples kept there")
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -67,6 +101,8 @@ def pytest_generate_tests(metafunc):
     if "sample" in metafunc.fixturenames:
         directory = Path(metafunc.config.getoption("--cpuinfo-dir"))
         samples = load_samples(directory)
+        if not samples and in_ci():
+            pytest.fail(f"no CPU samples: {directory}/expected.tsv not found (CI=true)", pytrace=False)
         metafunc.parametrize("sample", samples or [pytest.param(None, marks=pytest.mark.skip(
             reason=f"no CPU samples: {directory}/expected.tsv not found"))], ids=lambda s: s.id if s else "none")
 

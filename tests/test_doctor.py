@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, load_samples
+from conftest import ROOT, SHARED, load_samples
 from microarch_level import doctor as doctor_module
 from microarch_level import overrides, probe
 from microarch_level.channel import archspec_package, base_virtual_packages, install, solve
@@ -479,7 +479,7 @@ def test_json_output_escapes_control_characters_and_keeps_the_value():
 
 # --- a POWER machine (platform.machine() = ppc64le), its real samples mounted -------------
 
-POWER_SAMPLES = load_samples(ROOT.parent / "shared" / "cpuinfo-ppc64le")
+POWER_SAMPLES = load_samples(SHARED / "cpuinfo-ppc64le")
 POWER = load_power_catalog()
 POWER_GATE = PPC64LE.gate
 # doctor as it runs on a ppc64le machine: only platform.machine() differs from this host.

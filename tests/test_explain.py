@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import DEFAULT_CPUINFO, ROOT, run_cli
+from conftest import DEFAULT_CPUINFO, ROOT, SHARED, run_cli
 from microarch_level import diagnoses
 from microarch_level.channel import Unsatisfiable, archspec_package, base_virtual_packages, solve
 from microarch_level.cpuinfo import mounted
@@ -39,7 +39,7 @@ from microarch_level.solver_text import TOOLS, parse
 
 CATALOG = load_catalog()
 CORPUS = ROOT / "tests" / "data" / "solver-errors"
-REAL = ROOT.parent / "shared" / "solver-errors-real"
+REAL = SHARED / "solver-errors-real"
 REAL_EXPECTED = ROOT / "tests" / "data" / "solver-errors-real" / "expected.tsv"
 NEWER = "zen7"  # a CPU name this archspec does not know yet (asserted below)
 FAMILIES = ("conda-classic", "conda-libmamba", "conda-rattler", "conda", "micromamba", "mamba", "pixi", "rattler")

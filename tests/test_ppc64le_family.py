@@ -13,7 +13,7 @@ import archspec.cpu
 import pytest
 import yaml
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, SHARED, require_shared, run_cli
 from microarch_level.families import FAMILIES, FLAGS, GATE, OVERRIDE, PPC64LE, X86_64
 from microarch_level.gate import gate_builds
 from microarch_level.levels import CatalogError, installed_json_path, installed_version
@@ -192,7 +192,7 @@ def test_the_meta_yaml_conda_build_override_names_a_ppc64le_cpu():
 
 # --- explain ---------------------------------------------------------------------
 
-REAL_CONDA = ROOT.parent / "shared" / "solver-errors-real" / "conda-26.7.1-classic-override-x86_64_v2-pin3.txt"
+REAL_CONDA = SHARED / "solver-errors-real" / "conda-26.7.1-classic-override-x86_64_v2-pin3.txt"
 
 
 def as_power(text: str, reported: str) -> str:
@@ -204,9 +204,7 @@ def as_power(text: str, reported: str) -> str:
 
 @pytest.fixture
 def conda_text():
-    if not REAL_CONDA.exists():
-        pytest.skip(f"no real solver output: {REAL_CONDA}")
-    return REAL_CONDA.read_text()
+    return require_shared(REAL_CONDA, "a real solver output").read_text()
 
 
 def test_explain_reads_a_power9_refusing_level_10(conda_text, tmp_path):
