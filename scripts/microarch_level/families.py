@@ -100,7 +100,7 @@ def by_name(name: str) -> Family:
 
 
 def catalogs(json_path: Path | None = None) -> list[tuple[Family, Catalog]]:
-    """Each family with its catalog (of the installed archspec, or of a given
+    """Each family with its catalog (of the data archspec.cpu reads, or of a given
     microarchitectures.json), checked for level numbers shared between families."""
     out = [(f, f.catalog(json_path)) for f in FAMILIES]
     _check(out)
