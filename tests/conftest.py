@@ -2,7 +2,8 @@
 
 Many tests read real data in place from ../shared (CPU samples, solver outputs,
 conda-smithy's output, schemas), which lives beside the repository, not in it.
-`require_shared` (and the `shared` fixture) is the one rule for it being absent:
+`require_shared` is the one rule for it being absent (pytest_configure applies it
+to the whole directory under CI=true, before any parametrisation reads it):
 under CI=true the run fails naming what is missing; elsewhere the test skips
 naming it.  Never a silent skip.
 """
@@ -23,7 +24,7 @@ DEFAULT_CPUINFO = SHARED / "cpuinfo"
 
 
 def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
+    return os.environ.get("CI") == "true"  # as tests/run_suite.py reads it
 
 
 def require_shared(path: Path = SHARED, what: str = "") -> Path:
@@ -34,12 +35,6 @@ def require_shared(path: Path = SHARED, what: str = "") -> Path:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     return Path(path)
-
-
-@pytest.fixture
-def shared() -> Path:
-    """../shared, for a test that reads it (see the module docstring for when it is missing)."""
-    return require_shared()
 
 
 def pytest_configure(config):
