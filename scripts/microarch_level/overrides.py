@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .families import OVERRIDE as VARIABLE  # re-exported: doctor reads overrides.VARIABLE
+from .families import OVERRIDE as VARIABLE  # noqa: F401  (re-exported: doctor reads overrides.VARIABLE)
 from .levels import Catalog
 from .spelling import Normalized, UnknownName, normalize_in
 from .tools import NAMES, STYLES, VERBATIM
