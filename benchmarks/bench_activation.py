@@ -9,8 +9,6 @@ over the repeats, so the noise of a shared VM shows instead of hiding.
 
 from __future__ import annotations
 
-import os
-import re
 import shlex
 import shutil
 import statistics
@@ -20,13 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from microarch_level.cpuinfo import mounted
+from microarch_level.families import FLAGS, GATE
+from shells import SHELLS as SHELL_TABLE, base_env  # tests/shells.py: the one shell table (run.py puts tests/ on the path)
 
-SHELLS = ("bash", "dash", "zsh", "ksh93", "mksh", "fish", "tcsh")
-ARGV = {"bash": ("bash", "--norc", "--noprofile"), "dash": ("dash",), "zsh": ("zsh", "-f"),
-        "ksh93": ("ksh93",), "mksh": ("mksh",), "fish": ("fish", "--no-config"), "tcsh": ("tcsh", "-f")}
-SUFFIX = {"bash": "sh", "dash": "sh", "zsh": "sh", "ksh93": "sh", "mksh": "sh", "fish": "fish", "tcsh": "csh"}
-GATE = "_x86_64-microarch-level"
-FLAGS = "x86_64-microarch-level"
+SHELLS = tuple(SHELL_TABLE)
+ARGV = {name: s.argv for name, s in SHELL_TABLE.items()}
+SUFFIX = {name: s.suffix for name, s in SHELL_TABLE.items()}
 # Every loop prints GOAMD64 at the end: unset means the guard left nothing behind
 # and a flag activate/deactivate cycle restored the environment.
 CLEAN = "GOAMD64=[]"
@@ -119,34 +116,8 @@ def loop_script(shell: str, body: list[str]) -> str:
             "    printf 'GOAMD64=[]\\n'\nendif\n")
 
 
-def clean_env() -> dict[str, str]:
-    """What a fresh login would have: no CPU override, no guard switch, no compiler flags."""
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root"),
-            "LANG": "C.UTF-8", "TERM": "dumb"}
-
-
 # ----------------------------------------------------------------------------
 # /proc/cpuinfo samples.
-
-def first_block(text: str) -> str:
-    """The first processor block of a cpuinfo dump as the kernel prints it (COMMENT lines dropped)."""
-    lines: list[str] = []
-    for line in text.splitlines():
-        if line.startswith("COMMENT"):
-            continue
-        if not line.strip():
-            if lines:
-                break
-            continue
-        lines.append(line)
-    return "\n".join(lines) + "\n\n"
-
-
-def many_processors(block: str, count: int) -> str:
-    """`count` copies of one processor block, numbered like a real multi-core machine."""
-    field = re.compile(r"^(processor|apicid|initial apicid)(\s*:\s*)\d+$", re.M)
-    return "".join(field.sub(lambda m, i=i: f"{m[1]}{m[2]}{i}", block) for i in range(count))
-
 
 def pick_sample(directory: Path) -> tuple[str, str]:
     """(name, text) of a level-4 CPU sample, so every gate's guard takes its fast path."""
@@ -198,7 +169,7 @@ class Timer:
         self.repeats = repeats
         self.target = target      # seconds one timed loop should take
         self.max_n = max_n
-        self.env = clean_env()
+        self.env = base_env()
         self.empty = workdir / "empty"
         self.empty.write_text("")
         self._count = 0

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from microarch_level.families import FLAGS
+
 APP = "mal-bench-app"
 HOST = "haswell"   # a level-3 CPU: the solver must reject the level-4 build and pick 300
 LEVELS = (1, 3, 4)
@@ -34,7 +36,7 @@ OPTIMISED = "\n".join([
     "requirements:",
     "  host:",  # not build: the run-export reaches run only, so level 4 builds on any machine
     # rattler-build requires an operator: `x86_64-microarch-level 3` is rejected.
-    "    - x86_64-microarch-level ==${{ microarch_level }}",
+    f"    - {FLAGS} " + "==${{ microarch_level }}",
 ])
 
 

@@ -24,11 +24,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:0] = [str(HERE), str(ROOT / "scripts")]
+sys.path[:0] = [str(HERE), str(ROOT / "scripts"), str(ROOT / "tests")]  # tests/: shells, cpu_samples
 
 import bench_activation as act  # noqa: E402
 import bench_build  # noqa: E402
 import bench_solve  # noqa: E402
+from cpu_samples import first_block, many_processors  # noqa: E402
 
 GATE_LEVEL = 4            # the gate with the most features to match, on a level-4 sample
 FLAG_LEVEL = 3
@@ -161,10 +162,10 @@ def install_prefixes(channel: Path, workdir: Path, gate_level: int) -> tuple[Pat
 def cpu_samples(workdir: Path, sample_dir: Path) -> tuple[str, dict[str, Path], str | None]:
     """(sample name, {label: file to mount}, why mounting is impossible here or None)."""
     name, text = act.pick_sample(sample_dir)
-    block = act.first_block(text)
+    block = first_block(text)
     one, many = workdir / "cpuinfo-1", workdir / f"cpuinfo-{PROCESSORS}"
     one.write_text(block)
-    many.write_text(act.many_processors(block, PROCESSORS))
+    many.write_text(many_processors(block, PROCESSORS))
     return name, {ONE: one, MANY: many}, act.mount_problem(one)
 
 

@@ -1,4 +1,12 @@
-"""Shared fixtures: the repository, archspec's catalog, the built channel, CPU samples."""
+"""Shared fixtures: the repository, archspec's catalog, the built channel, CPU samples.
+
+Many tests read real data in place from ../shared (CPU samples, solver outputs,
+conda-smithy's output, schemas), which lives beside the repository, not in it.
+`require_shared` is the one rule for it being absent (pytest_configure applies it
+to the whole directory under CI=true, before any parametrisation reads it):
+under CI=true the run fails naming what is missing; elsewhere the test skips
+naming it.  Never a silent skip.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +19,28 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CPUINFO = ROOT.parent / "shared" / "cpuinfo"
+SHARED = ROOT.parent / "shared"
+DEFAULT_CPUINFO = SHARED / "cpuinfo"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI") == "true"  # as tests/run_suite.py reads it
+
+
+def require_shared(path: Path = SHARED, what: str = "") -> Path:
+    """`path` (under ../shared) when it exists; else fail under CI=true, skip elsewhere, naming it."""
+    if not Path(path).exists():
+        message = f"{path} not found{f' ({what})' if what else ''}: these tests read the real data in ../shared"
+        if in_ci():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return Path(path)
+
+
+def pytest_configure(config):
+    """Under CI=true a missing ../shared fails the run at once: its tests must not vanish as skips."""
+    if in_ci() and not SHARED.is_dir():
+        raise pytest.UsageError(f"{SHARED} not found: CI=true and the tests read the real samples kept there")
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -67,6 +96,8 @@ def pytest_generate_tests(metafunc):
     if "sample" in metafunc.fixturenames:
         directory = Path(metafunc.config.getoption("--cpuinfo-dir"))
         samples = load_samples(directory)
+        if not samples and in_ci():
+            pytest.fail(f"no CPU samples: {directory}/expected.tsv not found (CI=true)", pytrace=False)
         metafunc.parametrize("sample", samples or [pytest.param(None, marks=pytest.mark.skip(
             reason=f"no CPU samples: {directory}/expected.tsv not found"))], ids=lambda s: s.id if s else "none")
 
@@ -120,13 +151,14 @@ def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess
 def installed(channel, catalog, tmp_path_factory):
     """installed(level) -> a prefix holding the gate and the flag package of `level`, installed with rattler."""
     from microarch_level.channel import archspec_package, base_virtual_packages, install, solve
+    from microarch_level.families import FLAGS, GATE
 
     prefixes: dict[int, Path] = {}
 
     def make(level: int) -> Path:
         if level not in prefixes:
             host = catalog.generic_name(max(catalog.names.values()))  # a CPU every level installs on
-            records = solve([channel], [f"_x86_64-microarch-level=={level}", f"x86_64-microarch-level=={level}"],
+            records = solve([channel], [f"{GATE}=={level}", f"{FLAGS}=={level}"],
                             base_virtual_packages() + [archspec_package(host)])
             prefix = tmp_path_factory.mktemp(f"level{level}") / "env"
             install(records, prefix)

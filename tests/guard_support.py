@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from microarch_level.families import GATE, OVERRIDE
 from microarch_level.levels import LEVELS
 from shells import base_env
 
 GUARDED = LEVELS[1:]  # every x86-64 CPU reaches level 1, so that gate has no guard
-WARNING = "_x86_64-microarch-level: warning: this environment was built for x86-64 level"
+WARNING = f"{GATE}: warning: this environment was built for x86-64 level"
 LOADER = Path("/lib64/ld-linux-x86-64.so.2")
 SEPARATOR = "@@"
 
@@ -35,7 +36,7 @@ STRICT = {
 
 
 def guard(prefix: Path, suffix: str) -> Path:
-    return prefix / "etc" / "conda" / "activate.d" / f"_x86_64-microarch-level_guard.{suffix}"
+    return prefix / "etc" / "conda" / "activate.d" / f"{GATE}_guard.{suffix}"
 
 
 def quoted(sh, path: Path) -> str:
@@ -78,10 +79,10 @@ def set_override(sh, value: str) -> str:
     """A command setting CONDA_OVERRIDE_ARCHSPEC to `value` (no quote or newline in it)."""
     assert "'" not in value and "\n" not in value
     if sh.suffix == "fish":
-        return f"set -gx CONDA_OVERRIDE_ARCHSPEC '{value}'"
+        return f"set -gx {OVERRIDE} '{value}'"
     if sh.suffix == "csh":
-        return f"setenv CONDA_OVERRIDE_ARCHSPEC '{value}'"
-    return f"CONDA_OVERRIDE_ARCHSPEC='{value}'; export CONDA_OVERRIDE_ARCHSPEC"
+        return f"setenv {OVERRIDE} '{value}'"
+    return f"{OVERRIDE}='{value}'; export {OVERRIDE}"
 
 
 def each_override(sh, path: Path, values: list[str]) -> str:

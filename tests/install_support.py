@@ -25,11 +25,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from microarch_level.cpuinfo import mounted, namespace
+from microarch_level.cpuinfo import namespace
+from microarch_level.families import FLAGS, GATE
+from microarch_level.hostid import detect_with
 from microarch_level.process import exit_now
 
-GATE = "_x86_64-microarch-level"
-FLAGS = "x86_64-microarch-level"
 DOWNSTREAM = "microarch-probe"
 # conda-forge's documented downstream variant (knowledge base, "Microarchitecture-optimized
 # builds"): levels 1, 3 and 4, build numbers offset by 100 per level so the highest level
@@ -249,13 +249,6 @@ def downstream_channel(channel: Path, tmp_path_factory) -> Path:
 # ----------------------------------------------------------------------------
 # rattler in a worker process.
 
-_DETECT = (
-    "import json, sys, rattler\n"
-    "from microarch_level.process import exit_now\n"
-    "found = [v.into_generic() for v in rattler.VirtualPackage.detect()]\n"
-    "sys.stdout.write(json.dumps([[v.name.normalized, str(v.version), str(v.build_string)] for v in found]))\n"
-    "exit_now(0)\n"
-)
 def _clean_env() -> dict:
     return {k: v for k, v in os.environ.items() if not k.startswith("CONDA_OVERRIDE_")}
 
@@ -270,12 +263,7 @@ def detect_with_sample(sample: Path, prefix: tuple[str, ...]) -> list[list[str]]
 
     Raises RuntimeError (one line) when the mount namespace cannot be set up.
     """
-    argv = mounted([sys.executable, "-c", _DETECT], sample)
-    proc = subprocess.run(argv, env=_clean_env(), capture_output=True, text=True, timeout=300)
-    if proc.returncode != 0:
-        problem = next((line for line in proc.stderr.splitlines() if line.strip()), f"exit {proc.returncode}")
-        raise RuntimeError(f"cannot mount {sample.name} over /proc/cpuinfo: {problem}")
-    return json.loads(proc.stdout)
+    return detect_with(sample, env=_clean_env())["virtual_packages"]
 
 
 def rattler_run(channels: list[Path], virtual_packages: list[list[str]], jobs: dict[str, list[str]],

@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-SHELLS = ("bash", "dash", "zsh", "ksh93", "mksh", "fish", "tcsh")
+from shells import SHELLS
+
 VERDICTS = ("met", "missed", "n/a")
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from microarch_level.activation import GATE
 from microarch_level.channel_dir import MARKER
+from microarch_level.families import GATE
 from mounts import private_mounts
 
 RECIPE = """\

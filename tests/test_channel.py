@@ -8,12 +8,11 @@ import re
 import pytest
 
 from microarch_level.channel import Unsatisfiable, archspec_package, base_virtual_packages, solve
+from microarch_level.families import FLAGS, GATE
 from microarch_level.levels import LEVELS, load_catalog
 from microarch_level.matching import SOLVERS, matches
 
 CATALOG = load_catalog()
-GATE = "_x86_64-microarch-level"
-FLAGS = "x86_64-microarch-level"
 CEP26_BUILD = re.compile(r"^[A-Za-z0-9_.+]+$")
 PUBLISHED_BUILD_NUMBERS = range(0, 5)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, SHARED, require_shared, run_cli
 from microarch_level.ci_support import CI_SUPPORT, FAMILY_KEY, MATCHER_KEY, LEVEL_KEY, ZIPPED, job_file
 from microarch_level.families import catalogs
 from microarch_level.gate import gate_builds
@@ -22,16 +22,14 @@ from microarch_level.gate import gate_builds
 LEVELS = [level for _, c in catalogs() for level in c.levels]
 PPC_LEVELS = [level for f, c in catalogs() if f.name == "ppc64le" for level in c.levels]
 
-RERENDERED = ROOT.parent / "shared" / "conda-smithy" / "rerendered" / CI_SUPPORT
+RERENDERED = SHARED / "conda-smithy" / "rerendered" / CI_SUPPORT
 # The key the recipe stopped using after that rerender (it derives the build tag now).
 DROPPED_KEY = "build_tag"
 
 
 @pytest.fixture(scope="module")
 def rerendered() -> Path:
-    if not RERENDERED.is_dir():
-        pytest.skip(f"conda-smithy's real output is not available: {RERENDERED}")
-    return RERENDERED
+    return require_shared(RERENDERED, "conda-smithy's real output")
 
 
 @pytest.fixture

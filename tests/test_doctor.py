@@ -18,17 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, load_samples
+from conftest import ROOT, SHARED, load_samples
 from microarch_level import doctor as doctor_module
 from microarch_level import overrides, probe
 from microarch_level.channel import archspec_package, base_virtual_packages, install, solve
 from microarch_level.cpuinfo import mount_problem, mounted, namespace
+from microarch_level.families import GATE, PPC64LE
 from microarch_level.levels import LEVELS, load_catalog
 from microarch_level.power import load_power_catalog
 from microarch_level.tools import STYLES
 
 CATALOG = load_catalog()
-GATE = "_x86_64-microarch-level"
 DEPENDENT = "needs-level-3"
 DEPENDENT_LEVEL = LEVELS[2]
 DOCTOR = [sys.executable, "-m", "microarch_level", "doctor"]
@@ -480,9 +480,9 @@ def test_json_output_escapes_control_characters_and_keeps_the_value():
 
 # --- a POWER machine (platform.machine() = ppc64le), its real samples mounted -------------
 
-POWER_SAMPLES = load_samples(ROOT.parent / "shared" / "cpuinfo-ppc64le")
+POWER_SAMPLES = load_samples(SHARED / "cpuinfo-ppc64le")
 POWER = load_power_catalog()
-POWER_GATE = "_ppc64le-microarch-level"
+POWER_GATE = PPC64LE.gate
 # doctor as it runs on a ppc64le machine: only platform.machine() differs from this host.
 ON_PPC64LE = ("import platform, sys; platform.machine = lambda: 'ppc64le'; "
               "from microarch_level.cli import main; sys.exit(main(sys.argv[1:]))")

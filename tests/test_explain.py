@@ -27,20 +27,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import DEFAULT_CPUINFO, ROOT, run_cli
+from conftest import DEFAULT_CPUINFO, ROOT, SHARED, run_cli
 from microarch_level import diagnoses
 from microarch_level.channel import Unsatisfiable, archspec_package, base_virtual_packages, solve
 from microarch_level.cpuinfo import mounted
 from microarch_level.diagnoses import host_of
 from microarch_level.explain import KINDS, diagnose
+from microarch_level.families import GATE
 from microarch_level.levels import LEVELS, load_catalog
 from microarch_level.solver_text import TOOLS, parse
 
 CATALOG = load_catalog()
 CORPUS = ROOT / "tests" / "data" / "solver-errors"
-REAL = ROOT.parent / "shared" / "solver-errors-real"
+REAL = SHARED / "solver-errors-real"
 REAL_EXPECTED = ROOT / "tests" / "data" / "solver-errors-real" / "expected.tsv"
-GATE = "_x86_64-microarch-level"
 NEWER = "zen7"  # a CPU name this archspec does not know yet (asserted below)
 FAMILIES = ("conda-classic", "conda-libmamba", "conda-rattler", "conda", "micromamba", "mamba", "pixi", "rattler")
 CAN_MOUNT = os.geteuid() == 0 and shutil.which("unshare") is not None

@@ -15,9 +15,9 @@ from pathlib import PurePosixPath
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, SHARED, require_shared
 
-SMITHY = ROOT.parent / "shared" / "conda-smithy"
+SMITHY = SHARED / "conda-smithy"
 # conda-smithy's own: it rewrites these on every rerender, and the project checks their meaning
 # (.ci_support, ci_support.py) or their content (.github/CODEOWNERS, below).
 SMITHY_OWNED = (".ci_support", ".github/CODEOWNERS")
@@ -31,9 +31,7 @@ MULTI_OUTPUT_ORDER = ["$schema", "schema_version", "context", "recipe", "source"
 @pytest.fixture(scope="module")
 def smithy_writes() -> list[str]:
     """Every path the real rerender changed or added."""
-    diffstat = SMITHY / "rerender-diffstat.txt"
-    if not diffstat.exists():
-        pytest.skip(f"conda-smithy's real output is not available: {diffstat}")
+    diffstat = require_shared(SMITHY / "rerender-diffstat.txt", "conda-smithy's real output")
     return [line.split("|")[0].strip() for line in diffstat.read_text().splitlines() if "|" in line]
 
 

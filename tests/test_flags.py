@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from microarch_level.families import FLAGS
 from microarch_level.flag_scripts import FLAG_VARS, STATE_PREFIX
 from microarch_level.levels import LEVELS, load_catalog
 from shells import POSIX, SHELLS, base_env, run, shell
@@ -18,7 +19,7 @@ NAMES = [v.name for v in FLAG_VARS]
 
 
 def script(prefix: Path, kind: str, suffix: str, first: bool = False) -> Path:
-    return prefix / "etc" / "conda" / f"{kind}.d" / f"{'+' if first else '~'}x86_64-microarch-level.{suffix}"
+    return prefix / "etc" / "conda" / f"{kind}.d" / f"{'+' if first else '~'}{FLAGS}.{suffix}"
 
 
 def activate(sh, prefix: Path) -> str:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from conftest import run_cli
 from microarch_level.ci_support import CI_SUPPORT
+from microarch_level.families import GATE, catalogs
 from microarch_level.levels import installed_version, load_catalog
-from microarch_level.families import catalogs
 from microarch_level.render import OWNED_DIRS, SCRIPTS, VARIANTS, render_all
 
 
@@ -63,7 +63,7 @@ def test_check_fails_and_names_the_files_when_archspec_gains_a_cpu(root, tmp_pat
     assert result.returncode == 1
     assert f"stale: {VARIANTS} (archspec adds zen7)" in result.stderr
     assert f"stale: {CI_SUPPORT}/linux_64_microarch_level4.yaml (lacks the level-4 build zen7" in result.stderr
-    assert "_x86_64-microarch-level/4/etc/conda/activate.d/_x86_64-microarch-level_guard.sh" in result.stderr
+    assert f"{GATE}/4/etc/conda/activate.d/{GATE}_guard.sh" in result.stderr
     assert snapshot(tree) == before  # --check changes nothing
 
 
@@ -75,7 +75,7 @@ def test_generating_from_new_data_adds_the_cpu_at_every_level_it_reaches(root, t
     data = yaml.safe_load((tree / VARIANTS).read_text())
     levels = {lv for lv, m in zip(data["microarch_level"], data["archspec_build"]) if m == "zen7"}
     assert levels == {"2", "3", "4"}
-    assert (tree / SCRIPTS / "_x86_64-microarch-level" / "4").is_dir()
+    assert (tree / SCRIPTS / GATE / "4").is_dir()
 
 
 def test_check_fails_on_a_hand_edited_file(root, tmp_path):
@@ -89,14 +89,14 @@ def test_check_fails_on_a_hand_edited_file(root, tmp_path):
 
 def test_check_fails_on_a_file_the_generator_would_not_write(root, tmp_path):
     tree = copy_generated(root, tmp_path / "tree")
-    stray = tree / SCRIPTS / "_x86_64-microarch-level" / "5" / "etc" / "conda" / "activate.d" / "guard.sh"
+    stray = tree / SCRIPTS / GATE / "5" / "etc" / "conda" / "activate.d" / "guard.sh"
     stray.parent.mkdir(parents=True)
     stray.write_text("echo stray\n")
     result = run_cli("generate", "--check", "--root", str(tree))
     assert result.returncode == 1
     assert f"unexpected: {stray.relative_to(tree).as_posix()}" in result.stderr
     assert run_cli("generate", "--root", str(tree)).returncode == 0
-    assert not stray.exists() and not (tree / SCRIPTS / "_x86_64-microarch-level" / "5").exists()
+    assert not stray.exists() and not (tree / SCRIPTS / GATE / "5").exists()
 
 
 def test_unreadable_archspec_data_fails_in_one_line_and_writes_nothing(root, tmp_path):

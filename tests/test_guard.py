@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from cpu_samples import first_block, many_processors
 from guard_support import (GUARDED, STRICT, WARNING, activate, cpuinfo_at, each_override,  # noqa: F401
                            emulated_loader, expect_alive, expect_warning_exactly_below, guard,
                            run_with_glibc_only, source, split_outputs)
 from microarch_level.cpuinfo import mounted
+from microarch_level.families import GATE
 from microarch_level.levels import load_catalog
 from microarch_level.spelling import suggest
 from shells import POSIX, SHELLS, base_env, run, shell
@@ -21,8 +23,8 @@ CATALOG = load_catalog()
 
 
 def test_the_level_1_gate_ships_no_guard(installed):
-    assert not list((installed(1) / "etc" / "conda" / "activate.d").glob("_x86_64-microarch-level_guard.*"))
-    assert list((installed(2) / "etc" / "conda" / "activate.d").glob("_x86_64-microarch-level_guard.*"))
+    assert not list((installed(1) / "etc" / "conda" / "activate.d").glob(f"{GATE}_guard.*"))
+    assert list((installed(2) / "etc" / "conda" / "activate.d").glob(f"{GATE}_guard.*"))
 
 
 @pytest.mark.parametrize("level", GUARDED)
@@ -30,7 +32,7 @@ def test_the_level_1_gate_ships_no_guard(installed):
 def test_guard_warns_exactly_when_the_cpu_sample_is_below_the_level(installed, sample, level, shell_name):
     sh = shell(shell_name)
     result = run(sh, activate(sh, installed(level)), cpuinfo=sample.path)
-    expect_warning_exactly_below(result, WARNING, "_x86_64-microarch-level", level, sample.level)
+    expect_warning_exactly_below(result, WARNING, GATE, level, sample.level)
 
 
 @pytest.mark.parametrize("cpu_level", [2, 4], ids=["below", "reaches"])
@@ -194,21 +196,11 @@ def test_real_activation_runs_the_guard_which_checks_the_cpu_not_the_override(in
     assert "CONDA_OVERRIDE_ARCHSPEC=x86_64_v4 claims level 4" in result.stderr
 
 
-def many_processors(sample: Path, count: int, dest: Path) -> Path:
-    """`sample`'s first processor block repeated `count` times, renumbered like a real kernel's."""
-    block = sample.read_text().split("\n\n")[0].strip("\n")
-    blocks = []
-    for n in range(count):
-        lines = [f"processor\t: {n}" if line.startswith("processor") else line for line in block.splitlines()]
-        blocks.append("\n".join(lines))
-    dest.write_text("\n\n".join(blocks) + "\n\n")
-    return dest
-
-
 @pytest.mark.parametrize("shell_name", list(SHELLS))
 def test_the_guard_reads_only_the_first_of_256_processors(installed, cpuinfo_at, tmp_path, shell_name):
     sh = shell(shell_name)
-    big = many_processors(cpuinfo_at(3), 256, tmp_path / "cpuinfo-256")
+    big = tmp_path / "cpuinfo-256"
+    big.write_text(many_processors(first_block(cpuinfo_at(3).read_text()), 256))
     for level in GUARDED:
         result = run(sh, activate(sh, installed(level)), cpuinfo=big)
         expect_alive(result)

@@ -98,8 +98,9 @@ def test_tcsh_keeps_a_variable_holding_a_newline(installed, cpuinfo_at):
 def quoted_prefix(channel, catalog, tmp_path_factory):
     """The level-4 gate installed with rattler into a prefix whose path holds `'` and a space."""
     from microarch_level.channel import archspec_package, base_virtual_packages, install, solve
+    from microarch_level.families import GATE
 
-    records = solve([channel], ["_x86_64-microarch-level==4"],
+    records = solve([channel], [f"{GATE}==4"],
                     base_virtual_packages() + [archspec_package(catalog.generic_name(4))])
     prefix = tmp_path_factory.mktemp("quoted") / "it's an env"
     install(records, prefix)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, load_samples
+from conftest import SHARED, load_samples, require_shared
 from guard_support import (STRICT, each_override, expect_alive, expect_warning_exactly_below, set_override,
                            source, split_outputs)
 from microarch_level.cpuinfo import namespace
@@ -24,8 +24,8 @@ from shells import POSIX, SHELLS, base_env, run, shell
 
 CATALOG = load_power_catalog()
 GUARDED = CATALOG.levels[1:]
-SAMPLES = load_samples(ROOT.parent / "shared" / "cpuinfo-ppc64le")
-X86_SAMPLES = load_samples(ROOT.parent / "shared" / "cpuinfo")
+SAMPLES = load_samples(SHARED / "cpuinfo-ppc64le")
+X86_SAMPLES = load_samples(SHARED / "cpuinfo")
 WARNING = f"{PPC64LE.gate}: warning: this environment was built for ppc64le level"
 
 
@@ -34,7 +34,7 @@ def power9() -> Path:
     """The real POWER9 sample's path."""
     found = next((s.path for s in SAMPLES if s.level == 9), None)
     if found is None:
-        pytest.skip("no POWER9 sample in ../shared/cpuinfo-ppc64le")
+        require_shared(SHARED / "cpuinfo-ppc64le" / "expected.tsv", "no POWER9 sample")
     return found
 
 
@@ -289,7 +289,7 @@ UNKNOWN = {"power9": "power9le", "POWER_11LE": "power10le", "ppc64": "ppc64le", 
 def sample_at(level: int) -> Path:
     found = next((s.path for s in SAMPLES if s.level == level), None)
     if found is None:
-        pytest.skip(f"no POWER{level} sample in ../shared/cpuinfo-ppc64le")
+        require_shared(SHARED / "cpuinfo-ppc64le" / "expected.tsv", f"no POWER{level} sample")
     return found
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import archspec.cpu
 import pytest
 
+from conftest import run_cli
 from microarch_level.cpuinfo import first_flags
 from microarch_level.levels import FAMILY, LEVELS, CatalogError, build_catalog
 
@@ -54,3 +57,18 @@ def test_data_with_a_parent_cycle_is_refused():
     data = {"microarchitectures": {"x86_64": {"from": ["a"]}, "a": {"from": ["x86_64"]}}}
     with pytest.raises(CatalogError, match="cycle"):
         build_catalog(data, "0")
+
+
+def test_the_catalog_reads_the_data_archspec_reads_from_archspec_cpu_dir(json_with_new_cpu):
+    """archspec.cpu detects the host from $ARCHSPEC_CPU_DIR/microarchitectures.json when it is set;
+    the catalog reads that same data, so a CPU only it knows is a name the CLI accepts."""
+    assert run_cli("normalize", "zen7").returncode == 2
+    result = run_cli("normalize", "zen7", env={**os.environ, "ARCHSPEC_CPU_DIR": str(json_with_new_cpu.parent)})
+    assert (result.returncode, result.stdout.split()) == (0, ["zen7", "4"]), result.stderr
+
+
+def test_an_archspec_cpu_dir_without_data_is_refused_in_one_line(tmp_path):
+    result = run_cli("normalize", "zen4", env={**os.environ, "ARCHSPEC_CPU_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"microarch-level normalize: cannot read archspec data "
+                                      f"{tmp_path / 'microarchitectures.json'}: No such file or directory")

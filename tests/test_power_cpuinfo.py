@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, load_samples
+from conftest import SHARED, load_samples
 from microarch_level.cpuinfo import mount_problem, mounted
 from microarch_level.power import cpuinfo_generation, host_name, load_power_catalog
 
 CATALOG = load_power_catalog()
-SAMPLES = load_samples(ROOT.parent / "shared" / "cpuinfo-ppc64le")
+SAMPLES = load_samples(SHARED / "cpuinfo-ppc64le")
 ARCHSPEC_ON_PPC64LE = ("import archspec.cpu.detect as d; d._machine = lambda: 'ppc64le'; "
                        "print(d.host().name)")
 # cpu lines no sample has: a newer POWER, a variant, an emulated ppc64le showing an x86 host.

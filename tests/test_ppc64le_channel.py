@@ -12,7 +12,7 @@ import json
 import pytest
 
 from microarch_level.channel import Unsatisfiable, archspec_package, base_virtual_packages, solve
-from microarch_level.families import PPC64LE
+from microarch_level.families import GATE, PPC64LE
 from microarch_level.power import load_power_catalog
 
 CATALOG = load_power_catalog()
@@ -84,7 +84,7 @@ def test_the_flag_package_installs_for_linux_ppc64le_and_exports_the_gate(channe
 
 def test_the_x86_64_gate_never_installs_on_a_power_host(channel):
     with pytest.raises(Unsatisfiable):
-        solve([channel], ["_x86_64-microarch-level==2"], base_virtual_packages() + [archspec_package("power10le")],
+        solve([channel], [f"{GATE}==2"], base_virtual_packages() + [archspec_package("power10le")],
               platforms=PLATFORMS)
 
 

@@ -13,8 +13,8 @@ import archspec.cpu
 import pytest
 import yaml
 
-from conftest import ROOT, run_cli
-from microarch_level.families import FAMILIES, PPC64LE
+from conftest import ROOT, SHARED, require_shared, run_cli
+from microarch_level.families import FAMILIES, FLAGS, GATE, OVERRIDE, PPC64LE, X86_64
 from microarch_level.gate import gate_builds
 from microarch_level.levels import CatalogError, installed_json_path, installed_version
 from microarch_level.power import build_power_catalog, load_power_catalog
@@ -42,6 +42,14 @@ def test_the_levels_are_conda_forges_power8_baseline_to_power10():
     assert CATALOG.levels == (8, 9, 10)
     assert CATALOG.march == {8: "power8", 9: "power9", 10: "power10"}
     assert CATALOG.flag_template == "-mcpu={name} -mtune={name}"
+
+
+def test_the_package_names_are_the_ones_conda_forge_publishes():
+    """The one place the tests spell the names out: everything else imports GATE, FLAGS,
+    OVERRIDE and Family.gate/.flags from the catalog (families.py)."""
+    assert (GATE, FLAGS) == (X86_64.gate, X86_64.flags) == ("_x86_64-microarch-level", "x86_64-microarch-level")
+    assert (PPC64LE.gate, PPC64LE.flags) == ("_ppc64le-microarch-level", "ppc64le-microarch-level")
+    assert OVERRIDE == "CONDA_OVERRIDE_ARCHSPEC"
 
 
 def test_the_families_share_no_level_number():
@@ -184,7 +192,7 @@ def test_the_meta_yaml_conda_build_override_names_a_ppc64le_cpu():
 
 # --- explain ---------------------------------------------------------------------
 
-REAL_CONDA = ROOT.parent / "shared" / "solver-errors-real" / "conda-26.7.1-classic-override-x86_64_v2-pin3.txt"
+REAL_CONDA = SHARED / "solver-errors-real" / "conda-26.7.1-classic-override-x86_64_v2-pin3.txt"
 
 
 def as_power(text: str, reported: str) -> str:
@@ -196,9 +204,7 @@ def as_power(text: str, reported: str) -> str:
 
 @pytest.fixture
 def conda_text():
-    if not REAL_CONDA.exists():
-        pytest.skip(f"no real solver output: {REAL_CONDA}")
-    return REAL_CONDA.read_text()
+    return require_shared(REAL_CONDA, "a real solver output").read_text()
 
 
 def test_explain_reads_a_power9_refusing_level_10(conda_text, tmp_path):

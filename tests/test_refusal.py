@@ -20,10 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from microarch_level.activation import GATE
+from conftest import SHARED
+from microarch_level.families import GATE
 from refusal import ARCHSPEC, NOT_LOADED, OTHER, classify
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "solver-errors-real"
+REAL = SHARED / "solver-errors-real"
 CAPTURES = sorted(p for p in REAL.glob("*") if p.name != "README.md") if REAL.is_dir() else []
 MICROMAMBA_205 = REAL / "micromamba-2.0.5-override-x86_64_v2-pin3.txt"
 CONDA_JSON = REAL / "conda-26.7.1-classic-zen2-pin4.json"

@@ -20,14 +20,15 @@ import pytest
 
 import install_support as support
 import tool_runs
+from conftest import SHARED
 from microarch_level import runners, tools
 from microarch_level.levels import load_catalog
 from refusal import ARCHSPEC, classify
-from microarch_level.activation import GATE
+from microarch_level.families import GATE
 
 CATALOG = load_catalog()
 ROOT = Path(__file__).resolve().parents[1]
-REAL = ROOT.parent / "shared" / "solver-errors-real"
+REAL = SHARED / "solver-errors-real"
 # The machine the captures were made on (README there): x86-64 level 3, archspec `zen2`.
 CAPTURE_HOST = "zen2"
 

@@ -8,15 +8,13 @@ import jsonschema
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, SHARED, require_shared
 
-SCHEMAS = ROOT.parent / "shared" / "schemas"
+SCHEMAS = SHARED / "schemas"
 
 
 def load_schema(name: str) -> dict:
-    path = SCHEMAS / name
-    if not path.exists():
-        pytest.skip(f"schema not available: {path}")
+    path = require_shared(SCHEMAS / name, "a schema")
     return json.loads(path.read_text())
 
 

@@ -23,20 +23,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, run_cli
+from conftest import SHARED, require_shared, run_cli
 from microarch_level.channel import archspec_package, base_virtual_packages, build_machine_cpu, solve
+from microarch_level.families import FLAGS, GATE, OVERRIDE
 from microarch_level.levels import LEVELS, load_catalog
 from microarch_level.snippet import OFFSET, meta_yaml, parse_levels, recipe_v1
 
 CATALOG = load_catalog()
-GATE = "_x86_64-microarch-level"
-FLAGS = "x86_64-microarch-level"
-OVERRIDE = "CONDA_OVERRIDE_ARCHSPEC"
 LEVELS_ASKED = [LEVELS[0], LEVELS[2], LEVELS[3]]  # 1, 3, 4: what conda-forge recommends
 LEVELS_BUILT = list(LEVELS)                         # the recipe built for every level
 TESTED_LEVELS = {LEVELS[0]}  # the variants whose recipe tests run: level 1 runs on any x86-64 CPU
 PACKAGE = "demo-microarch"
-SCHEMA = ROOT.parent / "shared" / "schemas" / "recipe-v1.schema.json"
+SCHEMA = SHARED / "schemas" / "recipe-v1.schema.json"
 
 # A loop gcc vectorises at -O3 (pmulld from SSE4.1 at v2, ymm at v3, zmm at v4) and a popcount.
 PROGRAM = r"""
@@ -198,8 +196,7 @@ def test_the_variant_key_exists_on_linux_x86_64_only(platform, expected):
 def test_the_assembled_recipe_validates_against_the_recipe_v1_schema(tmp_path):
     import jsonschema
 
-    if not SCHEMA.exists():
-        pytest.skip(f"schema not available: {SCHEMA}")
+    require_shared(SCHEMA, "a schema")
     recipe = yaml.safe_load((assemble(recipe_v1(CATALOG, LEVELS_ASKED), tmp_path) / "recipe.yaml").read_text())
     jsonschema.validate(recipe, json.loads(SCHEMA.read_text()))
 

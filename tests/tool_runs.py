@@ -36,12 +36,12 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import refusal
+from microarch_level.families import OVERRIDE
 from microarch_level.runners import RunnerError, env_var, find, tool_env, version
 from microarch_level.tools import JSON, STYLES, TOOLS, Style, ToolFacts, facts
 from microarch_level.tools import IGNORED, NAMES, VERBATIM  # noqa: F401  (the tests compare override modes with them)
 from microarch_level.tools import NO_OVERRIDE as NONE  # noqa: F401  (as above)
 
-OVERRIDE = "CONDA_OVERRIDE_ARCHSPEC"
 TIMEOUT = 900.0
 
 # Statuses of an Outcome.

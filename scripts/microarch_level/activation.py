@@ -16,8 +16,7 @@ from importlib import resources
 from .levels import LEVELS, Catalog
 from .spelling import MIN_PREFIX, key
 
-GATE = "_x86_64-microarch-level"
-FLAGS = "x86_64-microarch-level"
+from .families import FLAGS, GATE  # noqa: F401  (GATE/FLAGS: defined in the catalog)
 GUARD_FILE = "etc/conda/activate.d/_x86_64-microarch-level_guard.{shell}"
 GUARD_RARE_FISH = "share/_x86_64-microarch-level/guard-rare.fish"
 GUARD_OFF_VAR = "MICROARCH_LEVEL_GUARD"

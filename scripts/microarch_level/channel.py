@@ -24,13 +24,12 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from . import channel_dir
-from .activation import GATE
 from .channel_dir import SUBDIRS
 from .ci_support import CI_SUPPORT
 from .errors import Failure, UsageError
+from .families import GATE, OVERRIDE
 
 RECIPE = Path("recipe") / "recipe.yaml"
-OVERRIDE = "CONDA_OVERRIDE_ARCHSPEC"
 
 
 class BuildFailed(Failure):

@@ -27,7 +27,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from .activation import FLAGS, GATE
+from .families import FLAGS, GATE
 from .errors import Failure, Interrupted, UsageError
 
 MARKER = ".microarch-level-channel"

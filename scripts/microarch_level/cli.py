@@ -102,7 +102,7 @@ MODULE_COMMANDS = {
 
 
 def catalog_path(args) -> Path | None:
-    """The microarchitectures.json given by --archspec-json, or None for the installed archspec's."""
+    """The microarchitectures.json given by --archspec-json, or None for the data archspec.cpu reads."""
     path = getattr(args, "archspec_json", None)
     if path == "":
         raise UsageError("--archspec-json is empty; give the path of a microarchitectures.json")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .activation import GATE
+from .families import GATE, OVERRIDE as VARIABLE
 from .levels import Catalog
-from .overrides import VARIABLE, closest
+from .overrides import closest
 from .solver_text import TOOLS, SolverText
 from .spelling import UnknownName, normalize
 from .tools import STYLES, Style, advice, lock_style_of, newest_style, style_of, tools_with

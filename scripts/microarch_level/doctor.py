@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import doctor_view, overrides, probe
 from .activation import GUARD_OFF_VAR
-from .families import FAMILIES, X86_64, Family
+from .families import FAMILIES, OVERRIDE, X86_64, Family
 from .gate import gate_builds, installable_levels
 from .levels import Catalog
 from .tools import CPUID, STYLES, TOOLS, advice, style_of
@@ -108,12 +108,12 @@ def styles_section(catalog: Catalog, cpu: probe.Cpu, builds) -> list[dict]:
             reading = overrides.read(style.key, cpu.override.value, catalog)
             row["override"] = "used" if reading.used else "ignored"
             if reading.used:
-                reported, row["source"], row["error"] = reading.report, overrides.VARIABLE, reading.error
+                reported, row["source"], row["error"] = reading.report, OVERRIDE, reading.error
                 row["note"] = reading.note
         row["reported"] = _report(reported)
         levels = [] if row["error"] else installable_levels(builds, reported[1] if reported else None, style.solver)
         row.update(_levels(levels))
-        if row["source"] == overrides.VARIABLE and reported and levels:
+        if row["source"] == OVERRIDE and reported and levels:
             wanted = cpu.override.level
             if wanted is None or max(levels) < wanted:
                 row["note"] = _join(row["note"], f"no gate build above level {max(levels)} matches it")
@@ -198,7 +198,7 @@ def advice_section(report: dict) -> list[str]:
     cpu = report["cpu"]
     level, override = cpu["level"], cpu["override"]
     if override["set"] and override["level"] is not None and level is not None and override["level"] > level:
-        out.append(f"{overrides.VARIABLE}={override['value']} claims level {override['level']}, but this CPU is "
+        out.append(f"{OVERRIDE}={override['value']} claims level {override['level']}, but this CPU is "
                    f"level {level}: environments solved with it get builds that crash here")
     for row in report["tools"]:
         if row.get("advice"):

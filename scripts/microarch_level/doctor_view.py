@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from .overrides import VARIABLE
+from .families import OVERRIDE as VARIABLE
 from .terminal import escaped
 
 NONE = "-"

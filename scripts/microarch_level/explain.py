@@ -16,11 +16,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from . import diagnoses as say
-from .activation import GATE
 from .diagnoses import ASSUMED, FROM_ENV, FROM_MACHINE, FROM_OPTION, FROM_TEXT, Diagnosis, Host, host_of
+from .families import GATE, OVERRIDE as VARIABLE
 from .levels import Catalog, load_catalog
 from .matching import matches
-from .overrides import VARIABLE
 from .solver_text import TOOLS, SolverText, parse
 from .terminal import escape_controls
 from .spelling import UnknownName, normalize

@@ -15,8 +15,7 @@ from __future__ import annotations
 import re
 
 from .diagnoses import FROM_ENV, FROM_OPTION, FROM_TEXT, Diagnosis, Host
-from .families import PPC64LE
-from .overrides import VARIABLE
+from .families import OVERRIDE as VARIABLE, PPC64LE
 from .power import load_power_catalog
 from .solver_text import REPORTED, SolverText
 from .spelling import UnknownName, normalize_power

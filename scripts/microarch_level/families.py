@@ -84,6 +84,13 @@ PPC64LE = Family("ppc64le", "ppc64le", load_power_catalog, "GOPPC64", "power{lev
                  "powerN", "powerNle")
 FAMILIES = (X86_64, PPC64LE)
 
+# The names every other module uses: the x86-64 packages (the ppc64le ones are
+# PPC64LE.gate / PPC64LE.flags) and the variable through which conda, mamba and
+# pixi take a CPU name instead of the detected one.
+GATE = X86_64.gate
+FLAGS = X86_64.flags
+OVERRIDE = "CONDA_OVERRIDE_ARCHSPEC"
+
 
 def by_name(name: str) -> Family:
     for f in FAMILIES:
@@ -93,7 +100,7 @@ def by_name(name: str) -> Family:
 
 
 def catalogs(json_path: Path | None = None) -> list[tuple[Family, Catalog]]:
-    """Each family with its catalog (of the installed archspec, or of a given
+    """Each family with its catalog (of the data archspec.cpu reads, or of a given
     microarchitectures.json), checked for level numbers shared between families."""
     out = [(f, f.catalog(json_path)) for f in FAMILIES]
     _check(out)

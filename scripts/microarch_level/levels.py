@@ -1,8 +1,18 @@
-"""The x86-64 names and levels, read from archspec's microarchitectures.json.
+"""The x86-64 names and levels, from archspec's own data and objects.
 
-archspec's JSON is the only source of CPU names, their levels and the features
-each level needs; everything else in the project (recipe variants, CI configs,
+archspec is the only source of CPU names, their levels and the features each
+level needs; everything else in the project (recipe variants, CI configs,
 activation scripts, solver checks) is derived from a `Catalog` built here.
+
+The catalog reads what `archspec.cpu` itself loaded (`schema.TARGETS_JSON`,
+and the `Microarchitecture` objects of `archspec.cpu.TARGETS` built from it),
+so it honours ARCHSPEC_CPU_DIR and ARCHSPEC_EXTENSION_CPU_DIR exactly as
+archspec's host detection does: the catalog and the detected CPU can never
+come from different data.  A given microarchitectures.json (--archspec-json,
+the tests' newer-archspec data) is read into the same objects the way
+archspec builds TARGETS.  Only the order of each level's features comes from
+the data itself: archspec keeps features as a set, and the generated scripts
+list them in archspec's file order.
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+from typing import Mapping
 
 from .errors import UsageError
 
@@ -27,7 +38,8 @@ class CatalogError(UsageError):
 
 
 def installed_json_path() -> Path:
-    """The microarchitectures.json shipped inside the installed archspec package."""
+    """The microarchitectures.json shipped inside the installed archspec package (the tests
+    derive newer-archspec data from it; the catalog reads what archspec.cpu loaded)."""
     import archspec
 
     return Path(archspec.__file__).parent / "json" / "cpu" / "microarchitectures.json"
@@ -97,24 +109,86 @@ class Catalog:
         return best
 
 
-def _load_json(json_path: Path | None) -> dict:
-    path = json_path or installed_json_path()
+_UNREADABLE = (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError)
+
+
+def _unreadable(path, exc: BaseException) -> CatalogError:
+    """One line saying why archspec data at `path` cannot be read, and what was expected."""
     expected = "expected archspec's microarchitectures.json"
+    if isinstance(exc, UnicodeDecodeError):
+        why = f"not UTF-8 text (a binary file?); {expected}"
+    elif isinstance(exc, json.JSONDecodeError):
+        why = f"not JSON ({exc.msg} at line {exc.lineno}); {expected}"
+    elif isinstance(exc, RecursionError):
+        why = f"nested too deeply; {expected}"
+    else:
+        why = exc.strerror or str(exc)
+    return CatalogError(f"cannot read archspec data {path}: {why}")
+
+
+def _load_json(path: Path) -> dict:
+    """A given microarchitectures.json (--archspec-json), read with a size limit."""
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_JSON_BYTES + 1)
-    except OSError as exc:
-        raise CatalogError(f"cannot read archspec data {path}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_JSON_BYTES:
-        raise CatalogError(f"cannot read archspec data {path}: larger than {MAX_JSON_BYTES >> 20} MB; {expected}")
-    try:
+        if len(raw) > MAX_JSON_BYTES:
+            raise CatalogError(f"cannot read archspec data {path}: larger than {MAX_JSON_BYTES >> 20} MB; "
+                               "expected archspec's microarchitectures.json")
         return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise CatalogError(f"cannot read archspec data {path}: not UTF-8 text (a binary file?); {expected}") from None
-    except json.JSONDecodeError as exc:
-        raise CatalogError(f"cannot read archspec data {path}: not JSON ({exc.msg} at line {exc.lineno}); {expected}") from None
-    except RecursionError:
-        raise CatalogError(f"cannot read archspec data {path}: nested too deeply; {expected}") from None
+    except _UNREADABLE as exc:
+        raise _unreadable(path, exc) from None
+
+
+def _archspec_data() -> dict:
+    """The data archspec.cpu loaded: its own file, or $ARCHSPEC_CPU_DIR's (with
+    $ARCHSPEC_EXTENSION_CPU_DIR's entries merged), read by archspec.cpu.schema."""
+    from archspec.cpu import schema
+
+    try:
+        return schema.TARGETS_JSON.data
+    except _UNREADABLE as exc:
+        where = getattr(exc, "filename", None) or schema.TARGETS_JSON.args[0]  # archspec's (file, extension)
+        raise _unreadable(where, exc) from None
+
+
+def targets_of(uarchs: dict[str, dict]):
+    """archspec Microarchitecture objects for a checked 'microarchitectures' table, built as
+    archspec builds archspec.cpu.TARGETS (parents first), refusing unknown parents and cycles."""
+    from archspec.cpu import Microarchitecture
+
+    targets: dict = {}
+
+    def fill(name: str, seen: tuple[str, ...] = ()) -> None:
+        if name in targets:
+            return
+        if name in seen:
+            raise CatalogError(f"archspec data has a cycle through '{name}'")
+        if name not in uarchs:
+            raise CatalogError(f"archspec data names an unknown parent '{name}'")
+        entry = uarchs[name]
+        for parent in entry.get("from", []):
+            fill(parent, seen + (name,))
+        targets[name] = Microarchitecture(
+            name, [targets[p] for p in entry.get("from", [])], entry.get("vendor", ""), set(entry.get("features", [])),
+            entry.get("compilers", {}), generation=entry.get("generation", 0), cpu_part=entry.get("cpupart", ""))
+
+    for name in uarchs:
+        fill(name)
+    return targets
+
+
+def checked_tables(data, root: str, targets: Mapping | None) -> tuple[dict[str, dict], Mapping]:
+    """(the checked 'microarchitectures' table, its Microarchitecture objects) for the catalog of
+    family `root`: `targets` when given (archspec.cpu.TARGETS), else built by targets_of."""
+    uarchs = _check_shape(data)
+    if root not in uarchs:
+        raise CatalogError(f"archspec data has no '{root}' root")
+    return uarchs, (targets if targets is not None else targets_of(uarchs))
+
+
+def _family_root(target) -> str:
+    """archspec's Microarchitecture.family (the ancestor that descends from nothing), without its assert."""
+    return next(a for a in (target, *target.ancestors) if not a.parents).name
 
 
 def _check_shape(data) -> dict[str, dict]:
@@ -137,48 +211,25 @@ def _check_shape(data) -> dict[str, dict]:
     return uarchs
 
 
-def _gcc_march(entry: dict) -> str:
-    """gcc's -march name for a generic level, from archspec's compiler table.
+def _gcc_march(compilers: dict) -> str:
+    """gcc's -march name for a generic level, from archspec's compiler table (Microarchitecture.compilers).
 
     archspec lists gcc ranges newest-first; the first entry with an explicit
     name is what current compilers accept (`x86-64-v3`, or `x86-64`).
     """
-    for spec in entry.get("compilers", {}).get("gcc", []):
+    for spec in compilers.get("gcc", []):
         if isinstance(spec.get("name"), str) and spec["name"]:
             return spec["name"]
     raise CatalogError("archspec data lacks a gcc -march name for a generic x86-64 level")
 
 
-def build_catalog(data: dict, archspec_version: str) -> Catalog:
-    uarchs = _check_shape(data)
-    if FAMILY not in uarchs:
-        raise CatalogError(f"archspec data has no '{FAMILY}' root")
-
-    ancestors: dict[str, tuple[str, ...]] = {}
-
-    def walk(name: str, seen: tuple[str, ...] = ()) -> tuple[str, ...]:
-        if name in ancestors:
-            return ancestors[name]
-        if name in seen:
-            raise CatalogError(f"archspec data has a cycle through '{name}'")
-        if name not in uarchs:
-            raise CatalogError(f"archspec data names an unknown parent '{name}'")
-        result: list[str] = []
-        for parent in uarchs[name].get("from", []):
-            for a in (parent, *walk(parent, seen + (name,))):
-                if a not in result:
-                    result.append(a)
-        ancestors[name] = tuple(result)
-        return ancestors[name]
-
-    for name in uarchs:
-        walk(name)
+def build_catalog(data: dict, archspec_version: str, targets: Mapping | None = None) -> Catalog:
+    """The x86-64 catalog of archspec data; `targets` are its Microarchitecture objects
+    (archspec.cpu.TARGETS for archspec's own data; built by targets_of when not given)."""
+    uarchs, targets = checked_tables(data, FAMILY, targets)
+    ancestors = {n: tuple(a.name for a in targets[n].ancestors) for n in uarchs}
     family = [n for n in uarchs if n == FAMILY or FAMILY in ancestors[n]]
-
-    def root(name: str) -> str:  # archspec's family: the ancestor that descends from nothing
-        return next(a for a in (name, *walk(name)) if not uarchs[a].get("from"))
-
-    foreign = {n: root(n) for n in uarchs if n not in family}
+    foreign = {n: _family_root(targets[n]) for n in uarchs if n not in family}
 
     def generic_level(name: str) -> int:
         m = _GENERIC.match(name)
@@ -195,8 +246,9 @@ def build_catalog(data: dict, archspec_version: str) -> Catalog:
     if too_high:
         raise CatalogError(f"archspec data has levels above {max(LEVELS)}: {', '.join(too_high)}")
     ordered = {n: levels[n] for lv in LEVELS for n in family if levels[n] == lv}
+    # archspec's features are a set; the data keeps the order the generated scripts list them in.
     features = {lv: tuple(uarchs[generic[lv]].get("features", [])) for lv in LEVELS}
-    march = {lv: _gcc_march(uarchs[generic[lv]]) for lv in LEVELS}
+    march = {lv: _gcc_march(targets[generic[lv]].compilers) for lv in LEVELS}
     return Catalog(
         archspec_version=archspec_version,
         names=ordered,
@@ -207,7 +259,23 @@ def build_catalog(data: dict, archspec_version: str) -> Catalog:
     )
 
 
+def archspec_tables(json_path: Path | None) -> tuple[dict, Mapping | None]:
+    """(data, Microarchitecture objects): what archspec.cpu loaded and archspec.cpu.TARGETS;
+    or a given microarchitectures.json and None (build_catalog builds them with targets_of)."""
+    if json_path is not None:
+        return _load_json(json_path), None
+    from archspec.cpu import TARGETS
+
+    data = _archspec_data()
+    try:
+        TARGETS.data  # noqa: B018  (archspec builds its objects on first use)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise CatalogError(f"archspec cannot build its CPU objects from its data: {type(exc).__name__} {exc}") from None
+    return data, TARGETS
+
+
 @lru_cache(maxsize=8)
 def load_catalog(json_path: Path | None = None) -> Catalog:
-    """The catalog of the installed archspec, or of a given microarchitectures.json."""
-    return build_catalog(_load_json(json_path), installed_version())
+    """The catalog of the data archspec.cpu uses, or of a given microarchitectures.json."""
+    data, targets = archspec_tables(json_path)
+    return build_catalog(data, installed_version(), targets)

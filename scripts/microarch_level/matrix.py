@@ -18,15 +18,15 @@ The samples are those of --cpuinfo-dir, or (by default) this machine's own
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .channel import (Unsatisfiable, archspec_package, base_virtual_packages, gate_records,
                       installable_from_repodata, solve)
-from .cpuinfo import PROC_CPUINFO, first_processor, mounted
+from .cpuinfo import PROC_CPUINFO, first_processor
 from .families import FAMILIES, X86_64, Family, by_name
+from .hostid import detect_with
 from .levels import Catalog
 from .power import cpuinfo_generation, host_name
 from .spelling import UnknownName, normalize_any
@@ -130,12 +130,8 @@ def identify(sample: Path, family: Family = X86_64, catalog: Catalog | None = No
         return {"archspec": host_name(catalog or family.catalog(None),
                                       cpuinfo_generation(sample.read_text(errors="replace"))),
                 "rattler": None}
-    argv = mounted([sys.executable, "-m", "microarch_level.hostid"], sample)
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
-    if result.returncode != 0:
-        reason = (result.stderr.strip().splitlines() or ["unknown error"])[-1]
-        raise RuntimeError(f"cannot mount {sample.name} over /proc/cpuinfo: {reason}")
-    return json.loads(result.stdout)
+    detected = detect_with(sample, timeout=120)
+    return {"archspec": detected["archspec"], "rattler": detected["rattler"]}
 
 
 def _installed_level(channel: Path, family: Family, version: str, build: str, spec: str) -> int | None:

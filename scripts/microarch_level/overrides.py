@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .families import OVERRIDE as VARIABLE
 from .levels import Catalog
 from .spelling import Normalized, UnknownName, normalize_in
 from .tools import NAMES, STYLES, VERBATIM, reported
 
-VARIABLE = "CONDA_OVERRIDE_ARCHSPEC"
 RATTLER_DISABLE = "0"                  # rattler's documented value for "no archspec"
 
 

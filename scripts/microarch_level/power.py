@@ -1,4 +1,4 @@
-"""The little-endian POWER names and levels, read from archspec's microarchitectures.json.
+"""The little-endian POWER names and levels, from archspec's own data and objects (levels.py).
 
 A POWER CPU's level is its generation: archspec records `generation` (8 for
 power8le, 9 for power9le, ...) on each IBM entry, and a name without one (the
@@ -15,8 +15,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Mapping
 
-from .levels import Catalog, CatalogError, _check_shape, _load_json, installed_version
+from .levels import Catalog, CatalogError, archspec_tables, checked_tables, installed_version
 
 FAMILY = "ppc64le"
 LEVELS = (8, 9, 10)
@@ -24,41 +25,29 @@ LEVELS = (8, 9, 10)
 _GENERATION = re.compile(r"POWER(\d+)")
 
 
-def _gcc(entry: dict) -> tuple[str | None, str | None]:
-    """(gcc CPU name, flag template) of an archspec entry: the newest gcc range first."""
-    for spec in entry.get("compilers", {}).get("gcc", []):
+def _gcc(compilers: dict) -> tuple[str | None, str | None]:
+    """(gcc CPU name, flag template) from archspec's compiler table: the newest gcc range first."""
+    for spec in compilers.get("gcc", []):
         if isinstance(spec.get("flags"), str):
             name = spec.get("name")
             return (name if isinstance(name, str) and name else None), spec["flags"]
     return None, None
 
 
-def build_power_catalog(data: dict, archspec_version: str) -> Catalog:
-    uarchs = _check_shape(data)
-    if FAMILY not in uarchs:
-        raise CatalogError(f"archspec data has no '{FAMILY}' root")
-
-    def lineage(name: str, seen: tuple[str, ...] = ()) -> tuple[str, ...]:
-        """Ancestors, nearest first (POWER entries descend in one line)."""
-        if name in seen:
-            raise CatalogError(f"archspec data has a cycle through '{name}'")
-        out: list[str] = []
-        for parent in uarchs[name].get("from", []):
-            if parent not in uarchs:
-                raise CatalogError(f"archspec data names an unknown parent '{parent}'")
-            for a in (parent, *lineage(parent, seen + (name,))):
-                if a not in out:
-                    out.append(a)
-        return tuple(out)
-
-    family = [n for n in uarchs if n == FAMILY or FAMILY in lineage(n)]
+def build_power_catalog(data: dict, archspec_version: str, targets: Mapping | None = None) -> Catalog:
+    """The ppc64le catalog of archspec data; `targets` are its Microarchitecture objects
+    (archspec.cpu.TARGETS for archspec's own data; built by levels.targets_of when not given)."""
+    uarchs, targets = checked_tables(data, FAMILY, targets)
+    # archspec's ancestors, nearest first (POWER entries descend in one line)
+    lineage = {n: tuple(targets[n].ancestors) for n in uarchs}
+    family = [n for n in uarchs if n == FAMILY or FAMILY in (a.name for a in lineage[n])]
 
     def generation(name: str) -> int:
-        for a in (name, *lineage(name)):
-            g = uarchs[a].get("generation")
-            if g is not None:
+        for a in (targets[name], *lineage[name]):
+            g = a.generation  # archspec's 0: none recorded
+            if g:
                 if not isinstance(g, int) or isinstance(g, bool):
-                    raise CatalogError(f"archspec data: '{a}'.generation is not an integer")
+                    raise CatalogError(f"archspec data: '{a.name}'.generation is not an integer")
                 return g
         return LEVELS[0]
 
@@ -70,7 +59,7 @@ def build_power_catalog(data: dict, archspec_version: str) -> Catalog:
         at = [n for n, lv in ordered.items() if lv == level and n != FAMILY]
         if not at:
             raise CatalogError(f"archspec data has no {FAMILY} CPU of generation {level}")
-        name, flags = _gcc(uarchs[at[0]])
+        name, flags = _gcc(targets[at[0]].compilers)
         if name is None or flags is None:
             raise CatalogError(f"archspec data lacks a gcc CPU name for '{at[0]}'")
         march[level] = name
@@ -80,7 +69,7 @@ def build_power_catalog(data: dict, archspec_version: str) -> Catalog:
         names=ordered,
         level_features={},
         march=march,
-        ancestors={n: lineage(n) for n in ordered},
+        ancestors={n: tuple(a.name for a in lineage[n]) for n in ordered},
         family=FAMILY,
         levels=LEVELS,
         flag_template=template,
@@ -89,8 +78,9 @@ def build_power_catalog(data: dict, archspec_version: str) -> Catalog:
 
 @lru_cache(maxsize=8)
 def load_power_catalog(json_path: Path | None = None) -> Catalog:
-    """The ppc64le catalog of the installed archspec, or of a given microarchitectures.json."""
-    return build_power_catalog(_load_json(json_path), installed_version())
+    """The ppc64le catalog of the data archspec.cpu uses, or of a given microarchitectures.json."""
+    data, targets = archspec_tables(json_path)
+    return build_power_catalog(data, installed_version(), targets)
 
 
 def cpuinfo_generation(text: str) -> int:

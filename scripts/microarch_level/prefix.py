@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .activation import GATE
 from .errors import UsageError
+from .families import GATE
 
 
 class NotAnEnvironment(UsageError):

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import cpuinfo, guard_power
+from .families import OVERRIDE as VARIABLE
 from .levels import FAMILY, Catalog
-from .overrides import VARIABLE, meaning
+from .overrides import meaning
 
 LOADER = Path("/lib64/ld-linux-x86-64.so.2")
 POWER_LOADER = Path(guard_power.LOADER)

@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import sys
 
-from .families import FAMILIES, X86_64, Family, by_name
+from .families import FAMILIES, OVERRIDE as VARIABLE, X86_64, Family, by_name
 from .levels import Catalog
-from .overrides import VARIABLE
 from .spelling import UnknownName, _keys, key, normalize, normalize_power
 
 HELP = "print the recipe additions a downstream package needs to build per microarchitecture level"

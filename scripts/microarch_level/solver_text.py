@@ -18,7 +18,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from .activation import GATE
+from .families import GATE, OVERRIDE as OVERRIDE_VARIABLE
 from .levels import LEVELS
 
 # Terminal escapes (CSI colour codes, OSC titles ended by BEL or ST) and any other control character.
@@ -44,7 +44,7 @@ WOULD = re.compile(rf"{_G}\s+\[?((?:\d+\s*\|\s*)*\d+)\]?\s+would require")
 PIN = re.compile(rf"{_G}\s*(==|>=|<=|=|>|<)\s*(\d+)(?:\.\*)?(?:(?:\s+|=)(\d+_[A-Za-z0-9_]+))?")
 PIN_CLASSIC = re.compile(rf"{_G}\[version='(==|>=|<=|=|>|<)?(\d+)(?:\.\*)?'")
 REJECTED = re.compile(r"'([^'\n]*)' is not a known archspec microarchitecture")
-OVERRIDE = re.compile(r"CONDA_OVERRIDE_ARCHSPEC=(?:\"([^\"]*)\"|'([^']*)'|(\S*))")
+OVERRIDE = re.compile(re.escape(OVERRIDE_VARIABLE) + r"=(?:\"([^\"]*)\"|'([^']*)'|(\S*))")
 # Versions a text may show: pasted `info` output, conda's own `__conda` virtual package.
 INFO_VERSION = re.compile(r"^\s*(conda|mamba|micromamba|libmamba|pixi) version\s*:\s*v?(\d+\.\d+[\w.]*)", re.MULTILINE)
 CONDA_VPKG = re.compile(r"__conda={1,2}(\d+\.\d+[\w.]*)=")
