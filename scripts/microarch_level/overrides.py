@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .families import OVERRIDE as VARIABLE
 from .levels import Catalog
 from .spelling import Normalized, UnknownName, normalize_in
 from .tools import NAMES, STYLES, VERBATIM, reported
