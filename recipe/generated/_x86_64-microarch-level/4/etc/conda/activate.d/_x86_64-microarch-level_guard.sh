@@ -2,18 +2,16 @@
 # Change the generator (scripts/microarch_level) or the archspec pin, then run `make generate`.
 if [ -n "${BASH_VERSION:-}" ] && [ "${BASH_VERSINFO:-0}" -ge 4 ] && [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r /proc/cpuinfo ]; then
   mapfile -t -n 24 _mal_lines < /proc/cpuinfo
-  case ${_mal_lines[19]-} in flags[[:space:]:]*" mmx"*" sse sse2"*" ssse3"*" fma cx16"*" sse4_1 sse4_2"*" movbe popcnt"*" xsave"*" avx f16c"*" lahf_lm"*" abm"*" bmi1"*" avx2"*" bmi2"*" avx512f avx512dq"*" avx512cd"*" avx512bw avx512vl"*) unset _mal_lines; return 0 ;; esac
-  unset _mal_lines
+  case ${_mal_lines[19]-} in flags[[:space:]:]*" mmx"*" sse sse2"*" ssse3"*" fma cx16"*" sse4_1 sse4_2"*" movbe popcnt"*" xsave"*" avx f16c"*" lahf_lm"*" abm"*" bmi1"*" avx2"*" bmi2"*" avx512f avx512dq"*" avx512cd"*" avx512bw avx512vl"*) unset _mal_lines; return 0 ;; esac; unset _mal_lines
 fi
-if [ -n "${ZSH_VERSION:-}" ] && [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r "@PREFIX@/share/_x86_64-microarch-level/guard-quick.zsh" ]; then
-  . "@PREFIX@/share/_x86_64-microarch-level/guard-quick.zsh" && return 0
-fi
+if [ -n "${ZSH_VERSION:-}" ] && [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r "@PREFIX@/share/_x86_64-microarch-level/guard-quick.zsh" ] && . "@PREFIX@/share/_x86_64-microarch-level/guard-quick.zsh"; then return 0; fi
 # Runtime guard of _x86_64-microarch-level 4 for POSIX shells (bash, dash, zsh,
 # ksh93, mksh): it warns when this CPU is below level 4 (see below).  Shells parse a
 # sourced file one command at a time, comments included, so the quick checks that end in
-# `return` when the CPU reaches the level come first, each shell's before the next:
-# - bash (parsed first): one buffered read of the first lines; Linux prints the flags as
-#   line 20, matched by one ordered pattern (the kernel prints flags in a fixed order).
+# `return` when the CPU reaches the level come first, each shell's before the next, on
+# few lines (zsh spends two system calls on each line it reads):
+# - bash: one buffered read of the first lines; Linux prints the flags as line 20,
+#   matched by one ordered pattern (the kernel prints flags in a fixed order).
 # - zsh reads a byte per system call except with `read -k`, and its parser and matcher
 #   are slow on long strings: its quick check is share/_x86_64-microarch-level/guard-quick.zsh
 #   (zsh syntax, run in its own option scope), named by this environment's prefix in
