@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from guard_support import (WARNING, activate, cpuinfo_at, expect_alive, expect_warning_exactly_below,  # noqa: F401
+from guard_support import (GUARDED, WARNING, activate, cpuinfo_at, expect_alive, expect_warning_exactly_below,  # noqa: F401
                            guard, source)
 from microarch_level.activation import GUARD_QUICK_ZSH
 from microarch_level.cpuinfo import mounted
-from shells import base_env, run, shell
+from shells import SHELLS, base_env, run, shell
 
 # A buffered read takes at least this many bytes of /proc/cpuinfo per system call on
 # average (fish reads 128 bytes from each line's start, bash, zsh and ksh93 more); dash
@@ -87,3 +87,27 @@ def test_zsh_without_its_quick_check_file_still_warns_exactly_below_the_level(mo
     result = run(sh, activate(sh, moved_without_quick_check), cpuinfo=cpuinfo_at(cpu_level))
     expect_warning_exactly_below(result, WARNING, "_x86_64-microarch-level", 4, cpu_level)
     assert "no such file" not in result.stderr.lower()
+
+
+def reversed_flags(sample: Path) -> str:
+    """The sample with its flags line's words in reverse order: no ordered pattern matches it."""
+    lines = sample.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("flags"))
+    key, _, value = lines[at].partition(":")
+    lines[at] = f"{key}: {' '.join(reversed(value.split()))}"
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("shell_name", list(SHELLS))
+def test_flags_in_an_unusual_order_are_checked_one_by_one(installed, cpuinfo_at, tmp_path, shell_name):
+    """The ordered patterns miss; the guard's other checks still find every feature (and only those)."""
+    from microarch_level.cpuinfo import first_flags
+    from microarch_level.levels import load_catalog
+
+    sh = shell(shell_name)
+    cpuinfo = tmp_path / "reversed"
+    cpuinfo.write_text(reversed_flags(cpuinfo_at(3)))
+    assert load_catalog().level_from_flags(first_flags(cpuinfo.read_text())) == 3
+    for level in GUARDED:
+        result = run(sh, activate(sh, installed(level)), cpuinfo=cpuinfo)
+        expect_warning_exactly_below(result, WARNING, "_x86_64-microarch-level", level, 3)
