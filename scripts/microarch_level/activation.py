@@ -19,6 +19,7 @@ from .spelling import MIN_PREFIX, key
 from .families import FLAGS, GATE  # noqa: F401  (GATE/FLAGS: defined in the catalog)
 GUARD_FILE = "etc/conda/activate.d/_x86_64-microarch-level_guard.{shell}"
 GUARD_RARE_FISH = "share/_x86_64-microarch-level/guard-rare.fish"
+GUARD_QUICK_ZSH = "share/_x86_64-microarch-level/guard-quick.zsh"
 GUARD_OFF_VAR = "MICROARCH_LEVEL_GUARD"
 # The guards read CONDA_OVERRIDE_ARCHSPEC only up to this length: longer than any
 # spelling of a CPU name, short enough that their character loops stay instant.
@@ -191,8 +192,6 @@ def _x86_guards(catalog: Catalog, header: str, family) -> dict[str, str]:
         common.update({
             "FEATURES": " ".join(feats),
             "FEATURE_COUNT": str(len(feats)),
-            "ZSH_LOOKUPS": "".join(f"${{_mal_lines[(re){f}]-}}" for f in feats),
-            "ZSH_ALL": "".join(feats),
             "FISH_FEATURES": "|".join(feats),
             "ORDERED_GLOB": ordered_glob(feats),
             "FISH_GLOB": ordered_glob(feats).replace('"', ""),
@@ -202,7 +201,9 @@ def _x86_guards(catalog: Catalog, header: str, family) -> dict[str, str]:
             **common,
             "OVERRIDE_READ": override_reader(catalog, "sh", family.a_label),
             "GLIBC_CASES": r.sh_glibc_cases(),
+            "GUARD_QUICK_ZSH": GUARD_QUICK_ZSH,
         })
+        out[base + GUARD_QUICK_ZSH] = _fill(_template("guard-quick.zsh.in"), common)
         out[base + GUARD_FILE.format(shell="fish")] = _fill(_template("guard.fish.in"), common)
         out[base + GUARD_RARE_FISH] = _fill(_template("guard-rare.fish.in"), {
             **common,

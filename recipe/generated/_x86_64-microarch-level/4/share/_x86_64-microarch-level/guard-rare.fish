@@ -2,7 +2,8 @@
 # Change the generator (scripts/microarch_level) or the archspec pin, then run `make generate`.
 # Rare paths of the fish runtime guard of _x86_64-microarch-level, sourced by
 # etc/conda/activate.d/_x86_64-microarch-level_guard.fish with the environment's
-# level and the flags it read (empty when it read none).  Same rules as the
+# level and the flags line it read (empty when it read none) when its ordered
+# pattern did not match.  Same rules as the
 # POSIX sh guard: the CPU's level comes from the first processor's flags in
 # /proc/cpuinfo, else glibc's `ld.so --help`, else CONDA_OVERRIDE_ARCHSPEC (any
 # spelling), else nothing is known and it stays silent.  The override only steers
@@ -12,7 +13,14 @@
 # evaluates its input and writes no files.
 
 set -l _mal_need $argv[1]
-set -l _mal_flags $argv[2]
+set -l _mal_flags
+if test -n "$argv[2]"
+    set _mal_flags " "(string split -m1 -- : $argv[2])[2]" "
+end
+# The flags in an unusual order: every feature, each on its own.
+if test (count (string match -r -- '^(?:cx16|lahf_lm|mmx|sse|sse2|ssse3|sse4_1|sse4_2|popcnt|avx|avx2|bmi1|bmi2|f16c|fma|abm|movbe|xsave|avx512f|avx512bw|avx512cd|avx512dq|avx512vl)$' (string split ' ' -- $_mal_flags))) -eq 23
+    return 0
+end
 set -l _mal_cpu
 set -l _mal_from
 set -l _mal_line

@@ -7,24 +7,22 @@
 # found from this file's own directory, so no prefix is written into the script.
 # MICROARCH_LEVEL_GUARD=0 turns the guard off.
 if test "$MICROARCH_LEVEL_GUARD" != 0
-    set -l _mal_flags
+    set -l _mal_line
     if test -r /proc/cpuinfo
         # The first processor's flags line (read keeps a last line without a newline).
         while read -l _mal_l
             switch $_mal_l
                 case 'flags*'
-                    set _mal_flags " "(string split -m1 -- : $_mal_l)[2]" "
+                    set _mal_line $_mal_l
                     break
                 case ''
                     break
             end
         end </proc/cpuinfo
     end
-    # The kernel prints flags in a fixed order: one ordered pattern usually tells,
-    # else each feature is counted on its own.
-    if not string match -q -- '* mmx* sse sse2* ssse3* fma cx16* sse4_1 sse4_2* movbe popcnt* xsave* avx f16c* lahf_lm* abm* bmi1* avx2* bmi2*' "$_mal_flags"
-        and test (count (string match -r -- '^(?:cx16|lahf_lm|mmx|sse|sse2|ssse3|sse4_1|sse4_2|popcnt|avx|avx2|bmi1|bmi2|f16c|fma|abm|movbe|xsave)$' (string split ' ' -- $_mal_flags))) -ne 18
-        set -l _mal_dir (status dirname)
-        source "$_mal_dir/../../../share/_x86_64-microarch-level/guard-rare.fish" 3 "$_mal_flags"
+    # The kernel prints flags in a fixed order: one ordered pattern on the whole line
+    # usually tells.  Else guard-rare.fish checks each feature on its own, then the rest.
+    if not string match -q -- 'flags* mmx* sse sse2* ssse3* fma cx16* sse4_1 sse4_2* movbe popcnt* xsave* avx f16c* lahf_lm* abm* bmi1* avx2* bmi2*' "$_mal_line"
+        source (status dirname)/../../../share/_x86_64-microarch-level/guard-rare.fish 3 "$_mal_line"
     end
 end

@@ -1,0 +1,113 @@
+"""The guard's quick checks: where each shell finds its own, and how little it reads.
+
+On a CPU that reaches the level, each shell runs only its quick check: bash one
+buffered read in the sh guard itself, zsh a file of zsh syntax installed next to
+it (share/_x86_64-microarch-level/guard-quick.zsh, named by the installed prefix),
+fish its own guard.  These tests watch the system calls (strace) on a real CPU
+sample mounted over /proc/cpuinfo, so no verdict depends on the machine running them.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from guard_support import (GUARDED, WARNING, activate, cpuinfo_at, expect_alive, expect_warning_exactly_below,  # noqa: F401
+                           guard, source)
+from microarch_level.activation import GUARD_QUICK_ZSH
+from microarch_level.cpuinfo import mounted
+from shells import SHELLS, base_env, run, shell
+
+# A buffered read takes at least this many bytes of /proc/cpuinfo per system call on
+# average (fish reads 128 bytes from each line's start, bash, zsh and ksh93 more); dash
+# and mksh read a byte per call.
+BUFFERED = 16
+
+
+def traced(sh, script: str, cpuinfo: Path) -> list[str]:
+    """The shell's openat and read calls, each with the path of its file descriptor (strace -y)."""
+    if shutil.which("strace") is None:
+        pytest.skip("strace not found on PATH (install it, as .ci/run does)")
+    log = subprocess.run(mounted(["strace", "-f", "-qq", "-y", "-e", "trace=openat,read", *sh.argv, "-c", script],
+                                 cpuinfo), env=base_env(), capture_output=True, text=True, timeout=60)
+    return [line for line in log.stderr.splitlines() if "(" in line]
+
+
+def cpuinfo_reads(calls: list[str]) -> list[str]:
+    return [c for c in calls if re.match(r"read\(\d+</proc/cpuinfo>", c)]
+
+
+@pytest.mark.parametrize("shell_name", ["bash", "zsh", "ksh93", "fish"])
+def test_a_cpu_reaching_the_level_costs_a_few_buffered_reads_of_cpuinfo(installed, cpuinfo_at, shell_name):
+    sh = shell(shell_name)
+    calls = traced(sh, source(sh, guard(installed(4), sh.suffix)), cpuinfo_at(4))
+    reads = cpuinfo_reads(calls)
+    text = cpuinfo_at(4).read_text()
+    through_flags = text.index("\n", text.index("\nflags") + 1) + 1
+    assert 0 < len(reads) <= through_flags // BUFFERED, reads[:20]
+
+
+def test_zsh_runs_the_quick_check_installed_under_its_own_prefix(installed, cpuinfo_at):
+    """The sh guard names the file by the prefix rattler installed it into (relocated from the build's)."""
+    sh = shell("zsh")
+    quick = installed(3) / GUARD_QUICK_ZSH
+    assert quick.is_file()
+    calls = traced(sh, source(sh, guard(installed(3), "sh")), cpuinfo_at(4))
+    assert [c for c in calls if c.startswith("openat(") and f'"{quick}"' in c and "= -1" not in c]
+
+
+def test_the_sh_guard_names_no_file_outside_its_prefix(installed):
+    text = guard(installed(4), "sh").read_text()
+    assert f'"{installed(4) / GUARD_QUICK_ZSH}"' in text
+    assert "@PREFIX@" not in text
+
+
+@pytest.fixture
+def moved_without_quick_check(installed, tmp_path):
+    """installed(4)'s activation files in another prefix, relocated as conda does, with guard-quick.zsh gone."""
+    old = installed(4)
+    new = tmp_path / "moved env"
+    for part in ("etc", "share"):
+        shutil.copytree(old / part, new / part)
+    for path in new.rglob("*"):
+        if path.is_file():
+            path.write_text(path.read_text().replace(str(old), str(new)))
+    (new / GUARD_QUICK_ZSH).unlink()
+    return new
+
+
+@pytest.mark.parametrize("cpu_level", [2, 3, 4])
+def test_zsh_without_its_quick_check_file_still_warns_exactly_below_the_level(moved_without_quick_check, cpuinfo_at,
+                                                                             cpu_level):
+    sh = shell("zsh")
+    result = run(sh, activate(sh, moved_without_quick_check), cpuinfo=cpuinfo_at(cpu_level))
+    expect_warning_exactly_below(result, WARNING, "_x86_64-microarch-level", 4, cpu_level)
+    assert "no such file" not in result.stderr.lower()
+
+
+def reversed_flags(sample: Path) -> str:
+    """The sample with its flags line's words in reverse order: no ordered pattern matches it."""
+    lines = sample.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("flags"))
+    key, _, value = lines[at].partition(":")
+    lines[at] = f"{key}: {' '.join(reversed(value.split()))}"
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("shell_name", list(SHELLS))
+def test_flags_in_an_unusual_order_are_checked_one_by_one(installed, cpuinfo_at, tmp_path, shell_name):
+    """The ordered patterns miss; the guard's other checks still find every feature (and only those)."""
+    from microarch_level.cpuinfo import first_flags
+    from microarch_level.levels import load_catalog
+
+    sh = shell(shell_name)
+    cpuinfo = tmp_path / "reversed"
+    cpuinfo.write_text(reversed_flags(cpuinfo_at(3)))
+    assert load_catalog().level_from_flags(first_flags(cpuinfo.read_text())) == 3
+    for level in GUARDED:
+        result = run(sh, activate(sh, installed(level)), cpuinfo=cpuinfo)
+        expect_warning_exactly_below(result, WARNING, "_x86_64-microarch-level", level, 3)
