@@ -5,11 +5,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import jinja2
+import pytest
+
 from conftest import run_cli
 from microarch_level.ci_support import CI_SUPPORT
 from microarch_level.families import GATE, catalogs
 from microarch_level.levels import installed_version, load_catalog
 from microarch_level.render import OWNED_DIRS, SCRIPTS, VARIANTS, render_all
+from microarch_level.shell_template import DELIMITERS, render
 
 
 def copy_generated(root: Path, dest: Path) -> Path:
@@ -54,6 +58,18 @@ def test_every_generated_file_names_the_command_and_the_archspec_version():
     for path, content in render_all([c for _, c in catalogs()]).items():
         assert "microarch-level generate" in content, path
         assert f"archspec {version}" in content, path
+
+
+@pytest.mark.parametrize("delimiter", sorted(DELIMITERS.values()))
+def test_no_template_delimiter_survives_in_a_generated_file(delimiter):
+    """Every Jinja tag was rendered: none is left in a script (nor shell text that looks like one)."""
+    for path, content in render_all([c for _, c in catalogs()]).items():
+        assert delimiter not in content, path
+
+
+def test_a_template_given_too_little_data_is_refused_naming_the_value():
+    with pytest.raises(jinja2.UndefinedError, match="'gate' is undefined"):
+        render("guard.csh.in", header="# a header", level=2)
 
 
 def test_check_fails_and_names_the_files_when_archspec_gains_a_cpu(root, tmp_path, json_with_new_cpu):

@@ -1,23 +1,24 @@
-"""Render the activation scripts of both packages from templates and archspec data.
+"""Render the activation scripts of both packages: archspec's tables as data for their templates.
 
-The templates (templates/*.in) hold the shell logic; this module fills in the
-tables that must come from archspec (names and levels, level features, the
--march names) and the per-variable blocks of the flag scripts, so the shells
-never carry a hand-typed list.  Scripts are rendered once per level, laid out
-as they are installed (`<package>/<level>/etc/conda/...`); only `@PREFIX@` is
-left for the recipe's install script, where a script must name a sibling file.
+Each script is one whole-script Jinja template per shell (templates/*.in, rendered
+by shell_template.render) holding all of its shell syntax; this module only
+computes what must come from archspec (names, keys and levels, level features in
+kernel order, the gcc CPU names glibc prints), so the shells never carry a
+hand-typed list.  Scripts are rendered once per level, laid out as they are
+installed (`<package>/<level>/etc/conda/...`); only `@PREFIX@` is left for the
+recipe's install script, where a script must name a sibling file.
 """
 
 from __future__ import annotations
 
-import string
 from importlib import resources
 
 from .levels import LEVELS, Catalog
+from .shell_template import render
 from .spelling import MIN_PREFIX, key
 
 from .families import FLAGS, GATE  # noqa: F401  (GATE/FLAGS: defined in the catalog)
-GUARD_FILE = "etc/conda/activate.d/_x86_64-microarch-level_guard.{shell}"
+GUARD_FILE = "etc/conda/activate.d/{gate}_guard.{shell}"
 GUARD_RARE_FISH = "share/_x86_64-microarch-level/guard-rare.fish"
 GUARD_QUICK_ZSH = "share/_x86_64-microarch-level/guard-quick.zsh"
 GUARD_OFF_VAR = "MICROARCH_LEVEL_GUARD"
@@ -65,87 +66,27 @@ def ordered_glob(features: list[str]) -> str:
     return "*" + "*".join(f'"{p}"' for p in pieces) + "*"
 
 
-# ----------------------------------------------------------------------------
-# Shell fragments.
+def guard_tables(catalog: Catalog, a_label: str) -> dict:
+    """The archspec tables every gate's guards share, as data for their templates.
 
-def _indent(lines: list[str], spaces: int) -> str:
-    pad = " " * spaces
-    return "\n".join(pad + line if line else line for line in lines)
-
-
-class _Renderer:
-    def __init__(self, catalog: Catalog, header: str):
-        self.catalog = catalog
-        self.header = header
-
-    def common(self, level: int) -> dict[str, str]:
-        return {
-            "HEADER": self.header,
-            "LEVEL": str(level),
-            "MARCH": self.catalog.march[level],
-            "ARCHSPEC_VERSION": self.catalog.archspec_version,
-            "MAX_LEVEL": str(LEVELS[-1]),
-            "LEVELED_FEATURES": " ".join(
-                f"{lv}:{f}" for lv in LEVELS[1:] for f in self.catalog.new_features(lv)),
-        }
-
-    # --- guard: quick check (common path) -------------------------------------
-    def features_up_to(self, level: int) -> list[str]:
-        return [f for lv in range(2, level + 1) for f in self.catalog.new_features(lv)]
-
-    # --- guard: rare paths ----------------------------------------------------
-    def sh_override_cases(self) -> str:
-        return _indent(
-            [f"{key(n)}) _mal_olv={lv} _mal_oname={n} ;;" for n, lv in self.catalog.names.items()],
-            6,
-        )
-
-    @staticmethod
-    def sh_lowercase_cases() -> str:
-        return _indent([f"{u}) _mal_c={u.lower()} ;;" for u in string.ascii_uppercase], 8)
-
-    def sh_glibc_cases(self) -> str:
-        lines = [f'*"{self.catalog.march[lv]} (supported"*) _mal_cpu={lv} ;;' for lv in reversed(LEVELS[1:])]
-        lines.append('*"glibc-hwcaps"*) _mal_cpu=1 ;;')
-        return _indent(lines, 4)
-
-    def fish_override_cases(self) -> str:
-        lines = []
-        for n, lv in self.catalog.names.items():
-            lines += [f"case {key(n)}", f"    set _mal_olv {lv}", f"    set _mal_oname {n}"]
-        return _indent(lines, 12)
-
-    def fish_glibc_cases(self) -> str:
-        lines = []
-        for i, lv in enumerate(reversed(LEVELS[1:])):
-            lines.append(f"{'if' if i == 0 else 'else if'} string match -q -- "
-                         f"'*{self.catalog.march[lv]} (supported*' $_mal_out")
-            lines.append(f"    set _mal_cpu {lv}")
-        lines += ["else if string match -q -- '*glibc-hwcaps*' $_mal_out", "    set _mal_cpu 1", "end"]
-        return _indent(lines, 4)
-
-
-def override_reader(catalog: Catalog, shell: str, a_label: str, extra_indent: int = 0) -> str:
-    """Both families' reading of CONDA_OVERRIDE_ARCHSPEC (templates/override.<shell>.in).
-
-    One code for every family: any spelling of an archspec name of `catalog`
-    ('-', '_' and blanks dropped, either case), the cap on its length, the
-    "did you mean" for an unknown name; `a_label` names the family in messages
-    ("an x86-64").  `shell` is "sh" or "fish"; `extra_indent` shifts the block
-    to where a guard nests it.
+    `hwcaps`: (level, gcc CPU name) from the highest level down, what glibc's
+    `ld.so --help` marks "supported" (templates/glibc-hwcaps.<shell>.in), and
+    the `baseline` level glibc implies by listing hwcaps at all.
+    `override_names`: (key, archspec name, level) for reading CONDA_OVERRIDE_ARCHSPEC
+    (templates/override.<shell>.in): one code for every family, any spelling
+    (spelling.key: '-', '_' and blanks dropped, either case), read up to
+    `max_override` characters, "did you mean" from `min_prefix` shared characters;
+    `a_label` names the family in messages ("an x86-64").
     """
-    r = _Renderer(catalog, "")
-    values = {"OVERRIDE_CASES": r.sh_override_cases() if shell == "sh" else r.fish_override_cases()}
-    if shell == "sh":
-        values["LOWERCASE_CASES"] = r.sh_lowercase_cases()
-    values.update({
-        "A_LABEL": a_label,
-        "MAX_NAME": str(MAX_OVERRIDE),
-        "MIN_PREFIX": str(MIN_PREFIX),
-        "ARCHSPEC_VERSION": catalog.archspec_version,
-        "SUGGEST_CANDIDATES": " ".join(f"{key(n)}:{n}" for n in catalog.names),
-    })
-    return _indent(_fill(_template(f"override.{shell}.in"), values).rstrip("\n").split("\n"), extra_indent)
+    return {
+        "archspec_version": catalog.archspec_version,
+        "hwcaps": [(lv, catalog.march[lv]) for lv in reversed(catalog.levels[1:])],
+        "baseline": catalog.levels[0],
+        "override_names": [(key(n), n, lv) for n, lv in catalog.names.items()],
+        "a_label": a_label,
+        "max_override": MAX_OVERRIDE,
+        "min_prefix": MIN_PREFIX,
+    }
 
 
 def _fill(template: str, values: dict[str, str]) -> str:
@@ -184,31 +125,27 @@ def render_scripts(catalog: Catalog, header: str, family=None) -> dict[str, str]
 
 def _x86_guards(catalog: Catalog, header: str, family) -> dict[str, str]:
     """The x86-64 gate's guards: level features from /proc/cpuinfo's flags line."""
-    r = _Renderer(catalog, header)
     out: dict[str, str] = {}
     for level in LEVELS[1:]:
-        common = r.common(level)
-        feats = r.features_up_to(level)
-        common.update({
-            "FEATURES": " ".join(feats),
-            "FEATURE_COUNT": str(len(feats)),
-            "FISH_FEATURES": "|".join(feats),
-            "ORDERED_GLOB": ordered_glob(feats),
-            "FISH_GLOB": ordered_glob(feats).replace('"', ""),
-        })
+        features = [f for lv in range(2, level + 1) for f in catalog.new_features(lv)]
+        data = {
+            **guard_tables(catalog, family.a_label),
+            "header": header,
+            "gate": GATE,
+            "level": level,
+            "max_level": LEVELS[-1],
+            "features": features,
+            "leveled_features": [(lv, f) for lv in LEVELS[1:] for f in catalog.new_features(lv)],
+            "ordered_glob": ordered_glob(features),
+            "guard_quick_zsh": GUARD_QUICK_ZSH,
+        }
         base = f"{GATE}/{level}/"
-        out[base + GUARD_FILE.format(shell="sh")] = _fill(_template("guard.sh.in"), {
-            **common,
-            "OVERRIDE_READ": override_reader(catalog, "sh", family.a_label),
-            "GLIBC_CASES": r.sh_glibc_cases(),
-            "GUARD_QUICK_ZSH": GUARD_QUICK_ZSH,
-        })
-        out[base + GUARD_QUICK_ZSH] = _fill(_template("guard-quick.zsh.in"), common)
-        out[base + GUARD_FILE.format(shell="fish")] = _fill(_template("guard.fish.in"), common)
-        out[base + GUARD_RARE_FISH] = _fill(_template("guard-rare.fish.in"), {
-            **common,
-            "OVERRIDE_READ": override_reader(catalog, "fish", family.a_label),
-            "GLIBC_CASES": r.fish_glibc_cases(),
-        })
-        out[base + GUARD_FILE.format(shell="csh")] = _fill(_template("guard.csh.in"), {**common, "GATE": GATE})
+        for path, template in (
+            (GUARD_FILE.format(gate=GATE, shell="sh"), "guard.sh.in"),
+            (GUARD_QUICK_ZSH, "guard-quick.zsh.in"),
+            (GUARD_FILE.format(gate=GATE, shell="fish"), "guard.fish.in"),
+            (GUARD_RARE_FISH, "guard-rare.fish.in"),
+            (GUARD_FILE.format(gate=GATE, shell="csh"), "guard.csh.in"),
+        ):
+            out[base + path] = render(template, **data)
     return out
