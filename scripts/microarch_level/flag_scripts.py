@@ -58,6 +58,9 @@ from .activation import _fill as fill, _template as template
 FLAGS_FILE = "etc/conda/{kind}.d/~{package}.{shell}"
 # "+" sorts before digits and letters: before `activate-gcc_linux-64.sh` and the like.
 FLAGS_FIRST_FILE = "etc/conda/activate.d/+{package}.{shell}"
+# The POSIX scripts' rare paths, sourced by name (@PREFIX@, relocated by conda) only when needed.
+REMOVE_FILE = "share/{package}/flags-remove.sh"
+REPORT_FILE = "share/{package}/flags-report.sh"
 STATE_PREFIX = X86_64.state_prefix
 SHELLS = ("sh", "fish", "csh")
 # What each installed script does: remove the remembered token, and maybe add this level's.
@@ -263,14 +266,59 @@ class FlagRenderer:
             yield v, token, "replace" if v.kind == "go" else "append", condition
 
     def add_sh(self, level: int) -> str:
+        """Above the baseline: one `export` for every variable, its marker chosen by
+        conditional words (the last assignment wins).  At the baseline (conditions on
+        the value): one `case` per variable on "${V:+a}${V+s}" plus the value."""
+        if level != self.levels[0]:
+            words: list[str] = []
+            for v, token, mode, condition in self.additions(level):
+                m, n = v.marker_of(self.family), v.name
+                words += ([] if condition == "if-set" else [f"{m}=unset:{level}"]) + [f'${{{n}+"{m}=empty:{level}"}}']
+                if mode == "replace":
+                    words += [f'${{{n}:+"{m}=replaced:{level}"}}', f'${{{n}:+"{m}_WAS=${n}"}}', f"{n}={token}"]
+                else:
+                    value = f"${{{n}:+${n} }}{token}"
+                    words += [f'${{{n}:+"{m}=appended:{level}"}}',
+                              f'${{{n}+"{n}={value}"}}' if condition == "if-set" else f'{n}="{value}"']
+            return "export " + " \\\n  ".join(" ".join(words[i:i + 4]) for i in range(0, len(words), 4))
         out: list[str] = []
         for v, token, mode, condition in self.additions(level):
-            call = f'{self.fn}_put {v.name} "${{{v.name}+set}}" "${{{v.name}-}}" "{token}" {level} {mode}'
-            out.append({None: call,
-                        "if-set": f'[ -z "${{{v.name}+set}}" ] || {call}',
-                        "no-march": f"case ${{{v.name}-}} in *{self.cpu_flag}*) ;; *) {call} ;; esac",
-                        "unset-or-empty": f'[ -n "${{{v.name}-}}" ] || {call}'}[condition])
+            marker = v.marker_of(self.family)
+            arms = {"s": f'export {v.name}="{token}" {marker}=empty:{level}',
+                    "": f'export {v.name}="{token}" {marker}=unset:{level}'}
+            if condition == "no-march":  # the baseline keeps an existing -march/-mcpu
+                arms = {"as": f'export {v.name}="${v.name} {token}" {marker}=appended:{level}', **arms}
+                out += [f"case ${{{v.name}:+a}}${{{v.name}+s}}:${{{v.name}-}} in", f"  *{self.cpu_flag}*) ;;"]
+            else:  # Go's ISA: only when unset or empty
+                out.append(f"case ${{{v.name}:+a}}${{{v.name}+s}}: in")
+            out += [f"  {pattern}:*) {body} ;;" for pattern, body in arms.items()]
+            out.append("esac")
         return "\n".join(out)
+
+    def quick_drop_sh(self, level: int, remove: str) -> str:
+        """One `case` per variable on "<marker>:<value>": this level's token last is cut off
+        and the marker blanked in one command; any other marked shape (and the variables
+        marked only rarely) sources the general removal.  One `unset` of the markers ends."""
+        fallback = f'. "@PREFIX@/{remove}"'
+        out: list[str] = []
+        for v in sorted(self.vars, key=lambda v: not v.only_if_set):
+            marker, token = v.marker_of(self.family), self.token(v, level)
+            if token is None or v.only_if_set:
+                out.append(f"case ${{{marker}-}} in ?*) {fallback} ;; esac")
+                continue
+            if v.kind == "go":
+                arms = [f"unset:{level}:{token}) unset {v.name} {marker} ;;",
+                        f'replaced:{level}:{token}) export {v.name}="${{{marker}_WAS-}}" {marker}= ;;']
+            else:
+                arms = [f'appended:{level}:*" {token}") export {v.name}="${{{v.name}%" {token}"}}" {marker}= ;;',
+                        f'unset:{level}:"{token}") unset {v.name} {marker} ;;']
+            out.append(f"case ${{{marker}-}}:${{{v.name}-}} in :*) ;; " + " ".join(arms) + f" *) {fallback} ;; esac")
+        out.append(f"unset {' '.join(self.all_markers())}")
+        return "\n".join(out)
+
+    def report_sh(self, level: int) -> str:
+        return "\n".join(f'{self.fn}_added {v.name} "${{{v.name}-}}" "${{{v.marker_of(self.family)}-}}" "{token}"'
+                          for v, token, _, _ in self.additions(level))
 
     def add_fish(self, level: int) -> str:
         out: list[str] = []
@@ -347,17 +395,17 @@ class FlagRenderer:
     # --- whole scripts ------------------------------------------------------------------
     def render(self, level: int, header: str) -> dict[str, str]:
         """Installed path (under the package's level directory) -> script text."""
-        out = {}
+        out = self.render_sh(level, header)
         for path, (role, adds) in ROLES.items():
-            for shell in SHELLS:
+            for shell in SHELLS[1:]:
                 values = {
                     "HEADER": header, "LEVEL": str(level), "FLAG_SUMMARY": self.summary(level),
                     "PKG": self.family.flags, "FN": self.fn, "STATE": self.family.state_prefix,
                     "GO": self.go.name,
                     "ROLE": ROLE_TEXT[role],
-                    "GO_UNSET": self.go_patterns("unset", "|" if shell == "sh" else " "),
-                    "GO_EMPTY": self.go_patterns("empty", "|" if shell == "sh" else " "),
-                    "GO_REPLACED": self.go_patterns("replaced", "|" if shell == "sh" else " "),
+                    "GO_UNSET": self.go_patterns("unset", " "),
+                    "GO_EMPTY": self.go_patterns("empty", " "),
+                    "GO_REPLACED": self.go_patterns("replaced", " "),
                 }
                 if shell == "csh":
                     values.update({"NAMES": self.csh_names(), "LOAD": self.csh_load(), "DROP": self.drop_csh(),
@@ -365,22 +413,42 @@ class FlagRenderer:
                                    "ADD": self.add_csh(level) if adds else "",
                                    "GO_ADD": self.go_add_csh(level) if adds else ""})
                 else:
-                    values.update({"DROP": getattr(self, f"drop_{shell}")(),
-                                   "TOKENS": getattr(self, f"tokens_{shell}")(),
+                    values.update({"DROP": self.drop_fish(),
+                                   "TOKENS": self.tokens_fish(),
                                    "MARKERS": " ".join(v.marker_of(self.family) for v in self.appended),
                                    "ALL_MARKERS": " ".join(self.all_markers()),
                                    "N_MARKERS": str(len(self.all_markers())),
-                                   "SKIP": "" if adds or shell != "sh" else (
-                                       "# No marker set: nothing to remove; stop reading here (`return` ends a sourced file).\n"
-                                       f"case {self.any_marker_sh()} in '') return 0 ;; esac\n"),
-                                   "PUT": fill(template(f"flags.put.{shell}.in"), {
-                                       "FN": self.fn, "STATE": self.family.state_prefix, "PKG": self.family.flags,
-                                       "ANY_MARKER": self.any_marker_sh(),
-                                       "ADD": getattr(self, f"add_{shell}")(level)}) if adds else "",
+                                   "PUT": fill(template("flags.put.fish.in"), {
+                                       "FN": self.fn, "STATE": self.family.state_prefix,
+                                       "ADD": self.add_fish(level)}) if adds else "",
                                    "PUT_NAME": f" {self.fn}_put" if adds else "",
-                                   "ADD": getattr(self, f"add_{shell}")(level) if adds else ""})
+                                   "ADD": self.add_fish(level) if adds else ""})
                 out[path.format(shell=shell, package=self.family.flags)] = fill(template(f"flags.{shell}.in"), values)
         return out
+
+    def render_sh(self, level: int, header: str) -> dict[str, str]:
+        """The POSIX scripts: three short ones for the common path, two in share/ for the rare ones."""
+        remove = REMOVE_FILE.format(package=self.family.flags)
+        report = REPORT_FILE.format(package=self.family.flags)
+        values = {
+            "HEADER": header, "LEVEL": str(level), "FLAG_SUMMARY": self.summary(level),
+            "PKG": self.family.flags, "FN": self.fn, "STATE": self.family.state_prefix, "GO": self.go.name,
+            "REMOVE_FILE": remove, "REPORT_FILE": report, "ANY_MARKER": self.any_marker_sh(),
+        }
+        scripts = {
+            FLAGS_FIRST_FILE: ("flags-first.sh.in", {"ROLE": ROLE_TEXT["first"]}),
+            FLAGS_FILE.replace("{kind}", "activate"): ("flags-activate.sh.in", {
+                "ROLE": ROLE_TEXT["activate"], "ADD": self.add_sh(level)}),
+            FLAGS_FILE.replace("{kind}", "deactivate"): ("flags-deactivate.sh.in", {
+                "ROLE": ROLE_TEXT["deactivate"], "DROP": self.quick_drop_sh(level, remove)}),
+            remove: ("flags-remove.sh.in", {
+                "TOKENS": self.tokens_sh(), "DROP_CALLS": self.drop_sh(),
+                "ALL_MARKERS": " ".join(self.all_markers()),
+                **{f"GO_{how.upper()}": self.go_patterns(how, "|") for how in ("unset", "empty", "replaced")}}),
+            report: ("flags-report.sh.in", {"REPORT_CALLS": self.report_sh(level)}),
+        }
+        return {path.format(shell="sh", package=self.family.flags): fill(template(name), {**values, **extra})
+                for path, (name, extra) in scripts.items()}
 
 
 ROLE_TEXT = {
