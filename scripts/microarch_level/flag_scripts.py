@@ -61,6 +61,7 @@ FLAGS_FIRST_FILE = "etc/conda/activate.d/+{package}.{shell}"
 # The POSIX scripts' rare paths, sourced by name (@PREFIX@, relocated by conda) only when needed.
 REMOVE_FILE = "share/{package}/flags-remove.sh"
 REPORT_FILE = "share/{package}/flags-report.sh"
+IF_SET_FILE = "share/{package}/flags-if-set.sh"
 STATE_PREFIX = X86_64.state_prefix
 SHELLS = ("sh", "fish", "csh")
 # What each installed script does: remove the remembered token, and maybe add this level's.
@@ -193,8 +194,10 @@ class FlagRenderer:
         return [v.marker_of(self.family) for v in self.vars] + [self.go.marker_of(self.family) + "_WAS"]
 
     def any_marker_sh(self) -> str:
-        """Empty exactly when no marker is set, even to an empty value."""
-        return "".join(f"${{{m}+x}}" for m in self.all_markers())
+        """Empty exactly when no activation left markers: every activation that marks
+        anything marks a C-family variable or Go's (above the baseline CFLAGS and Go's
+        always; the Rust markers only come with them), so those are the ones tested."""
+        return "".join(f"${{{v.marker_of(self.family)}+x}}" for v in self.vars if v.kind in ("march", "go"))
 
     def drop_sh(self) -> str:
         return "\n".join(f'{self.fn}_drop {v.name} "${{{v.name}-}}" "${{{v.marker_of(self.family)}-}}" {v.kind}'
@@ -265,24 +268,28 @@ class FlagRenderer:
                 condition = {"march": "no-march", "go": "unset-or-empty"}.get(v.kind)
             yield v, token, "replace" if v.kind == "go" else "append", condition
 
+    def export_words(self, level: int, var: FlagVar, token: str, mode: str) -> list[str]:
+        """The words of one `export` adding `token` to `var` with its marker (above the
+        baseline): the marker words are chosen by "${V+...}" (set) and "${V:+...}"
+        (non-empty), the last assignment of a name winning."""
+        m, n = var.marker_of(self.family), var.name
+        words = ([] if var.only_if_set else [f"{m}=unset:{level}"]) + [f'${{{n}+"{m}=empty:{level}"}}']
+        if mode == "replace":
+            return words + [f'${{{n}:+"{m}=replaced:{level}"}}', f'${{{n}:+"{m}_WAS=${n}"}}', f"{n}={token}"]
+        value = f"${{{n}:+${n} }}{token}"
+        return words + [f'${{{n}:+"{m}=appended:{level}"}}',
+                        f'${{{n}+"{n}={value}"}}' if var.only_if_set else f'{n}="{value}"']
+
     def add_sh(self, level: int) -> str:
-        """Above the baseline: one `export` for every variable, its marker chosen by
-        conditional words (the last assignment wins).  At the baseline (conditions on
-        the value): one `case` per variable on "${V:+a}${V+s}" plus the value."""
+        """Above the baseline: one `export` for every variable always touched.  At the
+        baseline (conditions on the value): one `case` per variable on "${V:+a}${V+s}"
+        plus the value.  The variables touched only when set are in the if-set file."""
+        additions = [a for a in self.additions(level) if not a[0].only_if_set]
         if level != self.levels[0]:
-            words: list[str] = []
-            for v, token, mode, condition in self.additions(level):
-                m, n = v.marker_of(self.family), v.name
-                words += ([] if condition == "if-set" else [f"{m}=unset:{level}"]) + [f'${{{n}+"{m}=empty:{level}"}}']
-                if mode == "replace":
-                    words += [f'${{{n}:+"{m}=replaced:{level}"}}', f'${{{n}:+"{m}_WAS=${n}"}}', f"{n}={token}"]
-                else:
-                    value = f"${{{n}:+${n} }}{token}"
-                    words += [f'${{{n}:+"{m}=appended:{level}"}}',
-                              f'${{{n}+"{n}={value}"}}' if condition == "if-set" else f'{n}="{value}"']
+            words = [w for v, token, mode, _ in additions for w in self.export_words(level, v, token, mode)]
             return "export " + " \\\n  ".join(" ".join(words[i:i + 4]) for i in range(0, len(words), 4))
         out: list[str] = []
-        for v, token, mode, condition in self.additions(level):
+        for v, token, mode, condition in additions:
             marker = v.marker_of(self.family)
             arms = {"s": f'export {v.name}="{token}" {marker}=empty:{level}',
                     "": f'export {v.name}="{token}" {marker}=unset:{level}'}
@@ -295,25 +302,37 @@ class FlagRenderer:
             out.append("esac")
         return "\n".join(out)
 
+    def if_set_sh(self, level: int) -> tuple[str, str]:
+        """(the activate script's line sourcing the if-set file, or "" when this level
+        adds nothing to such variables; the file's commands)."""
+        additions = [a for a in self.additions(level) if a[0].only_if_set]
+        if not additions:
+            return "", "# Nothing at this level."
+        test = "".join(f"${{{v.name}+x}}" for v, _, _, _ in additions)
+        line = f'case {test} in ?*) . "@PREFIX@/{IF_SET_FILE.format(package=self.family.flags)}" ;; esac\n'
+        return line, "\n".join(f'[ -z "${{{v.name}+x}}" ] || export ' + " ".join(self.export_words(level, v, token, mode))
+                                for v, token, mode, _ in additions)
+
     def quick_drop_sh(self, level: int, remove: str) -> str:
-        """One `case` per variable on "<marker>:<value>": this level's token last is cut off
-        and the marker blanked in one command; any other marked shape (and the variables
-        marked only rarely) sources the general removal.  One `unset` of the markers ends."""
-        fallback = f'. "@PREFIX@/{remove}"'
+        """One `case` per variable always touched, on "<marker>:<value>": this level's
+        token last (or the whole value) is cut off and the marker unset.  Any marker
+        left (another level's, flags after the token, a variable touched only when set)
+        makes the last `case` source the general removal."""
         out: list[str] = []
-        for v in sorted(self.vars, key=lambda v: not v.only_if_set):
+        for v in self.vars:
             marker, token = v.marker_of(self.family), self.token(v, level)
             if token is None or v.only_if_set:
-                out.append(f"case ${{{marker}-}} in ?*) {fallback} ;; esac")
                 continue
             if v.kind == "go":
                 arms = [f"unset:{level}:{token}) unset {v.name} {marker} ;;",
-                        f'replaced:{level}:{token}) export {v.name}="${{{marker}_WAS-}}" {marker}= ;;']
+                        f'replaced:{level}:{token}) export {v.name}="${{{marker}_WAS-}}"; unset {marker} {marker}_WAS ;;']
             else:
-                arms = [f'appended:{level}:*" {token}") export {v.name}="${{{v.name}%" {token}"}}" {marker}= ;;',
+                arms = [f'appended:{level}:*" {token}") export {v.name}="${{{v.name}%" {token}"}}"; unset {marker} ;;',
                         f'unset:{level}:"{token}") unset {v.name} {marker} ;;']
-            out.append(f"case ${{{marker}-}}:${{{v.name}-}} in :*) ;; " + " ".join(arms) + f" *) {fallback} ;; esac")
-        out.append(f"unset {' '.join(self.all_markers())}")
+            out.append(f"case ${{{marker}-}}:${{{v.name}-}} in " + " ".join(arms) + " esac")
+        # GO's saved value goes with GO's marker: left out of the test.
+        test = "".join(f"${{{m}+x}}" for m in self.all_markers()[:-1])
+        out.append(f'case {test} in ?*) . "@PREFIX@/{remove}" ;; esac')
         return "\n".join(out)
 
     def report_sh(self, level: int) -> str:
@@ -435,10 +454,12 @@ class FlagRenderer:
             "PKG": self.family.flags, "FN": self.fn, "STATE": self.family.state_prefix, "GO": self.go.name,
             "REMOVE_FILE": remove, "REPORT_FILE": report, "ANY_MARKER": self.any_marker_sh(),
         }
+        if_set_line, if_set = self.if_set_sh(level)
         scripts = {
             FLAGS_FIRST_FILE: ("flags-first.sh.in", {"ROLE": ROLE_TEXT["first"]}),
             FLAGS_FILE.replace("{kind}", "activate"): ("flags-activate.sh.in", {
-                "ROLE": ROLE_TEXT["activate"], "ADD": self.add_sh(level)}),
+                "ROLE": ROLE_TEXT["activate"], "ADD": self.add_sh(level), "IF_SET": if_set_line}),
+            IF_SET_FILE.format(package=self.family.flags): ("flags-if-set.sh.in", {"ADD_IF_SET": if_set}),
             FLAGS_FILE.replace("{kind}", "deactivate"): ("flags-deactivate.sh.in", {
                 "ROLE": ROLE_TEXT["deactivate"], "DROP": self.quick_drop_sh(level, remove)}),
             remove: ("flags-remove.sh.in", {
