@@ -63,7 +63,6 @@ REMOVE_FILE = "share/{package}/flags-remove.sh"
 REPORT_FILE = "share/{package}/flags-report.sh"
 IF_SET_FILE = "share/{package}/flags-if-set.sh"
 STATE_PREFIX = X86_64.state_prefix
-SHELLS = ("sh", "fish", "csh")
 # What each installed script does: remove the remembered token, and maybe add this level's.
 ROLES = {
     FLAGS_FIRST_FILE: ("first", False),
@@ -340,14 +339,54 @@ class FlagRenderer:
                           for v, token, _, _ in self.additions(level))
 
     def add_fish(self, level: int) -> str:
+        """Inline, no function: per variable an `if` on unset / empty / non-empty."""
         out: list[str] = []
         for v, token, mode, condition in self.additions(level):
-            call = f'{self.fn}_put {v.name} "{token}" {level} {mode}'
-            test = {None: None, "if-set": f"set -q {v.name}",
-                    "no-march": f"not string match -q -- '*{self.cpu_flag}*' \"${v.name}\"",
-                    "unset-or-empty": f'test -z "${v.name}"'}[condition]
-            out += [call] if test is None else [f"if {test}", f"    {call}", "end"]
+            m, n = v.marker_of(self.family), v.name
+            unset = [f'set -gx {n} "{token}"', f"set -gx {m} unset:{level}"]
+            empty = [f'set -gx {n} "{token}"', f"set -gx {m} empty:{level}"]
+            full = ([f'set -gx {m}_WAS "${n}"', f'set -gx {n} "{token}"', f"set -gx {m} replaced:{level}"]
+                    if mode == "replace" else [f'set -gx {n} "${n} {token}"', f"set -gx {m} appended:{level}"])
+            branches = [(f"not set -q {n}", unset), (f'test -z "${n}"', empty), (None, full)]
+            if condition == "if-set":
+                branches = [(f"not set -q {n}", []), *branches[1:]]
+            elif condition == "unset-or-empty":
+                branches = branches[:2]
+            body: list[str] = []
+            for i, (test, lines) in enumerate(branches):
+                body.append(("if " if i == 0 else "else if " if test else "else") + (test or ""))
+                body += ["    " + line for line in lines]
+            body.append("end")
+            if condition == "no-march":  # the baseline keeps an existing -march/-mcpu
+                body = [f"if not string match -q -- '*{self.cpu_flag}*' \"${n}\""] + ["    " + b for b in body] + ["end"]
+            out += body
         return "\n".join(out)
+
+    def quick_drop_fish(self, level: int) -> str:
+        """Per variable always touched, a `switch` on "<marker>:<value>": this level's token
+        last is cut off (unless a newline precedes it: a command substitution would drop it)."""
+        out: list[str] = []
+        for v in self.vars:
+            m, n, token = v.marker_of(self.family), v.name, self.token(v, level)
+            if token is None or v.only_if_set:
+                continue
+            out += [f'    switch "${m}:${n}"']
+            if v.kind == "go":
+                out += [f"        case unset:{level}:{token}", f"            set -e {n} {m}",
+                        f"        case replaced:{level}:{token}", f'            set -gx {n} "${m}_WAS"',
+                        f"            set -e {m} {m}_WAS"]
+            else:
+                regex = token.replace(".", "\\.")
+                out += [f"        case 'unset:{level}:{token}'", f"            set -e {n} {m}",
+                        f"        case 'appended:{level}:* {token}'",
+                        f"            if not string match -q -- '*'\\n' {token}' \"${n}\"",
+                        f"                set -gx {n} (string replace -r -- ' {regex}\\z' '' \"${n}\" | string collect)",
+                        f"                set -e {m}", "            end"]
+            out.append("    end")
+        return "\n".join(out)
+
+    def report_fish(self, level: int) -> str:
+        return "\n".join(f'{self.fn}_added {v.name} "{token}"' for v, token, _, _ in self.additions(level))
 
     def add_csh(self, level: int) -> str:
         out = ['    set _mal_t = ""', "    switch ( $_mal_k )"]
@@ -414,36 +453,51 @@ class FlagRenderer:
     # --- whole scripts ------------------------------------------------------------------
     def render(self, level: int, header: str) -> dict[str, str]:
         """Installed path (under the package's level directory) -> script text."""
-        out = self.render_sh(level, header)
+        out = {**self.render_sh(level, header), **self.render_fish(level, header)}
         for path, (role, adds) in ROLES.items():
-            for shell in SHELLS[1:]:
-                values = {
-                    "HEADER": header, "LEVEL": str(level), "FLAG_SUMMARY": self.summary(level),
-                    "PKG": self.family.flags, "FN": self.fn, "STATE": self.family.state_prefix,
-                    "GO": self.go.name,
-                    "ROLE": ROLE_TEXT[role],
-                    "GO_UNSET": self.go_patterns("unset", " "),
-                    "GO_EMPTY": self.go_patterns("empty", " "),
-                    "GO_REPLACED": self.go_patterns("replaced", " "),
-                }
-                if shell == "csh":
-                    values.update({"NAMES": self.csh_names(), "LOAD": self.csh_load(), "DROP": self.drop_csh(),
-                                   "GO_CASES": self.csh_go_cases(),
-                                   "ADD": self.add_csh(level) if adds else "",
-                                   "GO_ADD": self.go_add_csh(level) if adds else ""})
-                else:
-                    values.update({"DROP": self.drop_fish(),
-                                   "TOKENS": self.tokens_fish(),
-                                   "MARKERS": " ".join(v.marker_of(self.family) for v in self.appended),
-                                   "ALL_MARKERS": " ".join(self.all_markers()),
-                                   "N_MARKERS": str(len(self.all_markers())),
-                                   "PUT": fill(template("flags.put.fish.in"), {
-                                       "FN": self.fn, "STATE": self.family.state_prefix,
-                                       "ADD": self.add_fish(level)}) if adds else "",
-                                   "PUT_NAME": f" {self.fn}_put" if adds else "",
-                                   "ADD": self.add_fish(level) if adds else ""})
-                out[path.format(shell=shell, package=self.family.flags)] = fill(template(f"flags.{shell}.in"), values)
+            values = {
+                "HEADER": header, "LEVEL": str(level), "FLAG_SUMMARY": self.summary(level),
+                "PKG": self.family.flags, "FN": self.fn, "STATE": self.family.state_prefix,
+                "GO": self.go.name, "ROLE": ROLE_TEXT[role],
+                "GO_UNSET": self.go_patterns("unset", " "),
+                "GO_EMPTY": self.go_patterns("empty", " "),
+                "GO_REPLACED": self.go_patterns("replaced", " "),
+                "NAMES": self.csh_names(), "LOAD": self.csh_load(), "DROP": self.drop_csh(),
+                "GO_CASES": self.csh_go_cases(),
+                "ADD": self.add_csh(level) if adds else "",
+                "GO_ADD": self.go_add_csh(level) if adds else "",
+            }
+            out[path.format(shell="csh", package=self.family.flags)] = fill(template("flags.csh.in"), values)
         return out
+
+    def render_fish(self, level: int, header: str) -> dict[str, str]:
+        """The fish scripts: three short ones for the common path, two in share/ for the rare ones."""
+        remove = REMOVE_FILE.format(package=self.family.flags).replace(".sh", ".fish")
+        report = REPORT_FILE.format(package=self.family.flags).replace(".sh", ".fish")
+        tested = [v.marker_of(self.family) for v in self.vars if v.kind in ("march", "go")]
+        left = self.all_markers()[:-1]
+        values = {
+            "HEADER": header, "LEVEL": str(level), "FLAG_SUMMARY": self.summary(level),
+            "PKG": self.family.flags, "FN": self.fn, "STATE": self.family.state_prefix, "GO": self.go.name,
+            "REMOVE_FILE": remove, "REPORT_FILE": report,
+            "ANY_MARKERS": " ".join(tested), "N_ANY": str(len(tested)),
+        }
+        scripts = {
+            FLAGS_FIRST_FILE: ("flags-first.fish.in", {"ROLE": ROLE_TEXT["first"]}),
+            FLAGS_FILE.replace("{kind}", "activate"): ("flags-activate.fish.in", {
+                "ROLE": ROLE_TEXT["activate"], "ADD": self.add_fish(level)}),
+            FLAGS_FILE.replace("{kind}", "deactivate"): ("flags-deactivate.fish.in", {
+                "ROLE": ROLE_TEXT["deactivate"], "DROP": self.quick_drop_fish(level),
+                "LEFT_MARKERS": " ".join(left), "N_LEFT": str(len(left))}),
+            remove: ("flags-remove.fish.in", {
+                "DROP": self.drop_fish(), "TOKENS": self.tokens_fish(),
+                "MARKERS": " ".join(v.marker_of(self.family) for v in self.appended),
+                "ALL_MARKERS": " ".join(self.all_markers()), "N_MARKERS": str(len(self.all_markers())),
+                **{f"GO_{how.upper()}": self.go_patterns(how, " ") for how in ("unset", "empty", "replaced")}}),
+            report: ("flags-report.fish.in", {"REPORT_CALLS": self.report_fish(level)}),
+        }
+        return {path.format(shell="fish", package=self.family.flags): fill(template(name), {**values, **extra})
+                for path, (name, extra) in scripts.items()}
 
     def render_sh(self, level: int, header: str) -> dict[str, str]:
         """The POSIX scripts: three short ones for the common path, two in share/ for the rare ones."""
