@@ -28,22 +28,37 @@ Three scripts per shell:
 
 The POSIX scripts use builtins only (mksh without PATH works), no eval, no temp
 files and no new global variables besides the markers (zsh's warn_create_global
-stays quiet: the helper functions keep their values in positional parameters).
-With CONDA_BUILD=1 every change is reported on stderr; a failed report never
-fails activation.
+stays quiet).  With CONDA_BUILD=1 every change is reported on stderr; a failed
+report never fails activation.
 
-Cost: a sourced script is paid mostly in parsing (bash and zsh parse a few
-microseconds per line, even of code they skip) and in function calls (zsh), so
-the scripts carry no per-level enumeration per variable: a marker's level is
-turned into its token by one small case per family shared by all variables
-(`kind_tokens`).  When no marker is set (always so for the `~` activate script
-after the `+` one), the POSIX `+` and deactivate scripts `return` at their first
-command and the `~` activate script adds and returns before the removal code, so
-the shell never parses the rest (`return` ends a sourced file in bash, dash, zsh,
-ksh93 and mksh, also when sourced from a function); fish skips the removal in an
-`if`.  The report function is called only with CONDA_BUILD=1, and only the `~`
-activate script defines the function that adds.  Tokens stay literals (csh
-modifiers cannot take a variable; the csh script enumerates them).
+Cost (issue 17): bash and zsh pay a sourced script mostly per byte they parse
+(measured with callgrind: about 250 and 200 instructions per byte, comments
+included, code after a `return` not at all) and per command (bash about 20k
+instructions, an exported assignment about 13k).  So each installed script holds
+only the common path, then `return 0`, then its header and comments:
+
+- `+…` tests the markers an activation always leaves (C-family and Go's) and
+  sources the general removal only when one is set;
+- `~…` activate: the same test, then ONE `export` setting every always-touched
+  variable and its marker; the marker word is chosen by conditional words
+  (`M=unset:L ${V+"M=empty:L"} ${V:+"M=appended:L"}`: the last assignment of a
+  name wins, every word expanded before any is assigned).  The baseline level,
+  whose additions depend on the value (an existing -march, Go's ISA only when
+  unset or empty), keeps a `case` per variable;
+- deactivate: per always-touched variable one `case` on "<marker>:<value>":
+  this level's token last (or the whole value) is cut off with one expansion and
+  the marker unset; any marker left afterwards sources the general removal.
+
+The rare paths live in `share/<package>/` and are sourced by name (`@PREFIX@`,
+written by recipe/install-activation.sh and relocated by conda): the general
+removal (`flags-remove.*`: any level's token, flags after it, reports), the
+CONDA_BUILD=1 report after an activation (`flags-report.*`, the old value read
+back from the marker) and, for POSIX, the variables touched only when set
+(`flags-if-set.sh`: RUSTFLAGS and cargo's per-target variable).  fish parses a
+whole file before running it, so its scripts are split the same way and name
+their rare files through `status dirname`; its adds are inline `if`s, no
+function.  The csh scripts are unchanged: one file per role, enumerating the
+tokens (csh modifiers cannot take a variable).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-# GENERATED file: see the header after `return 0` (comments there cost no parsing).
+# GENERATED: header below `return 0`.
 case ${CONDA_BUILD:-} in 1) . "@PREFIX@/share/ppc64le-microarch-level/flags-remove.sh"; return 0 ;; esac
 case ${_PPC64LE_MICROARCH_LEVEL_CFLAGS-}:${CFLAGS-} in appended:10:*" -mcpu=power10 -mtune=power10") export CFLAGS="${CFLAGS%" -mcpu=power10 -mtune=power10"}"; unset _PPC64LE_MICROARCH_LEVEL_CFLAGS ;; unset:10:"-mcpu=power10 -mtune=power10") unset CFLAGS _PPC64LE_MICROARCH_LEVEL_CFLAGS ;; esac
 case ${_PPC64LE_MICROARCH_LEVEL_CXXFLAGS-}:${CXXFLAGS-} in appended:10:*" -mcpu=power10 -mtune=power10") export CXXFLAGS="${CXXFLAGS%" -mcpu=power10 -mtune=power10"}"; unset _PPC64LE_MICROARCH_LEVEL_CXXFLAGS ;; unset:10:"-mcpu=power10 -mtune=power10") unset CXXFLAGS _PPC64LE_MICROARCH_LEVEL_CXXFLAGS ;; esac

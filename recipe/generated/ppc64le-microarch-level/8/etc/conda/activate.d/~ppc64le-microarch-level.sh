@@ -1,4 +1,4 @@
-# GENERATED file: see the header after `return 0` (comments there cost no parsing).
+# GENERATED: header below `return 0`.
 case ${_PPC64LE_MICROARCH_LEVEL_CFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_CXXFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_CPPFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_FFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_FCFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_GOPPC64+x} in ?*) . "@PREFIX@/share/ppc64le-microarch-level/flags-remove.sh" ;; esac
 case ${CFLAGS:+a}${CFLAGS+s}:${CFLAGS-} in
   *-mcpu=*) ;;

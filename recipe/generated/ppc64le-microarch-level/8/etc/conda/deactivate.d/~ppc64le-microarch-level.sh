@@ -1,4 +1,4 @@
-# GENERATED file: see the header after `return 0` (comments there cost no parsing).
+# GENERATED: header below `return 0`.
 case ${CONDA_BUILD:-} in 1) . "@PREFIX@/share/ppc64le-microarch-level/flags-remove.sh"; return 0 ;; esac
 case ${_PPC64LE_MICROARCH_LEVEL_CFLAGS-}:${CFLAGS-} in appended:8:*" -mcpu=power8 -mtune=power8") export CFLAGS="${CFLAGS%" -mcpu=power8 -mtune=power8"}"; unset _PPC64LE_MICROARCH_LEVEL_CFLAGS ;; unset:8:"-mcpu=power8 -mtune=power8") unset CFLAGS _PPC64LE_MICROARCH_LEVEL_CFLAGS ;; esac
 case ${_PPC64LE_MICROARCH_LEVEL_CXXFLAGS-}:${CXXFLAGS-} in appended:8:*" -mcpu=power8 -mtune=power8") export CXXFLAGS="${CXXFLAGS%" -mcpu=power8 -mtune=power8"}"; unset _PPC64LE_MICROARCH_LEVEL_CXXFLAGS ;; unset:8:"-mcpu=power8 -mtune=power8") unset CXXFLAGS _PPC64LE_MICROARCH_LEVEL_CXXFLAGS ;; esac

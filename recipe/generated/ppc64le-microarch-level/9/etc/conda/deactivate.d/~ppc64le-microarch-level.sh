@@ -1,4 +1,4 @@
-# GENERATED file: see the header after `return 0` (comments there cost no parsing).
+# GENERATED: header below `return 0`.
 case ${CONDA_BUILD:-} in 1) . "@PREFIX@/share/ppc64le-microarch-level/flags-remove.sh"; return 0 ;; esac
 case ${_PPC64LE_MICROARCH_LEVEL_CFLAGS-}:${CFLAGS-} in appended:9:*" -mcpu=power9 -mtune=power9") export CFLAGS="${CFLAGS%" -mcpu=power9 -mtune=power9"}"; unset _PPC64LE_MICROARCH_LEVEL_CFLAGS ;; unset:9:"-mcpu=power9 -mtune=power9") unset CFLAGS _PPC64LE_MICROARCH_LEVEL_CFLAGS ;; esac
 case ${_PPC64LE_MICROARCH_LEVEL_CXXFLAGS-}:${CXXFLAGS-} in appended:9:*" -mcpu=power9 -mtune=power9") export CXXFLAGS="${CXXFLAGS%" -mcpu=power9 -mtune=power9"}"; unset _PPC64LE_MICROARCH_LEVEL_CXXFLAGS ;; unset:9:"-mcpu=power9 -mtune=power9") unset CXXFLAGS _PPC64LE_MICROARCH_LEVEL_CXXFLAGS ;; esac

@@ -1,4 +1,4 @@
-# GENERATED file: see the header after `return 0` (comments there cost no parsing).
+# GENERATED: header below `return 0`.
 case ${_X86_64_MICROARCH_LEVEL_CFLAGS+x}${_X86_64_MICROARCH_LEVEL_CXXFLAGS+x}${_X86_64_MICROARCH_LEVEL_CPPFLAGS+x}${_X86_64_MICROARCH_LEVEL_FFLAGS+x}${_X86_64_MICROARCH_LEVEL_FCFLAGS+x}${_X86_64_MICROARCH_LEVEL_GOAMD64+x} in ?*) . "@PREFIX@/share/x86_64-microarch-level/flags-remove.sh" ;; esac
 case ${CFLAGS:+a}${CFLAGS+s}:${CFLAGS-} in
   *-march=*) ;;

@@ -1,4 +1,4 @@
-# GENERATED file: see the header after `return 0` (comments there cost no parsing).
+# GENERATED: header below `return 0`.
 case ${CONDA_BUILD:-} in 1) . "@PREFIX@/share/x86_64-microarch-level/flags-remove.sh"; return 0 ;; esac
 case ${_X86_64_MICROARCH_LEVEL_CFLAGS-}:${CFLAGS-} in appended:3:*" -march=x86-64-v3") export CFLAGS="${CFLAGS%" -march=x86-64-v3"}"; unset _X86_64_MICROARCH_LEVEL_CFLAGS ;; unset:3:"-march=x86-64-v3") unset CFLAGS _X86_64_MICROARCH_LEVEL_CFLAGS ;; esac
 case ${_X86_64_MICROARCH_LEVEL_CXXFLAGS-}:${CXXFLAGS-} in appended:3:*" -march=x86-64-v3") export CXXFLAGS="${CXXFLAGS%" -march=x86-64-v3"}"; unset _X86_64_MICROARCH_LEVEL_CXXFLAGS ;; unset:3:"-march=x86-64-v3") unset CXXFLAGS _X86_64_MICROARCH_LEVEL_CXXFLAGS ;; esac
