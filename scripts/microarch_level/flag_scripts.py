@@ -76,7 +76,7 @@ FLAGS_FIRST_FILE = "etc/conda/activate.d/+{package}.{shell}"
 # The POSIX scripts' rare paths, sourced by name (@PREFIX@, relocated by conda) only when needed.
 REMOVE_FILE = "share/{package}/flags-remove.sh"
 REPORT_FILE = "share/{package}/flags-report.sh"
-IF_SET_FILE = "share/{package}/flags-if-set.sh"
+RARE_ACTIVATE_FILE = "share/{package}/flags-activate.sh"
 STATE_PREFIX = X86_64.state_prefix
 # What each installed script does: remove the remembered token, and maybe add this level's.
 ROLES = {
@@ -317,22 +317,34 @@ class FlagRenderer:
         return "\n".join(out)
 
     def if_set_sh(self, level: int) -> tuple[str, str]:
-        """(the activate script's line sourcing the if-set file, or "" when this level
-        adds nothing to such variables; the file's commands)."""
+        """(the test, empty when none is set, of the variables this level touches only when
+        set; the commands adding to them)."""
         additions = [a for a in self.additions(level) if a[0].only_if_set]
         if not additions:
-            return "", "# Nothing at this level."
-        test = "".join(f"${{{v.name}+x}}" for v, _, _, _ in additions)
-        line = f'case {test} in ?*) . "@PREFIX@/{IF_SET_FILE.format(package=self.family.flags)}" ;; esac\n'
-        return line, "\n".join(f'[ -z "${{{v.name}+x}}" ] || export ' + " ".join(self.export_words(level, v, token, mode))
-                                for v, token, mode, _ in additions)
+            return "", "# (none at this level)"
+        return ("".join(f"${{{v.name}+x}}" for v, _, _, _ in additions),
+                "\n".join(f'[ -z "${{{v.name}+x}}" ] || export ' + " ".join(self.export_words(level, v, token, mode))
+                          for v, token, mode, _ in additions))
+
+    def nothing_was_set_sh(self, level: int) -> str:
+        """One `case` for the state an activation leaves when none of its variables was set
+        before (every always-touched variable "unset:<level>" and holding exactly its token,
+        no other marker): one `unset` and done.  The word is compared with a literal (no
+        glob), so it matches only that state: the separators are counted."""
+        touched = [(v, self.token(v, level)) for v in self.vars if not v.only_if_set and self.token(v, level)]
+        others = "".join(f"${{{v.marker_of(self.family)}+x}}" for v in self.vars
+                         if v.only_if_set or not self.token(v, level))
+        word = ",".join(f"${{{v.marker_of(self.family)}-}}:${{{v.name}-}}" for v, _ in touched) + f",{others}"
+        want = ",".join(f"unset:{level}:{token}" for _, token in touched) + ","
+        names = [v.name for v, _ in touched] + [v.marker_of(self.family) for v, _ in touched]
+        return f'case "{word}" in "{want}") unset {" ".join(names)}; return 0 ;; esac'
 
     def quick_drop_sh(self, level: int, remove: str) -> str:
         """One `case` per variable always touched, on "<marker>:<value>": this level's
         token last (or the whole value) is cut off and the marker unset.  Any marker
         left (another level's, flags after the token, a variable touched only when set)
         makes the last `case` source the general removal."""
-        out: list[str] = []
+        out = [self.nothing_was_set_sh(level)]
         for v in self.vars:
             marker, token = v.marker_of(self.family), self.token(v, level)
             if token is None or v.only_if_set:
@@ -523,12 +535,14 @@ class FlagRenderer:
             "PKG": self.family.flags, "FN": self.fn, "STATE": self.family.state_prefix, "GO": self.go.name,
             "REMOVE_FILE": remove, "REPORT_FILE": report, "ANY_MARKER": self.any_marker_sh(),
         }
-        if_set_line, if_set = self.if_set_sh(level)
+        if_set_test, if_set = self.if_set_sh(level)
+        rare = RARE_ACTIVATE_FILE.format(package=self.family.flags)
         scripts = {
             FLAGS_FIRST_FILE: ("flags-first.sh.in", {"ROLE": ROLE_TEXT["first"]}),
             FLAGS_FILE.replace("{kind}", "activate"): ("flags-activate.sh.in", {
-                "ROLE": ROLE_TEXT["activate"], "ADD": self.add_sh(level), "IF_SET": if_set_line}),
-            IF_SET_FILE.format(package=self.family.flags): ("flags-if-set.sh.in", {"ADD_IF_SET": if_set}),
+                "ROLE": ROLE_TEXT["activate"], "ADD": self.add_sh(level), "IF_SET_TEST": if_set_test,
+                "RARE_FILE": rare}),
+            rare: ("flags-activate-rare.sh.in", {"ADD": self.add_sh(level), "ADD_IF_SET": if_set}),
             FLAGS_FILE.replace("{kind}", "deactivate"): ("flags-deactivate.sh.in", {
                 "ROLE": ROLE_TEXT["deactivate"], "DROP": self.quick_drop_sh(level, remove)}),
             remove: ("flags-remove.sh.in", {

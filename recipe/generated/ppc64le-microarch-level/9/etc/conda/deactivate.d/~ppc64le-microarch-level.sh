@@ -1,5 +1,6 @@
 # GENERATED: header below `return 0`.
 case ${CONDA_BUILD:-} in 1) . "@PREFIX@/share/ppc64le-microarch-level/flags-remove.sh"; return 0 ;; esac
+case "${_PPC64LE_MICROARCH_LEVEL_CFLAGS-}:${CFLAGS-},${_PPC64LE_MICROARCH_LEVEL_CXXFLAGS-}:${CXXFLAGS-},${_PPC64LE_MICROARCH_LEVEL_CPPFLAGS-}:${CPPFLAGS-},${_PPC64LE_MICROARCH_LEVEL_FFLAGS-}:${FFLAGS-},${_PPC64LE_MICROARCH_LEVEL_FCFLAGS-}:${FCFLAGS-},${_PPC64LE_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS-}:${CARGO_BUILD_RUSTFLAGS-},${_PPC64LE_MICROARCH_LEVEL_GOPPC64-}:${GOPPC64-},${_PPC64LE_MICROARCH_LEVEL_RUSTFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS+x}" in "unset:9:-mcpu=power9 -mtune=power9,unset:9:-mcpu=power9 -mtune=power9,unset:9:-mcpu=power9 -mtune=power9,unset:9:-mcpu=power9 -mtune=power9,unset:9:-mcpu=power9 -mtune=power9,unset:9:-C target-cpu=pwr9,unset:9:power9,") unset CFLAGS CXXFLAGS CPPFLAGS FFLAGS FCFLAGS CARGO_BUILD_RUSTFLAGS GOPPC64 _PPC64LE_MICROARCH_LEVEL_CFLAGS _PPC64LE_MICROARCH_LEVEL_CXXFLAGS _PPC64LE_MICROARCH_LEVEL_CPPFLAGS _PPC64LE_MICROARCH_LEVEL_FFLAGS _PPC64LE_MICROARCH_LEVEL_FCFLAGS _PPC64LE_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS _PPC64LE_MICROARCH_LEVEL_GOPPC64; return 0 ;; esac
 case ${_PPC64LE_MICROARCH_LEVEL_CFLAGS-}:${CFLAGS-} in appended:9:*" -mcpu=power9 -mtune=power9") export CFLAGS="${CFLAGS%" -mcpu=power9 -mtune=power9"}"; unset _PPC64LE_MICROARCH_LEVEL_CFLAGS ;; unset:9:"-mcpu=power9 -mtune=power9") unset CFLAGS _PPC64LE_MICROARCH_LEVEL_CFLAGS ;; esac
 case ${_PPC64LE_MICROARCH_LEVEL_CXXFLAGS-}:${CXXFLAGS-} in appended:9:*" -mcpu=power9 -mtune=power9") export CXXFLAGS="${CXXFLAGS%" -mcpu=power9 -mtune=power9"}"; unset _PPC64LE_MICROARCH_LEVEL_CXXFLAGS ;; unset:9:"-mcpu=power9 -mtune=power9") unset CXXFLAGS _PPC64LE_MICROARCH_LEVEL_CXXFLAGS ;; esac
 case ${_PPC64LE_MICROARCH_LEVEL_CPPFLAGS-}:${CPPFLAGS-} in appended:9:*" -mcpu=power9 -mtune=power9") export CPPFLAGS="${CPPFLAGS%" -mcpu=power9 -mtune=power9"}"; unset _PPC64LE_MICROARCH_LEVEL_CPPFLAGS ;; unset:9:"-mcpu=power9 -mtune=power9") unset CPPFLAGS _PPC64LE_MICROARCH_LEVEL_CPPFLAGS ;; esac
@@ -16,7 +17,9 @@ return 0
 # Design (markers _PPC64LE_MICROARCH_LEVEL_<VAR>=<how>:<level>, why no save/restore stack, builtins only, no
 # new globals, why the rare paths live in share/ppc64le-microarch-level/ and why these comments come after
 # `return`): the docstring of microarch_level/flag_scripts.py, which renders this.
-# With CONDA_BUILD=1 every change is reported: the general removal does that.  Per
+# With CONDA_BUILD=1 every change is reported: the general removal does that.  When none
+# of the variables was set before the activation (each holds just its token, marked
+# unset), one `unset` and done.  Else per
 # variable always touched: this level's token last (or the whole value), cut it off and
 # blank the marker in one command.  Then any marker not blank (another level's, flags
 # appended after the token, a variable touched only when set): the general removal

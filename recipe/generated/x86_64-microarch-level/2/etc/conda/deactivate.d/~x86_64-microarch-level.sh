@@ -1,5 +1,6 @@
 # GENERATED: header below `return 0`.
 case ${CONDA_BUILD:-} in 1) . "@PREFIX@/share/x86_64-microarch-level/flags-remove.sh"; return 0 ;; esac
+case "${_X86_64_MICROARCH_LEVEL_CFLAGS-}:${CFLAGS-},${_X86_64_MICROARCH_LEVEL_CXXFLAGS-}:${CXXFLAGS-},${_X86_64_MICROARCH_LEVEL_CPPFLAGS-}:${CPPFLAGS-},${_X86_64_MICROARCH_LEVEL_FFLAGS-}:${FFLAGS-},${_X86_64_MICROARCH_LEVEL_FCFLAGS-}:${FCFLAGS-},${_X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS-}:${CARGO_BUILD_RUSTFLAGS-},${_X86_64_MICROARCH_LEVEL_GOAMD64-}:${GOAMD64-},${_X86_64_MICROARCH_LEVEL_RUSTFLAGS+x}${_X86_64_MICROARCH_LEVEL_CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS+x}" in "unset:2:-march=x86-64-v2,unset:2:-march=x86-64-v2,unset:2:-march=x86-64-v2,unset:2:-march=x86-64-v2,unset:2:-march=x86-64-v2,unset:2:-C target-cpu=x86-64-v2,unset:2:v2,") unset CFLAGS CXXFLAGS CPPFLAGS FFLAGS FCFLAGS CARGO_BUILD_RUSTFLAGS GOAMD64 _X86_64_MICROARCH_LEVEL_CFLAGS _X86_64_MICROARCH_LEVEL_CXXFLAGS _X86_64_MICROARCH_LEVEL_CPPFLAGS _X86_64_MICROARCH_LEVEL_FFLAGS _X86_64_MICROARCH_LEVEL_FCFLAGS _X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS _X86_64_MICROARCH_LEVEL_GOAMD64; return 0 ;; esac
 case ${_X86_64_MICROARCH_LEVEL_CFLAGS-}:${CFLAGS-} in appended:2:*" -march=x86-64-v2") export CFLAGS="${CFLAGS%" -march=x86-64-v2"}"; unset _X86_64_MICROARCH_LEVEL_CFLAGS ;; unset:2:"-march=x86-64-v2") unset CFLAGS _X86_64_MICROARCH_LEVEL_CFLAGS ;; esac
 case ${_X86_64_MICROARCH_LEVEL_CXXFLAGS-}:${CXXFLAGS-} in appended:2:*" -march=x86-64-v2") export CXXFLAGS="${CXXFLAGS%" -march=x86-64-v2"}"; unset _X86_64_MICROARCH_LEVEL_CXXFLAGS ;; unset:2:"-march=x86-64-v2") unset CXXFLAGS _X86_64_MICROARCH_LEVEL_CXXFLAGS ;; esac
 case ${_X86_64_MICROARCH_LEVEL_CPPFLAGS-}:${CPPFLAGS-} in appended:2:*" -march=x86-64-v2") export CPPFLAGS="${CPPFLAGS%" -march=x86-64-v2"}"; unset _X86_64_MICROARCH_LEVEL_CPPFLAGS ;; unset:2:"-march=x86-64-v2") unset CPPFLAGS _X86_64_MICROARCH_LEVEL_CPPFLAGS ;; esac
@@ -16,7 +17,9 @@ return 0
 # Design (markers _X86_64_MICROARCH_LEVEL_<VAR>=<how>:<level>, why no save/restore stack, builtins only, no
 # new globals, why the rare paths live in share/x86_64-microarch-level/ and why these comments come after
 # `return`): the docstring of microarch_level/flag_scripts.py, which renders this.
-# With CONDA_BUILD=1 every change is reported: the general removal does that.  Per
+# With CONDA_BUILD=1 every change is reported: the general removal does that.  When none
+# of the variables was set before the activation (each holds just its token, marked
+# unset), one `unset` and done.  Else per
 # variable always touched: this level's token last (or the whole value), cut it off and
 # blank the marker in one command.  Then any marker not blank (another level's, flags
 # appended after the token, a variable touched only when set): the general removal
