@@ -39,22 +39,33 @@ only the common path, then `return 0`, then its header and comments:
 
 - `+…` tests the markers an activation always leaves (C-family and Go's) and
   sources the general removal only when one is set;
-- `~…` activate: the same test, then ONE `export` setting every always-touched
+- `~…` activate: one test for everything rare (a marker left, a variable
+  touched only when set, CONDA_BUILD), which sources the whole activation from
+  share/; else ONE `export` setting every always-touched
   variable and its marker; the marker word is chosen by conditional words
   (`M=unset:L ${V+"M=empty:L"} ${V:+"M=appended:L"}`: the last assignment of a
   name wins, every word expanded before any is assigned).  The baseline level,
   whose additions depend on the value (an existing -march, Go's ISA only when
   unset or empty), keeps a `case` per variable;
-- deactivate: per always-touched variable one `case` on "<marker>:<value>":
-  this level's token last (or the whole value) is cut off with one expansion and
-  the marker unset; any marker left afterwards sources the general removal.
+- deactivate: when nothing was set before the activation (every always-touched
+  variable marked unset and holding just its token, compared as one literal
+  word), one `unset`; else per always-touched variable one `case` on
+  "<marker>:<value>": this level's token last (or the whole value) is cut off
+  with one expansion and the marker unset; any marker left afterwards sources
+  the general removal.
+
+Measured (callgrind, instructions per activate+deactivate cycle of level 3,
+nothing set before / C, C++, Fortran and Rust flags set before; old -> new):
+bash 6.9M -> 1.9M / 7.2M -> 3.4M, zsh 3.5M -> 1.0M / 3.7M -> 1.9M, fish
+15.5M -> 5.3M / 16.7M -> 6.7M; dash, ksh93 and mksh about 3x fewer as well.
 
 The rare paths live in `share/<package>/` and are sourced by name (`@PREFIX@`,
 written by recipe/install-activation.sh and relocated by conda): the general
 removal (`flags-remove.*`: any level's token, flags after it, reports), the
 CONDA_BUILD=1 report after an activation (`flags-report.*`, the old value read
 back from the marker) and, for POSIX, the variables touched only when set
-(`flags-if-set.sh`: RUSTFLAGS and cargo's per-target variable).  fish parses a
+(inside `flags-activate.sh`, the whole activation: RUSTFLAGS and cargo's
+per-target variable).  fish parses a
 whole file before running it, so its scripts are split the same way and name
 their rare files through `status dirname`; its adds are inline `if`s, no
 function.  The csh scripts are unchanged: one file per role, enumerating the
