@@ -19,8 +19,8 @@ return 0
 # `return`): the docstring of microarch_level/flag_scripts.py, which renders this.
 # With CONDA_BUILD=1 every change is reported: the general removal does that.  When none
 # of the variables was set before the activation (each holds just its token, marked
-# unset), one `unset` and done.  Else per
-# variable always touched: this level's token last (or the whole value), cut it off and
-# blank the marker in one command.  Then any marker not blank (another level's, flags
-# appended after the token, a variable touched only when set): the general removal
-# (share/), which handles every variable still marked and unsets every marker.
+# unset), one `unset` and done.  Else per variable always touched: this level's token
+# last (or the whole value) is cut off and the marker unset.  Then any marker left
+# (another level's, flags appended after the token, a variable touched only when set):
+# the general removal (share/), which handles every variable still marked and unsets
+# every marker.
