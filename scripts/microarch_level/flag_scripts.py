@@ -28,22 +28,48 @@ Three scripts per shell:
 
 The POSIX scripts use builtins only (mksh without PATH works), no eval, no temp
 files and no new global variables besides the markers (zsh's warn_create_global
-stays quiet: the helper functions keep their values in positional parameters).
-With CONDA_BUILD=1 every change is reported on stderr; a failed report never
-fails activation.
+stays quiet).  With CONDA_BUILD=1 every change is reported on stderr; a failed
+report never fails activation.
 
-Cost: a sourced script is paid mostly in parsing (bash and zsh parse a few
-microseconds per line, even of code they skip) and in function calls (zsh), so
-the scripts carry no per-level enumeration per variable: a marker's level is
-turned into its token by one small case per family shared by all variables
-(`kind_tokens`).  When no marker is set (always so for the `~` activate script
-after the `+` one), the POSIX `+` and deactivate scripts `return` at their first
-command and the `~` activate script adds and returns before the removal code, so
-the shell never parses the rest (`return` ends a sourced file in bash, dash, zsh,
-ksh93 and mksh, also when sourced from a function); fish skips the removal in an
-`if`.  The report function is called only with CONDA_BUILD=1, and only the `~`
-activate script defines the function that adds.  Tokens stay literals (csh
-modifiers cannot take a variable; the csh script enumerates them).
+Cost (issue 17): bash and zsh pay a sourced script mostly per byte they parse
+(measured with callgrind: about 250 and 200 instructions per byte, comments
+included, code after a `return` not at all) and per command (bash about 20k
+instructions, an exported assignment about 13k).  So each installed script holds
+only the common path, then `return 0`, then its header and comments:
+
+- `+…` tests the markers an activation always leaves (C-family and Go's) and
+  sources the general removal only when one is set;
+- `~…` activate: one test for everything rare (a marker left, a variable
+  touched only when set, CONDA_BUILD), which sources the whole activation from
+  share/; else ONE `export` setting every always-touched
+  variable and its marker; the marker word is chosen by conditional words
+  (`M=unset:L ${V+"M=empty:L"} ${V:+"M=appended:L"}`: the last assignment of a
+  name wins, every word expanded before any is assigned).  The baseline level,
+  whose additions depend on the value (an existing -march, Go's ISA only when
+  unset or empty), keeps a `case` per variable;
+- deactivate: when nothing was set before the activation (every always-touched
+  variable marked unset and holding just its token, compared as one literal
+  word), one `unset`; else per always-touched variable one `case` on
+  "<marker>:<value>": this level's token last (or the whole value) is cut off
+  with one expansion and the marker unset; any marker left afterwards sources
+  the general removal.
+
+Measured (callgrind, instructions per activate+deactivate cycle of level 3,
+nothing set before / C, C++, Fortran and Rust flags set before; old -> new):
+bash 6.9M -> 1.9M / 7.2M -> 3.4M, zsh 3.5M -> 1.0M / 3.7M -> 1.9M, fish
+15.5M -> 5.3M / 16.7M -> 6.7M; dash, ksh93 and mksh about 3x fewer as well.
+
+The rare paths live in `share/<package>/` and are sourced by name (`@PREFIX@`,
+written by recipe/install-activation.sh and relocated by conda): the general
+removal (`flags-remove.*`: any level's token, flags after it, reports), the
+CONDA_BUILD=1 report after an activation (`flags-report.*`, the old value read
+back from the marker) and, for POSIX, the variables touched only when set
+(inside `flags-activate.sh`, the whole activation: RUSTFLAGS and cargo's
+per-target variable).  fish parses a
+whole file before running it, so its scripts are split the same way and name
+their rare files through `status dirname`; its adds are inline `if`s, no
+function.  The csh scripts are unchanged: one file per role, enumerating the
+tokens (csh modifiers cannot take a variable).
 """
 
 from __future__ import annotations
@@ -58,8 +84,11 @@ from .activation import _fill as fill, _template as template
 FLAGS_FILE = "etc/conda/{kind}.d/~{package}.{shell}"
 # "+" sorts before digits and letters: before `activate-gcc_linux-64.sh` and the like.
 FLAGS_FIRST_FILE = "etc/conda/activate.d/+{package}.{shell}"
+# The POSIX scripts' rare paths, sourced by name (@PREFIX@, relocated by conda) only when needed.
+REMOVE_FILE = "share/{package}/flags-remove.sh"
+REPORT_FILE = "share/{package}/flags-report.sh"
+RARE_ACTIVATE_FILE = "share/{package}/flags-activate.sh"
 STATE_PREFIX = X86_64.state_prefix
-SHELLS = ("sh", "fish", "csh")
 # What each installed script does: remove the remembered token, and maybe add this level's.
 ROLES = {
     FLAGS_FIRST_FILE: ("first", False),
@@ -190,8 +219,10 @@ class FlagRenderer:
         return [v.marker_of(self.family) for v in self.vars] + [self.go.marker_of(self.family) + "_WAS"]
 
     def any_marker_sh(self) -> str:
-        """Empty exactly when no marker is set, even to an empty value."""
-        return "".join(f"${{{m}+x}}" for m in self.all_markers())
+        """Empty exactly when no activation left markers: every activation that marks
+        anything marks a C-family variable or Go's (above the baseline CFLAGS and Go's
+        always; the Rust markers only come with them), so those are the ones tested."""
+        return "".join(f"${{{v.marker_of(self.family)}+x}}" for v in self.vars if v.kind in ("march", "go"))
 
     def drop_sh(self) -> str:
         return "\n".join(f'{self.fn}_drop {v.name} "${{{v.name}-}}" "${{{v.marker_of(self.family)}-}}" {v.kind}'
@@ -262,25 +293,138 @@ class FlagRenderer:
                 condition = {"march": "no-march", "go": "unset-or-empty"}.get(v.kind)
             yield v, token, "replace" if v.kind == "go" else "append", condition
 
+    def export_words(self, level: int, var: FlagVar, token: str, mode: str) -> list[str]:
+        """The words of one `export` adding `token` to `var` with its marker (above the
+        baseline): the marker words are chosen by "${V+...}" (set) and "${V:+...}"
+        (non-empty), the last assignment of a name winning."""
+        m, n = var.marker_of(self.family), var.name
+        words = ([] if var.only_if_set else [f"{m}=unset:{level}"]) + [f'${{{n}+"{m}=empty:{level}"}}']
+        if mode == "replace":
+            return words + [f'${{{n}:+"{m}=replaced:{level}"}}', f'${{{n}:+"{m}_WAS=${n}"}}', f"{n}={token}"]
+        value = f"${{{n}:+${n} }}{token}"
+        return words + [f'${{{n}:+"{m}=appended:{level}"}}',
+                        f'${{{n}+"{n}={value}"}}' if var.only_if_set else f'{n}="{value}"']
+
     def add_sh(self, level: int) -> str:
+        """Above the baseline: one `export` for every variable always touched.  At the
+        baseline (conditions on the value): one `case` per variable on "${V:+a}${V+s}"
+        plus the value.  The variables touched only when set are in the if-set file."""
+        additions = [a for a in self.additions(level) if not a[0].only_if_set]
+        if level != self.levels[0]:
+            words = [w for v, token, mode, _ in additions for w in self.export_words(level, v, token, mode)]
+            return "export " + " \\\n  ".join(" ".join(words[i:i + 4]) for i in range(0, len(words), 4))
         out: list[str] = []
-        for v, token, mode, condition in self.additions(level):
-            call = f'{self.fn}_put {v.name} "${{{v.name}+set}}" "${{{v.name}-}}" "{token}" {level} {mode}'
-            out.append({None: call,
-                        "if-set": f'[ -z "${{{v.name}+set}}" ] || {call}',
-                        "no-march": f"case ${{{v.name}-}} in *{self.cpu_flag}*) ;; *) {call} ;; esac",
-                        "unset-or-empty": f'[ -n "${{{v.name}-}}" ] || {call}'}[condition])
+        for v, token, mode, condition in additions:
+            marker = v.marker_of(self.family)
+            arms = {"s": f'export {v.name}="{token}" {marker}=empty:{level}',
+                    "": f'export {v.name}="{token}" {marker}=unset:{level}'}
+            if condition == "no-march":  # the baseline keeps an existing -march/-mcpu
+                arms = {"as": f'export {v.name}="${v.name} {token}" {marker}=appended:{level}', **arms}
+                out += [f"case ${{{v.name}:+a}}${{{v.name}+s}}:${{{v.name}-}} in", f"  *{self.cpu_flag}*) ;;"]
+            else:  # Go's ISA: only when unset or empty
+                out.append(f"case ${{{v.name}:+a}}${{{v.name}+s}}: in")
+            out += [f"  {pattern}:*) {body} ;;" for pattern, body in arms.items()]
+            out.append("esac")
         return "\n".join(out)
 
+    def if_set_sh(self, level: int) -> tuple[str, str]:
+        """(the test, empty when none is set, of the variables this level touches only when
+        set; the commands adding to them)."""
+        additions = [a for a in self.additions(level) if a[0].only_if_set]
+        if not additions:
+            return "", "# (none at this level)"
+        return ("".join(f"${{{v.name}+x}}" for v, _, _, _ in additions),
+                "\n".join(f'[ -z "${{{v.name}+x}}" ] || export ' + " ".join(self.export_words(level, v, token, mode))
+                          for v, token, mode, _ in additions))
+
+    def nothing_was_set_sh(self, level: int) -> str:
+        """One `case` for the state an activation leaves when none of its variables was set
+        before (every always-touched variable "unset:<level>" and holding exactly its token,
+        no other marker): one `unset` and done.  The word is compared with a literal (no
+        glob), so it matches only that state: the separators are counted."""
+        touched = [(v, self.token(v, level)) for v in self.vars if not v.only_if_set and self.token(v, level)]
+        others = "".join(f"${{{v.marker_of(self.family)}+x}}" for v in self.vars
+                         if v.only_if_set or not self.token(v, level))
+        word = ",".join(f"${{{v.marker_of(self.family)}-}}:${{{v.name}-}}" for v, _ in touched) + f",{others}"
+        want = ",".join(f"unset:{level}:{token}" for _, token in touched) + ","
+        names = [v.name for v, _ in touched] + [v.marker_of(self.family) for v, _ in touched]
+        return f'case "{word}" in "{want}") unset {" ".join(names)}; return 0 ;; esac'
+
+    def quick_drop_sh(self, level: int, remove: str) -> str:
+        """One `case` per variable always touched, on "<marker>:<value>": this level's
+        token last (or the whole value) is cut off and the marker unset.  Any marker
+        left (another level's, flags after the token, a variable touched only when set)
+        makes the last `case` source the general removal."""
+        out = [self.nothing_was_set_sh(level)]
+        for v in self.vars:
+            marker, token = v.marker_of(self.family), self.token(v, level)
+            if token is None or v.only_if_set:
+                continue
+            if v.kind == "go":
+                arms = [f"unset:{level}:{token}) unset {v.name} {marker} ;;",
+                        f'replaced:{level}:{token}) export {v.name}="${{{marker}_WAS-}}"; unset {marker} {marker}_WAS ;;']
+            else:
+                arms = [f'appended:{level}:*" {token}") export {v.name}="${{{v.name}%" {token}"}}"; unset {marker} ;;',
+                        f'unset:{level}:"{token}") unset {v.name} {marker} ;;']
+            out.append(f"case ${{{marker}-}}:${{{v.name}-}} in " + " ".join(arms) + " esac")
+        # GO's saved value goes with GO's marker: left out of the test.
+        test = "".join(f"${{{m}+x}}" for m in self.all_markers()[:-1])
+        out.append(f'case {test} in ?*) . "@PREFIX@/{remove}" ;; esac')
+        return "\n".join(out)
+
+    def report_sh(self, level: int) -> str:
+        return "\n".join(f'{self.fn}_added {v.name} "${{{v.name}-}}" "${{{v.marker_of(self.family)}-}}" "{token}"'
+                          for v, token, _, _ in self.additions(level))
+
     def add_fish(self, level: int) -> str:
+        """Inline, no function: per variable an `if` on unset / empty / non-empty."""
         out: list[str] = []
         for v, token, mode, condition in self.additions(level):
-            call = f'{self.fn}_put {v.name} "{token}" {level} {mode}'
-            test = {None: None, "if-set": f"set -q {v.name}",
-                    "no-march": f"not string match -q -- '*{self.cpu_flag}*' \"${v.name}\"",
-                    "unset-or-empty": f'test -z "${v.name}"'}[condition]
-            out += [call] if test is None else [f"if {test}", f"    {call}", "end"]
+            m, n = v.marker_of(self.family), v.name
+            unset = [f'set -gx {n} "{token}"', f"set -gx {m} unset:{level}"]
+            empty = [f'set -gx {n} "{token}"', f"set -gx {m} empty:{level}"]
+            full = ([f'set -gx {m}_WAS "${n}"', f'set -gx {n} "{token}"', f"set -gx {m} replaced:{level}"]
+                    if mode == "replace" else [f'set -gx {n} "${n} {token}"', f"set -gx {m} appended:{level}"])
+            branches = [(f"not set -q {n}", unset), (f'test -z "${n}"', empty), (None, full)]
+            if condition == "if-set":
+                branches = [(f"not set -q {n}", []), *branches[1:]]
+            elif condition == "unset-or-empty":
+                branches = branches[:2]
+            body: list[str] = []
+            for i, (test, lines) in enumerate(branches):
+                body.append(("if " if i == 0 else "else if " if test else "else") + (test or ""))
+                body += ["    " + line for line in lines]
+            body.append("end")
+            if condition == "no-march":  # the baseline keeps an existing -march/-mcpu
+                body = [f"if not string match -q -- '*{self.cpu_flag}*' \"${n}\""] + ["    " + b for b in body] + ["end"]
+            out += body
         return "\n".join(out)
+
+    def quick_drop_fish(self, level: int) -> str:
+        """Per variable always touched, a `switch` on "<marker>:<value>": this level's token
+        last is cut off (unless a newline precedes it: a command substitution would drop it)."""
+        out: list[str] = []
+        for v in self.vars:
+            m, n, token = v.marker_of(self.family), v.name, self.token(v, level)
+            if token is None or v.only_if_set:
+                continue
+            out += [f'    switch "${m}:${n}"']
+            if v.kind == "go":
+                out += [f"        case unset:{level}:{token}", f"            set -e {n} {m}",
+                        f"        case replaced:{level}:{token}", f'            set -gx {n} "${m}_WAS"',
+                        f"            set -e {m} {m}_WAS"]
+            else:
+                regex = token.replace(".", "\\.")
+                out += [f"        case 'unset:{level}:{token}'", f"            set -e {n} {m}",
+                        f"        case 'appended:{level}:* {token}'",
+                        f"            if not string match -q -- '*'\\n' {token}' \"${n}\"",
+                        f"                set -gx {n} (string replace -r -- ' {regex}\\z' '' \"${n}\" | string collect)",
+                        f"                set -e {m}", "            end"]
+            out.append("    end")
+        return "\n".join(out)
+
+    def report_fish(self, level: int) -> str:
+        return "\n".join(f'{self.fn}_added {v.name} "{token}"' for v, token, _, _ in self.additions(level))
 
     def add_csh(self, level: int) -> str:
         out = ['    set _mal_t = ""', "    switch ( $_mal_k )"]
@@ -347,40 +491,79 @@ class FlagRenderer:
     # --- whole scripts ------------------------------------------------------------------
     def render(self, level: int, header: str) -> dict[str, str]:
         """Installed path (under the package's level directory) -> script text."""
-        out = {}
+        out = {**self.render_sh(level, header), **self.render_fish(level, header)}
         for path, (role, adds) in ROLES.items():
-            for shell in SHELLS:
-                values = {
-                    "HEADER": header, "LEVEL": str(level), "FLAG_SUMMARY": self.summary(level),
-                    "PKG": self.family.flags, "FN": self.fn, "STATE": self.family.state_prefix,
-                    "GO": self.go.name,
-                    "ROLE": ROLE_TEXT[role],
-                    "GO_UNSET": self.go_patterns("unset", "|" if shell == "sh" else " "),
-                    "GO_EMPTY": self.go_patterns("empty", "|" if shell == "sh" else " "),
-                    "GO_REPLACED": self.go_patterns("replaced", "|" if shell == "sh" else " "),
-                }
-                if shell == "csh":
-                    values.update({"NAMES": self.csh_names(), "LOAD": self.csh_load(), "DROP": self.drop_csh(),
-                                   "GO_CASES": self.csh_go_cases(),
-                                   "ADD": self.add_csh(level) if adds else "",
-                                   "GO_ADD": self.go_add_csh(level) if adds else ""})
-                else:
-                    values.update({"DROP": getattr(self, f"drop_{shell}")(),
-                                   "TOKENS": getattr(self, f"tokens_{shell}")(),
-                                   "MARKERS": " ".join(v.marker_of(self.family) for v in self.appended),
-                                   "ALL_MARKERS": " ".join(self.all_markers()),
-                                   "N_MARKERS": str(len(self.all_markers())),
-                                   "SKIP": "" if adds or shell != "sh" else (
-                                       "# No marker set: nothing to remove; stop reading here (`return` ends a sourced file).\n"
-                                       f"case {self.any_marker_sh()} in '') return 0 ;; esac\n"),
-                                   "PUT": fill(template(f"flags.put.{shell}.in"), {
-                                       "FN": self.fn, "STATE": self.family.state_prefix, "PKG": self.family.flags,
-                                       "ANY_MARKER": self.any_marker_sh(),
-                                       "ADD": getattr(self, f"add_{shell}")(level)}) if adds else "",
-                                   "PUT_NAME": f" {self.fn}_put" if adds else "",
-                                   "ADD": getattr(self, f"add_{shell}")(level) if adds else ""})
-                out[path.format(shell=shell, package=self.family.flags)] = fill(template(f"flags.{shell}.in"), values)
+            values = {
+                "HEADER": header, "LEVEL": str(level), "FLAG_SUMMARY": self.summary(level),
+                "PKG": self.family.flags, "FN": self.fn, "STATE": self.family.state_prefix,
+                "GO": self.go.name, "ROLE": ROLE_TEXT[role],
+                "GO_UNSET": self.go_patterns("unset", " "),
+                "GO_EMPTY": self.go_patterns("empty", " "),
+                "GO_REPLACED": self.go_patterns("replaced", " "),
+                "NAMES": self.csh_names(), "LOAD": self.csh_load(), "DROP": self.drop_csh(),
+                "GO_CASES": self.csh_go_cases(),
+                "ADD": self.add_csh(level) if adds else "",
+                "GO_ADD": self.go_add_csh(level) if adds else "",
+            }
+            out[path.format(shell="csh", package=self.family.flags)] = fill(template("flags.csh.in"), values)
         return out
+
+    def render_fish(self, level: int, header: str) -> dict[str, str]:
+        """The fish scripts: three short ones for the common path, two in share/ for the rare ones."""
+        remove = REMOVE_FILE.format(package=self.family.flags).replace(".sh", ".fish")
+        report = REPORT_FILE.format(package=self.family.flags).replace(".sh", ".fish")
+        tested = [v.marker_of(self.family) for v in self.vars if v.kind in ("march", "go")]
+        left = self.all_markers()[:-1]
+        values = {
+            "HEADER": header, "LEVEL": str(level), "FLAG_SUMMARY": self.summary(level),
+            "PKG": self.family.flags, "FN": self.fn, "STATE": self.family.state_prefix, "GO": self.go.name,
+            "REMOVE_FILE": remove, "REPORT_FILE": report,
+            "ANY_MARKERS": " ".join(tested), "N_ANY": str(len(tested)),
+        }
+        scripts = {
+            FLAGS_FIRST_FILE: ("flags-first.fish.in", {"ROLE": ROLE_TEXT["first"]}),
+            FLAGS_FILE.replace("{kind}", "activate"): ("flags-activate.fish.in", {
+                "ROLE": ROLE_TEXT["activate"], "ADD": self.add_fish(level)}),
+            FLAGS_FILE.replace("{kind}", "deactivate"): ("flags-deactivate.fish.in", {
+                "ROLE": ROLE_TEXT["deactivate"], "DROP": self.quick_drop_fish(level),
+                "LEFT_MARKERS": " ".join(left), "N_LEFT": str(len(left))}),
+            remove: ("flags-remove.fish.in", {
+                "DROP": self.drop_fish(), "TOKENS": self.tokens_fish(),
+                "MARKERS": " ".join(v.marker_of(self.family) for v in self.appended),
+                "ALL_MARKERS": " ".join(self.all_markers()), "N_MARKERS": str(len(self.all_markers())),
+                **{f"GO_{how.upper()}": self.go_patterns(how, " ") for how in ("unset", "empty", "replaced")}}),
+            report: ("flags-report.fish.in", {"REPORT_CALLS": self.report_fish(level)}),
+        }
+        return {path.format(shell="fish", package=self.family.flags): fill(template(name), {**values, **extra})
+                for path, (name, extra) in scripts.items()}
+
+    def render_sh(self, level: int, header: str) -> dict[str, str]:
+        """The POSIX scripts: three short ones for the common path, two in share/ for the rare ones."""
+        remove = REMOVE_FILE.format(package=self.family.flags)
+        report = REPORT_FILE.format(package=self.family.flags)
+        values = {
+            "HEADER": header, "LEVEL": str(level), "FLAG_SUMMARY": self.summary(level),
+            "PKG": self.family.flags, "FN": self.fn, "STATE": self.family.state_prefix, "GO": self.go.name,
+            "REMOVE_FILE": remove, "REPORT_FILE": report, "ANY_MARKER": self.any_marker_sh(),
+        }
+        if_set_test, if_set = self.if_set_sh(level)
+        rare = RARE_ACTIVATE_FILE.format(package=self.family.flags)
+        scripts = {
+            FLAGS_FIRST_FILE: ("flags-first.sh.in", {"ROLE": ROLE_TEXT["first"]}),
+            FLAGS_FILE.replace("{kind}", "activate"): ("flags-activate.sh.in", {
+                "ROLE": ROLE_TEXT["activate"], "ADD": self.add_sh(level), "IF_SET_TEST": if_set_test,
+                "RARE_FILE": rare}),
+            rare: ("flags-activate-rare.sh.in", {"ADD": self.add_sh(level), "ADD_IF_SET": if_set}),
+            FLAGS_FILE.replace("{kind}", "deactivate"): ("flags-deactivate.sh.in", {
+                "ROLE": ROLE_TEXT["deactivate"], "DROP": self.quick_drop_sh(level, remove)}),
+            remove: ("flags-remove.sh.in", {
+                "TOKENS": self.tokens_sh(), "DROP_CALLS": self.drop_sh(),
+                "ALL_MARKERS": " ".join(self.all_markers()),
+                **{f"GO_{how.upper()}": self.go_patterns(how, "|") for how in ("unset", "empty", "replaced")}}),
+            report: ("flags-report.sh.in", {"REPORT_CALLS": self.report_sh(level)}),
+        }
+        return {path.format(shell="sh", package=self.family.flags): fill(template(name), {**values, **extra})
+                for path, (name, extra) in scripts.items()}
 
 
 ROLE_TEXT = {

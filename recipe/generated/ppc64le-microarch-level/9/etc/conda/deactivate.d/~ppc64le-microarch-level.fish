@@ -2,75 +2,78 @@
 # Change the generator (scripts/microarch_level) or the archspec pin, then run `make generate`.
 # ppc64le-microarch-level 9 for fish. This file runs first in deactivate.d (reverse order): removes the token.
 # The package adds -mcpu=power9 -mtune=power9 to CFLAGS; -mcpu=power9 -mtune=power9 to CXXFLAGS; -mcpu=power9 -mtune=power9 to CPPFLAGS; -mcpu=power9 -mtune=power9 to FFLAGS; -mcpu=power9 -mtune=power9 to FCFLAGS; -C target-cpu=pwr9 to CARGO_BUILD_RUSTFLAGS; -C target-cpu=pwr9 to RUSTFLAGS (when set); -C target-cpu=pwr9 to CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS (when set); sets GOPPC64=power9.
-# Design (markers _PPC64LE_MICROARCH_LEVEL_<VAR>=<how>:<level>, why no save/restore stack): the docstring
-# of microarch_level/flag_scripts.py, which renders this.  A command substitution drops
-# trailing newlines, so a value that ends in one is rebuilt to its exact length.
-
-function _ppc64le_microarch_level_report --argument-names name old new
-    if test "$CONDA_BUILD" = 1
-        printf '%s\n' "ppc64le-microarch-level: $name: $old -> $new" >&2
+# Design (markers _PPC64LE_MICROARCH_LEVEL_<VAR>=<how>:<level>, why no save/restore stack, why the rare
+# paths live in share/ppc64le-microarch-level/): the docstring of microarch_level/flag_scripts.py.
+# With CONDA_BUILD=1 the general removal reports every change.  Else per variable always
+# touched: this level's token last (or the whole value) is cut off and the marker erased;
+# any marker left (another level's, flags after the token, a value ending in a newline
+# before the token, a variable touched only when set): the general removal.
+if test "$CONDA_BUILD" = 1
+    source (status dirname)/../../../share/ppc64le-microarch-level/flags-remove.fish
+else
+    switch "$_PPC64LE_MICROARCH_LEVEL_CFLAGS:$CFLAGS"
+        case 'unset:9:-mcpu=power9 -mtune=power9'
+            set -e CFLAGS _PPC64LE_MICROARCH_LEVEL_CFLAGS
+        case 'appended:9:* -mcpu=power9 -mtune=power9'
+            if not string match -q -- '*'\n' -mcpu=power9 -mtune=power9' "$CFLAGS"
+                set -gx CFLAGS (string replace -r -- ' -mcpu=power9 -mtune=power9\z' '' "$CFLAGS" | string collect)
+                set -e _PPC64LE_MICROARCH_LEVEL_CFLAGS
+            end
     end
-end
-
-# NAME MARKER KIND: remove NAME's last token that MARKER's level gave a KIND variable,
-# followed by a space or the end.
-function _ppc64le_microarch_level_drop --argument-names name how kind
-    set -q $name; or return 0
-    set -l token
-    switch $kind:$how
-        case march:appended:8 march:empty:8 march:unset:8
-            set token "-mcpu=power8 -mtune=power8"
-        case march:appended:9 march:empty:9 march:unset:9
-            set token "-mcpu=power9 -mtune=power9"
-        case march:appended:10 march:empty:10 march:unset:10
-            set token "-mcpu=power10 -mtune=power10"
-        case rust:appended:9 rust:empty:9 rust:unset:9
-            set token "-C target-cpu=pwr9"
-        case rust:appended:10 rust:empty:10 rust:unset:10
-            set token "-C target-cpu=pwr10"
-        case '*'
-            return 0
+    switch "$_PPC64LE_MICROARCH_LEVEL_CXXFLAGS:$CXXFLAGS"
+        case 'unset:9:-mcpu=power9 -mtune=power9'
+            set -e CXXFLAGS _PPC64LE_MICROARCH_LEVEL_CXXFLAGS
+        case 'appended:9:* -mcpu=power9 -mtune=power9'
+            if not string match -q -- '*'\n' -mcpu=power9 -mtune=power9' "$CXXFLAGS"
+                set -gx CXXFLAGS (string replace -r -- ' -mcpu=power9 -mtune=power9\z' '' "$CXXFLAGS" | string collect)
+                set -e _PPC64LE_MICROARCH_LEVEL_CXXFLAGS
+            end
     end
-    string match -q -- 'appended:*' $how; and set token " $token"
-    set -l old "$$name"
-    string match -rq -- $token'(?: |\z)' "$old"; or return 0
-    set -l new (string replace -r -- '(?s)^(.*)'$token'(?= |\z)' '$1' "$old" | string collect)
-    set -l want (math (string length -- "$old") - (string length -- "$token"))
-    while test (string length -- "$new") -lt $want
-        set new "$new"\n
+    switch "$_PPC64LE_MICROARCH_LEVEL_CPPFLAGS:$CPPFLAGS"
+        case 'unset:9:-mcpu=power9 -mtune=power9'
+            set -e CPPFLAGS _PPC64LE_MICROARCH_LEVEL_CPPFLAGS
+        case 'appended:9:* -mcpu=power9 -mtune=power9'
+            if not string match -q -- '*'\n' -mcpu=power9 -mtune=power9' "$CPPFLAGS"
+                set -gx CPPFLAGS (string replace -r -- ' -mcpu=power9 -mtune=power9\z' '' "$CPPFLAGS" | string collect)
+                set -e _PPC64LE_MICROARCH_LEVEL_CPPFLAGS
+            end
     end
-    if string match -q -- 'unset:*' "$how"; and test -z "$new"
-        set -e $name
-        _ppc64le_microarch_level_report $name "'$old'" unset
-    else
-        set -gx $name "$new"
-        _ppc64le_microarch_level_report $name "'$old'" "'$new'"
+    switch "$_PPC64LE_MICROARCH_LEVEL_FFLAGS:$FFLAGS"
+        case 'unset:9:-mcpu=power9 -mtune=power9'
+            set -e FFLAGS _PPC64LE_MICROARCH_LEVEL_FFLAGS
+        case 'appended:9:* -mcpu=power9 -mtune=power9'
+            if not string match -q -- '*'\n' -mcpu=power9 -mtune=power9' "$FFLAGS"
+                set -gx FFLAGS (string replace -r -- ' -mcpu=power9 -mtune=power9\z' '' "$FFLAGS" | string collect)
+                set -e _PPC64LE_MICROARCH_LEVEL_FFLAGS
+            end
     end
-end
-
-# Only when a marker is set: remove the token each marker remembers.
-set -q _PPC64LE_MICROARCH_LEVEL_CFLAGS _PPC64LE_MICROARCH_LEVEL_CXXFLAGS _PPC64LE_MICROARCH_LEVEL_CPPFLAGS _PPC64LE_MICROARCH_LEVEL_FFLAGS _PPC64LE_MICROARCH_LEVEL_FCFLAGS _PPC64LE_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS _PPC64LE_MICROARCH_LEVEL_RUSTFLAGS _PPC64LE_MICROARCH_LEVEL_CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS _PPC64LE_MICROARCH_LEVEL_GOPPC64 _PPC64LE_MICROARCH_LEVEL_GOPPC64_WAS
-if test $status -lt 10
-    _ppc64le_microarch_level_drop CFLAGS "$_PPC64LE_MICROARCH_LEVEL_CFLAGS" march
-    _ppc64le_microarch_level_drop CXXFLAGS "$_PPC64LE_MICROARCH_LEVEL_CXXFLAGS" march
-    _ppc64le_microarch_level_drop CPPFLAGS "$_PPC64LE_MICROARCH_LEVEL_CPPFLAGS" march
-    _ppc64le_microarch_level_drop FFLAGS "$_PPC64LE_MICROARCH_LEVEL_FFLAGS" march
-    _ppc64le_microarch_level_drop FCFLAGS "$_PPC64LE_MICROARCH_LEVEL_FCFLAGS" march
-    _ppc64le_microarch_level_drop CARGO_BUILD_RUSTFLAGS "$_PPC64LE_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS" rust
-    _ppc64le_microarch_level_drop RUSTFLAGS "$_PPC64LE_MICROARCH_LEVEL_RUSTFLAGS" rust
-    _ppc64le_microarch_level_drop CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS "$_PPC64LE_MICROARCH_LEVEL_CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS" rust
+    switch "$_PPC64LE_MICROARCH_LEVEL_FCFLAGS:$FCFLAGS"
+        case 'unset:9:-mcpu=power9 -mtune=power9'
+            set -e FCFLAGS _PPC64LE_MICROARCH_LEVEL_FCFLAGS
+        case 'appended:9:* -mcpu=power9 -mtune=power9'
+            if not string match -q -- '*'\n' -mcpu=power9 -mtune=power9' "$FCFLAGS"
+                set -gx FCFLAGS (string replace -r -- ' -mcpu=power9 -mtune=power9\z' '' "$FCFLAGS" | string collect)
+                set -e _PPC64LE_MICROARCH_LEVEL_FCFLAGS
+            end
+    end
+    switch "$_PPC64LE_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS:$CARGO_BUILD_RUSTFLAGS"
+        case 'unset:9:-C target-cpu=pwr9'
+            set -e CARGO_BUILD_RUSTFLAGS _PPC64LE_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS
+        case 'appended:9:* -C target-cpu=pwr9'
+            if not string match -q -- '*'\n' -C target-cpu=pwr9' "$CARGO_BUILD_RUSTFLAGS"
+                set -gx CARGO_BUILD_RUSTFLAGS (string replace -r -- ' -C target-cpu=pwr9\z' '' "$CARGO_BUILD_RUSTFLAGS" | string collect)
+                set -e _PPC64LE_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS
+            end
+    end
     switch "$_PPC64LE_MICROARCH_LEVEL_GOPPC64:$GOPPC64"
-        case unset:8:power8 unset:9:power9 unset:10:power10
-            _ppc64le_microarch_level_report GOPPC64 "'$GOPPC64'" unset
-            set -e GOPPC64
-        case empty:8:power8 empty:9:power9 empty:10:power10
-            _ppc64le_microarch_level_report GOPPC64 "'$GOPPC64'" "''"
-            set -gx GOPPC64 ""
-        case replaced:8:power8 replaced:9:power9 replaced:10:power10
-            _ppc64le_microarch_level_report GOPPC64 "'$GOPPC64'" "'$_PPC64LE_MICROARCH_LEVEL_GOPPC64_WAS'"
+        case unset:9:power9
+            set -e GOPPC64 _PPC64LE_MICROARCH_LEVEL_GOPPC64
+        case replaced:9:power9
             set -gx GOPPC64 "$_PPC64LE_MICROARCH_LEVEL_GOPPC64_WAS"
+            set -e _PPC64LE_MICROARCH_LEVEL_GOPPC64 _PPC64LE_MICROARCH_LEVEL_GOPPC64_WAS
+    end
+    set -q _PPC64LE_MICROARCH_LEVEL_CFLAGS _PPC64LE_MICROARCH_LEVEL_CXXFLAGS _PPC64LE_MICROARCH_LEVEL_CPPFLAGS _PPC64LE_MICROARCH_LEVEL_FFLAGS _PPC64LE_MICROARCH_LEVEL_FCFLAGS _PPC64LE_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS _PPC64LE_MICROARCH_LEVEL_RUSTFLAGS _PPC64LE_MICROARCH_LEVEL_CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS _PPC64LE_MICROARCH_LEVEL_GOPPC64
+    if test $status -lt 9
+        source (status dirname)/../../../share/ppc64le-microarch-level/flags-remove.fish
     end
 end
-set -e _PPC64LE_MICROARCH_LEVEL_CFLAGS _PPC64LE_MICROARCH_LEVEL_CXXFLAGS _PPC64LE_MICROARCH_LEVEL_CPPFLAGS _PPC64LE_MICROARCH_LEVEL_FFLAGS _PPC64LE_MICROARCH_LEVEL_FCFLAGS _PPC64LE_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS _PPC64LE_MICROARCH_LEVEL_RUSTFLAGS _PPC64LE_MICROARCH_LEVEL_CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS _PPC64LE_MICROARCH_LEVEL_GOPPC64 _PPC64LE_MICROARCH_LEVEL_GOPPC64_WAS
-
-functions -e _ppc64le_microarch_level_report _ppc64le_microarch_level_drop

@@ -2,79 +2,78 @@
 # Change the generator (scripts/microarch_level) or the archspec pin, then run `make generate`.
 # x86_64-microarch-level 2 for fish. This file runs first in deactivate.d (reverse order): removes the token.
 # The package adds -march=x86-64-v2 to CFLAGS; -march=x86-64-v2 to CXXFLAGS; -march=x86-64-v2 to CPPFLAGS; -march=x86-64-v2 to FFLAGS; -march=x86-64-v2 to FCFLAGS; -C target-cpu=x86-64-v2 to CARGO_BUILD_RUSTFLAGS; -C target-cpu=x86-64-v2 to RUSTFLAGS (when set); -C target-cpu=x86-64-v2 to CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS (when set); sets GOAMD64=v2.
-# Design (markers _X86_64_MICROARCH_LEVEL_<VAR>=<how>:<level>, why no save/restore stack): the docstring
-# of microarch_level/flag_scripts.py, which renders this.  A command substitution drops
-# trailing newlines, so a value that ends in one is rebuilt to its exact length.
-
-function _x86_64_microarch_level_report --argument-names name old new
-    if test "$CONDA_BUILD" = 1
-        printf '%s\n' "x86_64-microarch-level: $name: $old -> $new" >&2
+# Design (markers _X86_64_MICROARCH_LEVEL_<VAR>=<how>:<level>, why no save/restore stack, why the rare
+# paths live in share/x86_64-microarch-level/): the docstring of microarch_level/flag_scripts.py.
+# With CONDA_BUILD=1 the general removal reports every change.  Else per variable always
+# touched: this level's token last (or the whole value) is cut off and the marker erased;
+# any marker left (another level's, flags after the token, a value ending in a newline
+# before the token, a variable touched only when set): the general removal.
+if test "$CONDA_BUILD" = 1
+    source (status dirname)/../../../share/x86_64-microarch-level/flags-remove.fish
+else
+    switch "$_X86_64_MICROARCH_LEVEL_CFLAGS:$CFLAGS"
+        case 'unset:2:-march=x86-64-v2'
+            set -e CFLAGS _X86_64_MICROARCH_LEVEL_CFLAGS
+        case 'appended:2:* -march=x86-64-v2'
+            if not string match -q -- '*'\n' -march=x86-64-v2' "$CFLAGS"
+                set -gx CFLAGS (string replace -r -- ' -march=x86-64-v2\z' '' "$CFLAGS" | string collect)
+                set -e _X86_64_MICROARCH_LEVEL_CFLAGS
+            end
     end
-end
-
-# NAME MARKER KIND: remove NAME's last token that MARKER's level gave a KIND variable,
-# followed by a space or the end.
-function _x86_64_microarch_level_drop --argument-names name how kind
-    set -q $name; or return 0
-    set -l token
-    switch $kind:$how
-        case march:appended:1 march:empty:1 march:unset:1
-            set token "-march=x86-64"
-        case march:appended:2 march:empty:2 march:unset:2
-            set token "-march=x86-64-v2"
-        case march:appended:3 march:empty:3 march:unset:3
-            set token "-march=x86-64-v3"
-        case march:appended:4 march:empty:4 march:unset:4
-            set token "-march=x86-64-v4"
-        case rust:appended:2 rust:empty:2 rust:unset:2
-            set token "-C target-cpu=x86-64-v2"
-        case rust:appended:3 rust:empty:3 rust:unset:3
-            set token "-C target-cpu=x86-64-v3"
-        case rust:appended:4 rust:empty:4 rust:unset:4
-            set token "-C target-cpu=x86-64-v4"
-        case '*'
-            return 0
+    switch "$_X86_64_MICROARCH_LEVEL_CXXFLAGS:$CXXFLAGS"
+        case 'unset:2:-march=x86-64-v2'
+            set -e CXXFLAGS _X86_64_MICROARCH_LEVEL_CXXFLAGS
+        case 'appended:2:* -march=x86-64-v2'
+            if not string match -q -- '*'\n' -march=x86-64-v2' "$CXXFLAGS"
+                set -gx CXXFLAGS (string replace -r -- ' -march=x86-64-v2\z' '' "$CXXFLAGS" | string collect)
+                set -e _X86_64_MICROARCH_LEVEL_CXXFLAGS
+            end
     end
-    string match -q -- 'appended:*' $how; and set token " $token"
-    set -l old "$$name"
-    string match -rq -- $token'(?: |\z)' "$old"; or return 0
-    set -l new (string replace -r -- '(?s)^(.*)'$token'(?= |\z)' '$1' "$old" | string collect)
-    set -l want (math (string length -- "$old") - (string length -- "$token"))
-    while test (string length -- "$new") -lt $want
-        set new "$new"\n
+    switch "$_X86_64_MICROARCH_LEVEL_CPPFLAGS:$CPPFLAGS"
+        case 'unset:2:-march=x86-64-v2'
+            set -e CPPFLAGS _X86_64_MICROARCH_LEVEL_CPPFLAGS
+        case 'appended:2:* -march=x86-64-v2'
+            if not string match -q -- '*'\n' -march=x86-64-v2' "$CPPFLAGS"
+                set -gx CPPFLAGS (string replace -r -- ' -march=x86-64-v2\z' '' "$CPPFLAGS" | string collect)
+                set -e _X86_64_MICROARCH_LEVEL_CPPFLAGS
+            end
     end
-    if string match -q -- 'unset:*' "$how"; and test -z "$new"
-        set -e $name
-        _x86_64_microarch_level_report $name "'$old'" unset
-    else
-        set -gx $name "$new"
-        _x86_64_microarch_level_report $name "'$old'" "'$new'"
+    switch "$_X86_64_MICROARCH_LEVEL_FFLAGS:$FFLAGS"
+        case 'unset:2:-march=x86-64-v2'
+            set -e FFLAGS _X86_64_MICROARCH_LEVEL_FFLAGS
+        case 'appended:2:* -march=x86-64-v2'
+            if not string match -q -- '*'\n' -march=x86-64-v2' "$FFLAGS"
+                set -gx FFLAGS (string replace -r -- ' -march=x86-64-v2\z' '' "$FFLAGS" | string collect)
+                set -e _X86_64_MICROARCH_LEVEL_FFLAGS
+            end
     end
-end
-
-# Only when a marker is set: remove the token each marker remembers.
-set -q _X86_64_MICROARCH_LEVEL_CFLAGS _X86_64_MICROARCH_LEVEL_CXXFLAGS _X86_64_MICROARCH_LEVEL_CPPFLAGS _X86_64_MICROARCH_LEVEL_FFLAGS _X86_64_MICROARCH_LEVEL_FCFLAGS _X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS _X86_64_MICROARCH_LEVEL_RUSTFLAGS _X86_64_MICROARCH_LEVEL_CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS _X86_64_MICROARCH_LEVEL_GOAMD64 _X86_64_MICROARCH_LEVEL_GOAMD64_WAS
-if test $status -lt 10
-    _x86_64_microarch_level_drop CFLAGS "$_X86_64_MICROARCH_LEVEL_CFLAGS" march
-    _x86_64_microarch_level_drop CXXFLAGS "$_X86_64_MICROARCH_LEVEL_CXXFLAGS" march
-    _x86_64_microarch_level_drop CPPFLAGS "$_X86_64_MICROARCH_LEVEL_CPPFLAGS" march
-    _x86_64_microarch_level_drop FFLAGS "$_X86_64_MICROARCH_LEVEL_FFLAGS" march
-    _x86_64_microarch_level_drop FCFLAGS "$_X86_64_MICROARCH_LEVEL_FCFLAGS" march
-    _x86_64_microarch_level_drop CARGO_BUILD_RUSTFLAGS "$_X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS" rust
-    _x86_64_microarch_level_drop RUSTFLAGS "$_X86_64_MICROARCH_LEVEL_RUSTFLAGS" rust
-    _x86_64_microarch_level_drop CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS "$_X86_64_MICROARCH_LEVEL_CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS" rust
+    switch "$_X86_64_MICROARCH_LEVEL_FCFLAGS:$FCFLAGS"
+        case 'unset:2:-march=x86-64-v2'
+            set -e FCFLAGS _X86_64_MICROARCH_LEVEL_FCFLAGS
+        case 'appended:2:* -march=x86-64-v2'
+            if not string match -q -- '*'\n' -march=x86-64-v2' "$FCFLAGS"
+                set -gx FCFLAGS (string replace -r -- ' -march=x86-64-v2\z' '' "$FCFLAGS" | string collect)
+                set -e _X86_64_MICROARCH_LEVEL_FCFLAGS
+            end
+    end
+    switch "$_X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS:$CARGO_BUILD_RUSTFLAGS"
+        case 'unset:2:-C target-cpu=x86-64-v2'
+            set -e CARGO_BUILD_RUSTFLAGS _X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS
+        case 'appended:2:* -C target-cpu=x86-64-v2'
+            if not string match -q -- '*'\n' -C target-cpu=x86-64-v2' "$CARGO_BUILD_RUSTFLAGS"
+                set -gx CARGO_BUILD_RUSTFLAGS (string replace -r -- ' -C target-cpu=x86-64-v2\z' '' "$CARGO_BUILD_RUSTFLAGS" | string collect)
+                set -e _X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS
+            end
+    end
     switch "$_X86_64_MICROARCH_LEVEL_GOAMD64:$GOAMD64"
-        case unset:1:v1 unset:2:v2 unset:3:v3 unset:4:v4
-            _x86_64_microarch_level_report GOAMD64 "'$GOAMD64'" unset
-            set -e GOAMD64
-        case empty:1:v1 empty:2:v2 empty:3:v3 empty:4:v4
-            _x86_64_microarch_level_report GOAMD64 "'$GOAMD64'" "''"
-            set -gx GOAMD64 ""
-        case replaced:1:v1 replaced:2:v2 replaced:3:v3 replaced:4:v4
-            _x86_64_microarch_level_report GOAMD64 "'$GOAMD64'" "'$_X86_64_MICROARCH_LEVEL_GOAMD64_WAS'"
+        case unset:2:v2
+            set -e GOAMD64 _X86_64_MICROARCH_LEVEL_GOAMD64
+        case replaced:2:v2
             set -gx GOAMD64 "$_X86_64_MICROARCH_LEVEL_GOAMD64_WAS"
+            set -e _X86_64_MICROARCH_LEVEL_GOAMD64 _X86_64_MICROARCH_LEVEL_GOAMD64_WAS
+    end
+    set -q _X86_64_MICROARCH_LEVEL_CFLAGS _X86_64_MICROARCH_LEVEL_CXXFLAGS _X86_64_MICROARCH_LEVEL_CPPFLAGS _X86_64_MICROARCH_LEVEL_FFLAGS _X86_64_MICROARCH_LEVEL_FCFLAGS _X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS _X86_64_MICROARCH_LEVEL_RUSTFLAGS _X86_64_MICROARCH_LEVEL_CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS _X86_64_MICROARCH_LEVEL_GOAMD64
+    if test $status -lt 9
+        source (status dirname)/../../../share/x86_64-microarch-level/flags-remove.fish
     end
 end
-set -e _X86_64_MICROARCH_LEVEL_CFLAGS _X86_64_MICROARCH_LEVEL_CXXFLAGS _X86_64_MICROARCH_LEVEL_CPPFLAGS _X86_64_MICROARCH_LEVEL_FFLAGS _X86_64_MICROARCH_LEVEL_FCFLAGS _X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS _X86_64_MICROARCH_LEVEL_RUSTFLAGS _X86_64_MICROARCH_LEVEL_CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS _X86_64_MICROARCH_LEVEL_GOAMD64 _X86_64_MICROARCH_LEVEL_GOAMD64_WAS
-
-functions -e _x86_64_microarch_level_report _x86_64_microarch_level_drop

@@ -2,113 +2,101 @@
 # Change the generator (scripts/microarch_level) or the archspec pin, then run `make generate`.
 # x86_64-microarch-level 4 for fish. This file runs last in activate.d ("~" sorts after the compilers' scripts): removes the token, adds this level's.
 # The package adds -march=x86-64-v4 to CFLAGS; -march=x86-64-v4 to CXXFLAGS; -march=x86-64-v4 to CPPFLAGS; -march=x86-64-v4 to FFLAGS; -march=x86-64-v4 to FCFLAGS; -C target-cpu=x86-64-v4 to CARGO_BUILD_RUSTFLAGS; -C target-cpu=x86-64-v4 to RUSTFLAGS (when set); -C target-cpu=x86-64-v4 to CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS (when set); sets GOAMD64=v4.
-# Design (markers _X86_64_MICROARCH_LEVEL_<VAR>=<how>:<level>, why no save/restore stack): the docstring
-# of microarch_level/flag_scripts.py, which renders this.  A command substitution drops
-# trailing newlines, so a value that ends in one is rebuilt to its exact length.
-
-function _x86_64_microarch_level_report --argument-names name old new
-    if test "$CONDA_BUILD" = 1
-        printf '%s\n' "x86_64-microarch-level: $name: $old -> $new" >&2
-    end
+# Design (markers _X86_64_MICROARCH_LEVEL_<VAR>=<how>:<level>, why no save/restore stack, why the rare
+# paths live in share/x86_64-microarch-level/): the docstring of microarch_level/flag_scripts.py.
+# A marker left (rare: the "+" script removed them): the general removal first.
+set -q _X86_64_MICROARCH_LEVEL_CFLAGS _X86_64_MICROARCH_LEVEL_CXXFLAGS _X86_64_MICROARCH_LEVEL_CPPFLAGS _X86_64_MICROARCH_LEVEL_FFLAGS _X86_64_MICROARCH_LEVEL_FCFLAGS _X86_64_MICROARCH_LEVEL_GOAMD64
+if test $status -lt 6
+    source (status dirname)/../../../share/x86_64-microarch-level/flags-remove.fish
 end
-
-# NAME MARKER KIND: remove NAME's last token that MARKER's level gave a KIND variable,
-# followed by a space or the end.
-function _x86_64_microarch_level_drop --argument-names name how kind
-    set -q $name; or return 0
-    set -l token
-    switch $kind:$how
-        case march:appended:1 march:empty:1 march:unset:1
-            set token "-march=x86-64"
-        case march:appended:2 march:empty:2 march:unset:2
-            set token "-march=x86-64-v2"
-        case march:appended:3 march:empty:3 march:unset:3
-            set token "-march=x86-64-v3"
-        case march:appended:4 march:empty:4 march:unset:4
-            set token "-march=x86-64-v4"
-        case rust:appended:2 rust:empty:2 rust:unset:2
-            set token "-C target-cpu=x86-64-v2"
-        case rust:appended:3 rust:empty:3 rust:unset:3
-            set token "-C target-cpu=x86-64-v3"
-        case rust:appended:4 rust:empty:4 rust:unset:4
-            set token "-C target-cpu=x86-64-v4"
-        case '*'
-            return 0
-    end
-    string match -q -- 'appended:*' $how; and set token " $token"
-    set -l old "$$name"
-    string match -rq -- $token'(?: |\z)' "$old"; or return 0
-    set -l new (string replace -r -- '(?s)^(.*)'$token'(?= |\z)' '$1' "$old" | string collect)
-    set -l want (math (string length -- "$old") - (string length -- "$token"))
-    while test (string length -- "$new") -lt $want
-        set new "$new"\n
-    end
-    if string match -q -- 'unset:*' "$how"; and test -z "$new"
-        set -e $name
-        _x86_64_microarch_level_report $name "'$old'" unset
-    else
-        set -gx $name "$new"
-        _x86_64_microarch_level_report $name "'$old'" "'$new'"
-    end
+# Each variable: its token, and its marker saying how it was (unset, empty, appended).
+if not set -q CFLAGS
+    set -gx CFLAGS "-march=x86-64-v4"
+    set -gx _X86_64_MICROARCH_LEVEL_CFLAGS unset:4
+else if test -z "$CFLAGS"
+    set -gx CFLAGS "-march=x86-64-v4"
+    set -gx _X86_64_MICROARCH_LEVEL_CFLAGS empty:4
+else
+    set -gx CFLAGS "$CFLAGS -march=x86-64-v4"
+    set -gx _X86_64_MICROARCH_LEVEL_CFLAGS appended:4
 end
-
-# NAME TOKEN LEVEL append|replace: add TOKEN to NAME and remember how.
-function _x86_64_microarch_level_put --argument-names name token level mode
-    set -l how unset
-    set -l old unset
-    set -l new $token
-    if set -q $name
-        set old "'$$name'"
-        if test -z "$$name"
-            set how empty
-        else if test $mode = append
-            set how appended
-            set new "$$name $token"
-        else
-            set how replaced
-            set -gx _X86_64_MICROARCH_LEVEL_{$name}_WAS "$$name"
-        end
-    end
-    set -gx $name "$new"
-    set -gx _X86_64_MICROARCH_LEVEL_$name $how:$level
-    _x86_64_microarch_level_report $name $old "'$new'"
+if not set -q CXXFLAGS
+    set -gx CXXFLAGS "-march=x86-64-v4"
+    set -gx _X86_64_MICROARCH_LEVEL_CXXFLAGS unset:4
+else if test -z "$CXXFLAGS"
+    set -gx CXXFLAGS "-march=x86-64-v4"
+    set -gx _X86_64_MICROARCH_LEVEL_CXXFLAGS empty:4
+else
+    set -gx CXXFLAGS "$CXXFLAGS -march=x86-64-v4"
+    set -gx _X86_64_MICROARCH_LEVEL_CXXFLAGS appended:4
 end
-
-# Only when a marker is set: remove the token each marker remembers.
-set -q _X86_64_MICROARCH_LEVEL_CFLAGS _X86_64_MICROARCH_LEVEL_CXXFLAGS _X86_64_MICROARCH_LEVEL_CPPFLAGS _X86_64_MICROARCH_LEVEL_FFLAGS _X86_64_MICROARCH_LEVEL_FCFLAGS _X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS _X86_64_MICROARCH_LEVEL_RUSTFLAGS _X86_64_MICROARCH_LEVEL_CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS _X86_64_MICROARCH_LEVEL_GOAMD64 _X86_64_MICROARCH_LEVEL_GOAMD64_WAS
-if test $status -lt 10
-    _x86_64_microarch_level_drop CFLAGS "$_X86_64_MICROARCH_LEVEL_CFLAGS" march
-    _x86_64_microarch_level_drop CXXFLAGS "$_X86_64_MICROARCH_LEVEL_CXXFLAGS" march
-    _x86_64_microarch_level_drop CPPFLAGS "$_X86_64_MICROARCH_LEVEL_CPPFLAGS" march
-    _x86_64_microarch_level_drop FFLAGS "$_X86_64_MICROARCH_LEVEL_FFLAGS" march
-    _x86_64_microarch_level_drop FCFLAGS "$_X86_64_MICROARCH_LEVEL_FCFLAGS" march
-    _x86_64_microarch_level_drop CARGO_BUILD_RUSTFLAGS "$_X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS" rust
-    _x86_64_microarch_level_drop RUSTFLAGS "$_X86_64_MICROARCH_LEVEL_RUSTFLAGS" rust
-    _x86_64_microarch_level_drop CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS "$_X86_64_MICROARCH_LEVEL_CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS" rust
-    switch "$_X86_64_MICROARCH_LEVEL_GOAMD64:$GOAMD64"
-        case unset:1:v1 unset:2:v2 unset:3:v3 unset:4:v4
-            _x86_64_microarch_level_report GOAMD64 "'$GOAMD64'" unset
-            set -e GOAMD64
-        case empty:1:v1 empty:2:v2 empty:3:v3 empty:4:v4
-            _x86_64_microarch_level_report GOAMD64 "'$GOAMD64'" "''"
-            set -gx GOAMD64 ""
-        case replaced:1:v1 replaced:2:v2 replaced:3:v3 replaced:4:v4
-            _x86_64_microarch_level_report GOAMD64 "'$GOAMD64'" "'$_X86_64_MICROARCH_LEVEL_GOAMD64_WAS'"
-            set -gx GOAMD64 "$_X86_64_MICROARCH_LEVEL_GOAMD64_WAS"
-    end
+if not set -q CPPFLAGS
+    set -gx CPPFLAGS "-march=x86-64-v4"
+    set -gx _X86_64_MICROARCH_LEVEL_CPPFLAGS unset:4
+else if test -z "$CPPFLAGS"
+    set -gx CPPFLAGS "-march=x86-64-v4"
+    set -gx _X86_64_MICROARCH_LEVEL_CPPFLAGS empty:4
+else
+    set -gx CPPFLAGS "$CPPFLAGS -march=x86-64-v4"
+    set -gx _X86_64_MICROARCH_LEVEL_CPPFLAGS appended:4
 end
-set -e _X86_64_MICROARCH_LEVEL_CFLAGS _X86_64_MICROARCH_LEVEL_CXXFLAGS _X86_64_MICROARCH_LEVEL_CPPFLAGS _X86_64_MICROARCH_LEVEL_FFLAGS _X86_64_MICROARCH_LEVEL_FCFLAGS _X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS _X86_64_MICROARCH_LEVEL_RUSTFLAGS _X86_64_MICROARCH_LEVEL_CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS _X86_64_MICROARCH_LEVEL_GOAMD64 _X86_64_MICROARCH_LEVEL_GOAMD64_WAS
-_x86_64_microarch_level_put CFLAGS "-march=x86-64-v4" 4 append
-_x86_64_microarch_level_put CXXFLAGS "-march=x86-64-v4" 4 append
-_x86_64_microarch_level_put CPPFLAGS "-march=x86-64-v4" 4 append
-_x86_64_microarch_level_put FFLAGS "-march=x86-64-v4" 4 append
-_x86_64_microarch_level_put FCFLAGS "-march=x86-64-v4" 4 append
-_x86_64_microarch_level_put CARGO_BUILD_RUSTFLAGS "-C target-cpu=x86-64-v4" 4 append
-if set -q RUSTFLAGS
-    _x86_64_microarch_level_put RUSTFLAGS "-C target-cpu=x86-64-v4" 4 append
+if not set -q FFLAGS
+    set -gx FFLAGS "-march=x86-64-v4"
+    set -gx _X86_64_MICROARCH_LEVEL_FFLAGS unset:4
+else if test -z "$FFLAGS"
+    set -gx FFLAGS "-march=x86-64-v4"
+    set -gx _X86_64_MICROARCH_LEVEL_FFLAGS empty:4
+else
+    set -gx FFLAGS "$FFLAGS -march=x86-64-v4"
+    set -gx _X86_64_MICROARCH_LEVEL_FFLAGS appended:4
 end
-if set -q CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS
-    _x86_64_microarch_level_put CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS "-C target-cpu=x86-64-v4" 4 append
+if not set -q FCFLAGS
+    set -gx FCFLAGS "-march=x86-64-v4"
+    set -gx _X86_64_MICROARCH_LEVEL_FCFLAGS unset:4
+else if test -z "$FCFLAGS"
+    set -gx FCFLAGS "-march=x86-64-v4"
+    set -gx _X86_64_MICROARCH_LEVEL_FCFLAGS empty:4
+else
+    set -gx FCFLAGS "$FCFLAGS -march=x86-64-v4"
+    set -gx _X86_64_MICROARCH_LEVEL_FCFLAGS appended:4
 end
-_x86_64_microarch_level_put GOAMD64 "v4" 4 replace
-functions -e _x86_64_microarch_level_report _x86_64_microarch_level_drop _x86_64_microarch_level_put
+if not set -q CARGO_BUILD_RUSTFLAGS
+    set -gx CARGO_BUILD_RUSTFLAGS "-C target-cpu=x86-64-v4"
+    set -gx _X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS unset:4
+else if test -z "$CARGO_BUILD_RUSTFLAGS"
+    set -gx CARGO_BUILD_RUSTFLAGS "-C target-cpu=x86-64-v4"
+    set -gx _X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS empty:4
+else
+    set -gx CARGO_BUILD_RUSTFLAGS "$CARGO_BUILD_RUSTFLAGS -C target-cpu=x86-64-v4"
+    set -gx _X86_64_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS appended:4
+end
+if not set -q RUSTFLAGS
+else if test -z "$RUSTFLAGS"
+    set -gx RUSTFLAGS "-C target-cpu=x86-64-v4"
+    set -gx _X86_64_MICROARCH_LEVEL_RUSTFLAGS empty:4
+else
+    set -gx RUSTFLAGS "$RUSTFLAGS -C target-cpu=x86-64-v4"
+    set -gx _X86_64_MICROARCH_LEVEL_RUSTFLAGS appended:4
+end
+if not set -q CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS
+else if test -z "$CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS"
+    set -gx CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS "-C target-cpu=x86-64-v4"
+    set -gx _X86_64_MICROARCH_LEVEL_CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS empty:4
+else
+    set -gx CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS "$CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS -C target-cpu=x86-64-v4"
+    set -gx _X86_64_MICROARCH_LEVEL_CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS appended:4
+end
+if not set -q GOAMD64
+    set -gx GOAMD64 "v4"
+    set -gx _X86_64_MICROARCH_LEVEL_GOAMD64 unset:4
+else if test -z "$GOAMD64"
+    set -gx GOAMD64 "v4"
+    set -gx _X86_64_MICROARCH_LEVEL_GOAMD64 empty:4
+else
+    set -gx _X86_64_MICROARCH_LEVEL_GOAMD64_WAS "$GOAMD64"
+    set -gx GOAMD64 "v4"
+    set -gx _X86_64_MICROARCH_LEVEL_GOAMD64 replaced:4
+end
+if test "$CONDA_BUILD" = 1
+    source (status dirname)/../../../share/x86_64-microarch-level/flags-report.fish
+end
