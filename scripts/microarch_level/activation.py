@@ -11,8 +11,6 @@ recipe's install script, where a script must name a sibling file.
 
 from __future__ import annotations
 
-from importlib import resources
-
 from .levels import LEVELS, Catalog
 from .shell_template import render
 from .spelling import MIN_PREFIX, key
@@ -87,20 +85,6 @@ def guard_tables(catalog: Catalog, a_label: str) -> dict:
         "max_override": MAX_OVERRIDE,
         "min_prefix": MIN_PREFIX,
     }
-
-
-def _fill(template: str, values: dict[str, str]) -> str:
-    out = template
-    for name, value in values.items():
-        out = out.replace(f"@@{name}@@", value)
-    if "@@" in out:
-        start = out.index("@@")
-        raise ValueError(f"template placeholder left unfilled: {out[start:start + 40]!r}")
-    return out
-
-
-def _template(name: str) -> str:
-    return resources.files("microarch_level").joinpath("templates", name).read_text(encoding="utf-8")
 
 
 def render_scripts(catalog: Catalog, header: str, family=None) -> dict[str, str]:

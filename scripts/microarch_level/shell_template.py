@@ -5,12 +5,13 @@ quoting -- is in `templates/*.in`; Python hands them only data (names, levels,
 features, gcc CPU names, patterns).  A reader follows one file per script and
 shell, and a table that grows with archspec grows by a Jinja loop in it.
 
-Delimiters: Jinja's defaults clash with shell, whose `${#var}` and `${#}` hold
-`{#` and `#}`, so statements are `<% ... %>` and comments `<# ... #>`;
-expressions keep `{{ ... }}`.  None of the six strings occurs in the shell code
-of any template or generated script (tests/test_generate.py renders every
-script and checks that none survives), and `StrictUndefined` turns a misspelt
-name into an error instead of an empty string.
+Delimiters: Jinja's defaults clash with shell.  `{# #}` is in `${#var}` and
+`${#}`, and `{{ }}` cannot fill a name inside a parameter expansion: the
+template text `${{{ name }}-}` is lexed as `${{` + `{ name }}`, a syntax error.
+So statements are `<% ... %>`, expressions `<@ ... @>` and comments
+`<# ... #>`: no shell construct contains any of the six strings, and
+tests/test_generate.py renders every script and checks that none survives.
+`StrictUndefined` turns a misspelt name into an error instead of an empty string.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import jinja2
 DELIMITERS = {
     "block_start_string": "<%",
     "block_end_string": "%>",
-    "variable_start_string": "{{",
-    "variable_end_string": "}}",
+    "variable_start_string": "<@",
+    "variable_end_string": "@>",
     "comment_start_string": "<#",
     "comment_end_string": "#>",
 }
