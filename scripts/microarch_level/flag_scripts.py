@@ -95,6 +95,18 @@ ROLES = {
     FLAGS_FILE.replace("{kind}", "activate"): ("activate", True),
     FLAGS_FILE.replace("{kind}", "deactivate"): ("deactivate", False),
 }
+# The POSIX and fish scripts: (installed path, template, role); fish has no separate
+# rare activation (its activate.d script tests each variable inline).
+_COMMON_PATH = (
+    (FLAGS_FIRST_FILE, "flags-first.{shell}.in", "first"),
+    (FLAGS_FILE.replace("{kind}", "activate"), "flags-activate.{shell}.in", "activate"),
+    (FLAGS_FILE.replace("{kind}", "deactivate"), "flags-deactivate.{shell}.in", "deactivate"),
+)
+_RARE_PATHS = ((REMOVE_FILE, "flags-remove.{shell}.in", None), (REPORT_FILE, "flags-report.{shell}.in", None))
+SCRIPTS = {
+    "sh": (*_COMMON_PATH, (RARE_ACTIVATE_FILE, "flags-activate-rare.sh.in", None), *_RARE_PATHS),
+    "fish": (*_COMMON_PATH, *_RARE_PATHS),
+}
 _SAFE_TOKEN = re.compile(r"^[A-Za-z0-9=. -]+$")  # literal in sh/csh patterns and fish regexes alike
 
 
@@ -265,17 +277,9 @@ class FlagRenderer:
             files = {"remove_file": REMOVE_FILE.format(package=package, shell=shell),
                      "report_file": REPORT_FILE.format(package=package, shell=shell),
                      "rare_file": RARE_ACTIVATE_FILE.format(package=package)}
-            scripts = {
-                FLAGS_FIRST_FILE: (f"flags-first.{shell}.in", "first"),
-                FLAGS_FILE.replace("{kind}", "activate"): (f"flags-activate.{shell}.in", "activate"),
-                FLAGS_FILE.replace("{kind}", "deactivate"): (f"flags-deactivate.{shell}.in", "deactivate"),
-                **({files["rare_file"]: ("flags-activate-rare.sh.in", None)} if shell == "sh" else {}),
-                files["remove_file"]: (f"flags-remove.{shell}.in", None),
-                files["report_file"]: (f"flags-report.{shell}.in", None),
-            }
-            for path, (template, role) in scripts.items():
+            for path, template, role in SCRIPTS[shell]:
                 out[path.format(shell=shell, package=package)] = render(
-                    template, **data, **files, role=ROLE_TEXT.get(role))
+                    template.format(shell=shell), **data, **files, role=ROLE_TEXT.get(role))
         for path, (role, adds) in ROLES.items():
             out[path.format(shell="csh", package=package)] = render(
                 "flags.csh.in", **data, role=ROLE_TEXT[role], adds=adds)
