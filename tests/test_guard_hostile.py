@@ -128,3 +128,23 @@ def test_the_sh_guard_is_plain_syntax_every_posix_shell_parses(installed, shell_
         assert result.stdout.endswith("next=0\n") and "syntax" not in result.stdout, result.stdout
     check = subprocess.run([*sh.argv, "-n", str(guard(installed(4), "sh"))], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
+
+
+# What bash and zsh set for themselves, exported by some other process into a shell that is neither.
+SPOOFED = {"BASH_VERSION": "5.2.15(1)-release", "BASH_VERSINFO": "5", "ZSH_VERSION": "5.9", "RANDOM": "7"}
+
+
+@pytest.mark.parametrize("cpu_level", [2, 4], ids=["warns", "quiet"])
+@pytest.mark.parametrize("shell_name", [s for s in POSIX if s not in ("bash", "zsh")])
+def test_bash_and_zsh_variables_in_the_environment_do_not_lead_another_shell_into_their_code(
+        installed, cpuinfo_at, shell_name, cpu_level):
+    """The quick checks written in bash's and zsh's own syntax run only in the shell that is bash or zsh:
+    dash, ksh93 and mksh started with BASH_VERSION, ZSH_VERSION and the like in their environment
+    survive (dash dies of a bad substitution or a syntax error otherwise) and print nothing but the
+    warning their CPU warrants."""
+    sh = shell(shell_name)
+    result = run(sh, activate(sh, installed(3)), env=base_env(**SPOOFED), cpuinfo=cpuinfo_at(cpu_level))
+    expect_alive(result)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert all(line.startswith(("_x86_64-microarch-level: warning:", "  ")) for line in lines), result.stderr
+    assert bool(lines) == (cpu_level < 3), result.stderr

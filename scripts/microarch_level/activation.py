@@ -122,6 +122,7 @@ def _x86_guards(catalog: Catalog, header: str, family) -> dict[str, str]:
             "leveled_features": [(lv, f) for lv in LEVELS[1:] for f in catalog.new_features(lv)],
             "ordered_glob": ordered_glob(features),
             "guard_quick_zsh": GUARD_QUICK_ZSH,
+            "guard_name": GUARD_FILE.format(gate=GATE, shell="sh").rsplit("/", 1)[1],
         }
         base = f"{GATE}/{level}/"
         for path, template in (
