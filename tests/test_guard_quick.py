@@ -111,3 +111,51 @@ def test_flags_in_an_unusual_order_are_checked_one_by_one(installed, cpuinfo_at,
     for level in GUARDED:
         result = run(sh, activate(sh, installed(level)), cpuinfo=cpuinfo)
         expect_warning_exactly_below(result, WARNING, "_x86_64-microarch-level", level, 3)
+
+
+def long_flags_line(text: str, drop: str, cut_after: str, at_byte: int) -> str:
+    """The first processor block of `text` without the flag `drop`, its flags line padded with
+    made-up flags so that byte `at_byte` of the file falls right after `cut_after`, the start of
+    a longer made-up flag: a bounded read that stops there sees `cut_after` as if it were a word."""
+    lines = text.split("\n\n")[0].split("\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith("flags"))
+    key, _, value = lines[at].partition(":")
+    flags = f"{key}: {' '.join(w for w in value.split() if w != drop)} "
+    before = len(("\n".join(lines[:at]) + "\n" + flags).encode())
+    need = at_byte - before - len(cut_after)
+    assert need >= 2, need
+    lines[at] = flags + "z" * (need - 1) + " " + cut_after + "extra pad_after"
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("shell_name", list(SHELLS))
+def test_a_flags_line_cut_by_a_bounded_read_counts_only_whole_words(installed, cpuinfo_at, tmp_path, shell_name):
+    """zsh reads 2 KB of /proc/cpuinfo at once: a flag cut there (`movbeextra` read as `movbe`) is
+    no feature, so a CPU without movbe (level 2) is warned about by the level-3 and -4 guards."""
+    from microarch_level.cpuinfo import first_flags
+    from microarch_level.levels import load_catalog
+
+    sh = shell(shell_name)
+    cpuinfo = tmp_path / "cut"
+    cpuinfo.write_text(long_flags_line(cpuinfo_at(3).read_text(), "movbe", "movbe", 2048))
+    assert cpuinfo.read_bytes()[2043:2048] == b"movbe" and b" movbe " not in cpuinfo.read_bytes()
+    assert load_catalog().level_from_flags(first_flags(cpuinfo.read_text())) == 2
+    for level in GUARDED:
+        result = run(sh, activate(sh, installed(level)), cpuinfo=cpuinfo)
+        expect_warning_exactly_below(result, WARNING, "_x86_64-microarch-level", level, 2)
+
+
+@pytest.mark.parametrize("shell_name", list(SHELLS))
+def test_a_flags_line_longer_than_the_bounded_read_still_settles_the_level(installed, cpuinfo_at, tmp_path, shell_name):
+    """A level-3 CPU whose flags line runs past 2 KB (made-up flags after the real ones)."""
+    from microarch_level.cpuinfo import first_flags
+    from microarch_level.levels import load_catalog
+
+    sh = shell(shell_name)
+    cpuinfo = tmp_path / "long"
+    cpuinfo.write_text(long_flags_line(cpuinfo_at(3).read_text(), "", "x", 3000))
+    assert cpuinfo.read_text().split("\n")[19].startswith("flags") and len(cpuinfo.read_bytes()) > 3000
+    assert load_catalog().level_from_flags(first_flags(cpuinfo.read_text())) == 3
+    for level in GUARDED:
+        result = run(sh, activate(sh, installed(level)), cpuinfo=cpuinfo)
+        expect_warning_exactly_below(result, WARNING, "_x86_64-microarch-level", level, 3)
