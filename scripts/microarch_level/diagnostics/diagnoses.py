@@ -2,7 +2,7 @@
 
 Kept apart from the decision (explain.diagnose) so the wording can be
 reviewed and changed without touching which cause is picked, and the cause
-picker stays short enough to read.  Tool facts come from tools.STYLES and
+picker stays short enough to read.  Tool facts come from facts.STYLES and
 tools.advice; CPU facts from the catalog.
 """
 
@@ -57,12 +57,12 @@ def host_of(reported: str, source: str, catalog: Catalog) -> Host:
 
 
 def who(style: Style) -> str:
-    """The tools and versions of the style's label (tools.FACTS), without the parenthesis."""
+    """The tools and versions of the style's label (facts.FACTS), without the parenthesis."""
     return style.label.split(" (")[0]
 
 
 def tool_version(facts: SolverText) -> tuple[str | None, str | None]:
-    """The tools.FACTS tool that wrote the text and its version, when the text shows it."""
+    """The facts.FACTS tool that wrote the text and its version, when the text shows it."""
     writer = TOOLS.get(facts.family or "")
     tool = writer.tool if writer else None
     return (tool, facts.versions[tool]) if tool in facts.versions else (None, None)

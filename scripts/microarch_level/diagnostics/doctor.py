@@ -84,7 +84,7 @@ def cpu_section(cpu: probe.Cpu) -> dict:
     }
 
 
-# Styles whose detection is CPUID (tools.STYLES) detect the level with the compiler's CPUID builtins,
+# Styles whose detection is CPUID (facts.STYLES) detect the level with the compiler's CPUID builtins,
 # not from /proc/cpuinfo (libmamba/src/core/virtual_packages.cpp, get_archspec_x86_64; mamba #3795),
 # so glibc's CPUID-based answer stands in for theirs.
 def _host_for(style_key: str, catalog: Catalog, cpu: probe.Cpu) -> tuple[str | None, str]:

@@ -6,7 +6,7 @@ x86-64 CPU's identity is detected by archspec and rattler themselves with the
 sample mounted as /proc/cpuinfo; a POWER sample's comes from its `cpu` line read
 by archspec's rule (cpuinfo.cpuinfo_generation), since archspec's host() reads
 that line only where platform.machine() is ppc64le.  Columns are the ways tools
-report `__archspec` (tools.STYLES; on ppc64le conda and rattler report
+report `__archspec` (facts.STYLES; on ppc64le conda and rattler report
 archspec's name, mamba and micromamba the bare `ppc64le`).  Every cell comes from the channel:
 rattler's real solver where rattler can represent the reported identity, and
 the channel's repodata read with the tool's matching rules where it cannot
@@ -125,7 +125,7 @@ def identify(sample: Path, family: Family = X86_64, catalog: Catalog | None = No
 
     Only on x86-64 can this host run their detection over the sample; a POWER
     sample's name comes from its `cpu` line by archspec's rule, and rattler is
-    not asked (None: its column reports archspec's name, tools.STYLES).
+    not asked (None: its column reports archspec's name, facts.STYLES).
     """
     if family is not X86_64:
         return {"archspec": host_name(catalog or family.catalog(None),

@@ -283,7 +283,7 @@ def gate_records(channel: Path, gate: str = GATE) -> list[dict]:
 def installable_from_repodata(channel: Path, reported: str | None, solver: str, gate: str = GATE) -> set[int]:
     """Gate versions with a build whose `__archspec` dependency `solver` matches against `reported`.
 
-    mamba's hyphen-bug versions (tools.FACTS) report `x86_64-v3`, which rattler refuses to construct (CEP 26), so
+    mamba's hyphen-bug versions (facts.FACTS) report `x86_64-v3`, which rattler refuses to construct (CEP 26), so
     for them the channel is read by each solver's matching rules (matching.py) instead.
     """
     from ..catalog.matching import matches

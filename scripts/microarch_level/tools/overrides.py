@@ -5,7 +5,7 @@ The same value means different things to different tools: conda and mamba
 `x86-64-v3`), rattler and pixi accept only archspec's exact names and refuse
 to solve otherwise, mamba 1.x ignores it.  `doctor` and `explain` use this to
 say what a user's override really does.  Which tool reads it how is in
-tools.FACTS and tools.STYLES (`override`, `emptied`), with where each was seen;
+facts.FACTS and facts.STYLES (`override`, `emptied`), with where each was seen;
 the rattler reading is checked against py-rattler's VirtualPackageOverrides.from_env
 in tests/test_doctor.py.
 """

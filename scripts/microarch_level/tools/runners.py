@@ -1,14 +1,14 @@
 """Ask an installed package manager about itself: where it is, its version, its `__archspec`.
 
 `doctor` shows what each package manager on this machine (conda, mamba,
-micromamba, pixi: tools.TOOLS) really reports, beside what tools.FACTS
+micromamba, pixi: facts.TOOLS) really reports, beside what facts.FACTS
 predicts for its version; the install tests (tests/tool_runs.py) find and
 read the tools the same way before they drive them.
 
     find(tool)                         the executable (MICROARCH_LEVEL_<TOOL>, else PATH) or None
     version(tool, exe)                 "2.0.5": what `exe --version` prints, read once by the caller
     reported_archspec(tool, exe)       ("1", "haswell"): the __archspec the tool's solver sees,
-                                       asked the way tools.FACTS says for that version (its probe)
+                                       asked the way facts.FACTS says for that version (its probe)
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Mapping, Sequence
 from .facts import LIBMAMBAPY, TOOLS, facts
 
 ENV_PREFIX = "MICROARCH_LEVEL_"
-# tools.INFO_JSON's probe: every tool in tools.TOOLS lists its virtual packages this way (mamba 1.x: conda's view).
+# tools.INFO_JSON's probe: every tool in facts.TOOLS lists its virtual packages this way (mamba 1.x: conda's view).
 INFO = ("info", "--json")
 
 
@@ -167,7 +167,7 @@ def reported_archspec(tool: str, exe: Path, env: dict | None = None,
     `env` is merged over this process's environment (a None value removes a
     variable), e.g. {"CONDA_OVERRIDE_ARCHSPEC": "haswell"}.  For pixi this is
     what `pixi info` detects (what `pixi exec` and installs check against);
-    a workspace's lock file is solved for the baseline instead (tools.FACTS lock_style).
+    a workspace's lock file is solved for the baseline instead (facts.FACTS lock_style).
     mamba 1.x: libmambapy's view, through the Python its entry point runs
     with; conda's view (what `mamba info` prints) only if that fails.
     `tool_version` saves reading the version again when the caller has it.

@@ -56,13 +56,13 @@ LIBMAMBA2_SPEC = re.compile(rf"(?:{_G}|__archspec) (?:=\*|==\d)")
 @dataclass(frozen=True)
 class Writer:
     """A kind of text explain recognises: who wrote it, how its solver matches build strings,
-    and which tools.FACTS tool (at the version the text shows) decides what it reported."""
+    and which facts.FACTS tool (at the version the text shows) decides what it reported."""
 
     label: str                # what the diagnosis calls it
     solver: str               # matching.SOLVERS: how its solver reads a build-string pattern
-    tool: str | None = None   # the tools.FACTS tool whose version the text may show
+    tool: str | None = None   # the facts.FACTS tool whose version the text may show
     lock: bool = False        # its failures come from the tool's lock-file solve (tools.ToolFacts.lock_style)
-    style: str | None = None  # the tools.STYLES key of a writer that is no tool in FACTS
+    style: str | None = None  # the facts.STYLES key of a writer that is no tool in FACTS
 
 
 # Who wrote the text: family key -> Writer.
