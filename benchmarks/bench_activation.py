@@ -17,9 +17,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from microarch_level.cpuinfo import mounted
-from microarch_level.families import FLAGS, GATE
-from shells import SHELLS as SHELL_TABLE, base_env  # tests/shells.py: the one shell table (run.py puts tests/ on the path)
+from shells import SHELLS as SHELL_TABLE  # tests/shells.py: the one shell table (run.py puts tests/ on the path)
+from shells import base_env
+
+from microarch_level.catalog.families import FLAGS, GATE
+from microarch_level.diagnostics.cpuinfo import mounted
 
 SHELLS = tuple(SHELL_TABLE)
 ARGV = {name: s.argv for name, s in SHELL_TABLE.items()}

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from microarch_level.families import FLAGS
+from microarch_level.catalog.families import FLAGS
 
 APP = "mal-bench-app"
 HOST = "haswell"   # a level-3 CPU: the solver must reject the level-4 build and pick 300
@@ -51,7 +51,7 @@ class Solve:
 
 def build_downstream(workdir: Path, gate_channel: Path) -> tuple[Path, Path]:
     """(channel of the level 1/3/4 builds, channel of the plain build)."""
-    from microarch_level.channel import build_recipe
+    from microarch_level.feedstock.channel import build_recipe
 
     out = {}
     for kind, number, requirements in (("optimised", "${{ (microarch_level | int) * 100 }}", OPTIMISED),
@@ -77,7 +77,7 @@ def count_records(channels: list[Path]) -> int:
 
 def time_solves(gate_channel: Path, optimised: Path, plain: Path, repeats: int) -> list[Solve]:
     """Median time of `solve([APP])` per case; the cases interleave so drift hits all alike."""
-    from microarch_level.channel import archspec_package, base_virtual_packages, solve
+    from microarch_level.feedstock.channel import archspec_package, base_virtual_packages, solve
 
     cases = [Solve("plain build only", [plain], 0),
              Solve("plain build, gate channel also listed", [gate_channel, plain], 0),

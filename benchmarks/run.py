@@ -94,7 +94,7 @@ def load_average() -> str:
 def describe_machine() -> dict[str, str]:
     import archspec.cpu
 
-    from microarch_level.levels import load_catalog
+    from microarch_level.catalog.levels import load_catalog
 
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
     models = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
@@ -127,7 +127,7 @@ def describe_machine() -> dict[str, str]:
 def host_level() -> int:
     import archspec.cpu
 
-    from microarch_level.levels import load_catalog
+    from microarch_level.catalog.levels import load_catalog
 
     try:
         return load_catalog().level_of(archspec.cpu.host().name)
@@ -146,7 +146,7 @@ def command_line(argv: list[str]) -> str:
 
 def install_prefixes(channel: Path, workdir: Path, gate_level: int) -> tuple[Path, Path]:
     """A prefix with the gate, and one with the flag package, installed from `channel` with rattler."""
-    from microarch_level.channel import archspec_package, base_virtual_packages, install, solve
+    from microarch_level.feedstock.channel import archspec_package, base_virtual_packages, install, solve
 
     vps = base_virtual_packages() + [archspec_package("x86_64_v4")]  # a CPU every gate installs on
 

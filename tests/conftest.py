@@ -109,7 +109,7 @@ def root() -> Path:
 
 @pytest.fixture(scope="session")
 def catalog():
-    from microarch_level.levels import load_catalog
+    from microarch_level.catalog.levels import load_catalog
 
     return load_catalog()
 
@@ -123,7 +123,7 @@ def channel(pytestconfig, tmp_path_factory) -> Path:
         return path
     if given:
         pytest.fail(f"--channel {given} has no noarch/repodata.json")
-    from microarch_level.channel import build_channel
+    from microarch_level.feedstock.channel import build_channel
 
     return build_channel(ROOT, tmp_path_factory.mktemp("channel") / "build_artifacts").channel
 
@@ -133,7 +133,7 @@ def json_with_new_cpu(tmp_path) -> Path:
     """archspec's data plus a CPU it does not know yet (a zen7 descending from zen6)."""
     import json
 
-    from microarch_level.levels import installed_json_path
+    from microarch_level.catalog.levels import installed_json_path
 
     data = json.loads(installed_json_path().read_text())
     data["microarchitectures"]["zen7"] = {**data["microarchitectures"]["zen6"], "from": ["zen6"]}
@@ -150,8 +150,8 @@ def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess
 @pytest.fixture(scope="session")
 def installed(channel, catalog, tmp_path_factory):
     """installed(level) -> a prefix holding the gate and the flag package of `level`, installed with rattler."""
-    from microarch_level.channel import archspec_package, base_virtual_packages, install, solve
-    from microarch_level.families import FLAGS, GATE
+    from microarch_level.catalog.families import FLAGS, GATE
+    from microarch_level.feedstock.channel import archspec_package, base_virtual_packages, install, solve
 
     prefixes: dict[int, Path] = {}
 

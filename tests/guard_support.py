@@ -13,10 +13,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from microarch_level.families import GATE, OVERRIDE
-from microarch_level.levels import LEVELS
 from shells import base_env
+
+from microarch_level.catalog.families import GATE, OVERRIDE
+from microarch_level.catalog.levels import LEVELS
 
 GUARDED = LEVELS[1:]  # every x86-64 CPU reaches level 1, so that gate has no guard
 WARNING = f"{GATE}: warning: this environment was built for x86-64 level"
@@ -167,7 +167,7 @@ def run_with_glibc_only(sh, script: str, fake: Path, real: Path, env: dict | Non
     """No /proc/cpuinfo flags, and ld.so replaced by the fake; the shell starts through the real loader."""
     mount = ('mount --bind /dev/null /proc/cpuinfo && mount --bind "$1" /lib64/ld-linux-x86-64.so.2 '
              '&& shift && exec "$@"')
-    from microarch_level.cpuinfo import namespace
+    from microarch_level.diagnostics.cpuinfo import namespace
 
     prefix = namespace()
     if prefix is None:

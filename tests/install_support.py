@@ -25,9 +25,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from microarch_level.cpuinfo import namespace
-from microarch_level.families import FLAGS, GATE
-from microarch_level.hostid import detect_with
+from microarch_level.catalog.families import FLAGS, GATE
+from microarch_level.diagnostics.cpuinfo import namespace
+from microarch_level.diagnostics.hostid import detect_with
 from microarch_level.process import exit_now
 
 DOWNSTREAM = "microarch-probe"
@@ -77,7 +77,6 @@ def require(tool: str, found):
     import os
 
     import pytest
-
     import tool_runs
 
     if isinstance(found, tool_runs.Tool):
@@ -94,8 +93,8 @@ def require(tool: str, found):
 
 def report_level(catalog, report: tuple[str, str] | None) -> int:
     """The level of the CPU an `__archspec` report names, in any spelling (1 for none or unknown)."""
-    from microarch_level.levels import LEVELS
-    from microarch_level.spelling import UnknownName, normalize
+    from microarch_level.catalog.levels import LEVELS
+    from microarch_level.catalog.spelling import UnknownName, normalize
 
     if report is None:
         return LEVELS[0]
@@ -112,7 +111,7 @@ def downstream_level(level: int) -> int:
 
 def host_level(catalog) -> int | None:
     """This machine's level by its real /proc/cpuinfo flags (archspec's rule), None if unreadable."""
-    from microarch_level.cpuinfo import read_flags
+    from microarch_level.diagnostics.cpuinfo import read_flags
 
     flags = read_flags()
     return None if flags is None else catalog.level_from_flags(flags)
@@ -125,8 +124,8 @@ def level_seen_by(catalog, detection: str) -> int | None:
     by a level-2 sample); mamba's CPUID detection sees the real CPU, as glibc's
     loader does.  A fixed report (NOWHERE) takes any level.  None: unknown here.
     """
-    from microarch_level.probe import probe_glibc
-    from microarch_level.tools import CPUID
+    from microarch_level.diagnostics.probe import probe_glibc
+    from microarch_level.tools.facts import CPUID
 
     if detection == CPUID:
         return probe_glibc(catalog).level
@@ -162,7 +161,6 @@ def check_pins_above_level(get, level: int, levels) -> None:
     command without the pin, same channels and CPU, installs the gate.
     """
     import pytest
-
     from refusal import ARCHSPEC, classify
 
     above = [k for k in levels if k > level]
@@ -225,7 +223,7 @@ def build_downstream(channel: Path, work: Path) -> Path:
     The flag package is in `host:` (as `microarch-level snippet` prints), so every
     level builds on this machine whatever its CPU (conda-forge.github.io#2105).
     """
-    from microarch_level.channel import build_recipe
+    from microarch_level.feedstock.channel import build_recipe
 
     recipe = work / "recipe" / "recipe.yaml"
     recipe.parent.mkdir(parents=True, exist_ok=True)
@@ -295,9 +293,9 @@ def rattler_run(channels: list[Path], virtual_packages: list[list[str]], jobs: d
 
 def _worker() -> None:
     from rattler import BuildString, GenericVirtualPackage, PackageName, Version
-
-    from microarch_level.channel import Unsatisfiable, install, solve
     from tool_runs import read_conda_meta
+
+    from microarch_level.feedstock.channel import Unsatisfiable, install, solve
 
     request = json.loads(sys.stdin.read())
     vps = [GenericVirtualPackage(PackageName(n), Version(v), BuildString(b))

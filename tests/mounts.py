@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from microarch_level.cpuinfo import namespace
+from microarch_level.diagnostics.cpuinfo import namespace
 
 
 def private_mounts(script: str) -> tuple[str, ...]:

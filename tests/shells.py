@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from microarch_level.cpuinfo import mounted
+from microarch_level.diagnostics.cpuinfo import mounted
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from microarch_level.families import FAMILIES, Family
-from microarch_level.flag_scripts import FlagVar, flag_vars
-from microarch_level.levels import Catalog
 from replay import environments, parse, replay_script, tool_script
 from shells import SHELLS, base_env, shell
+
+from microarch_level.catalog.families import FAMILIES, Family
+from microarch_level.catalog.levels import Catalog
+from microarch_level.runtime.flag_scripts import FlagVar, flag_vars
 
 
 @dataclass(frozen=True)
@@ -214,7 +214,7 @@ def profile(request) -> Profile:
 
 @pytest.fixture(scope="module")
 def envs(channel, tmp_path_factory, profile) -> dict[str, Path]:
-    from microarch_level.channel import base_virtual_packages, install, solve
+    from microarch_level.feedstock.channel import base_virtual_packages, install, solve
 
     root = tmp_path_factory.mktemp(f"envs-{profile.family.name}")
     made = {}

@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-
 from shells import SHELLS
 
 VERDICTS = ("met", "missed", "n/a")

@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from microarch_level.channel_dir import MARKER
-from microarch_level.families import GATE
 from mounts import private_mounts
+
+from microarch_level.catalog.families import GATE
+from microarch_level.feedstock.channel_dir import MARKER
 
 RECIPE = """\
 schema_version: 1
@@ -274,7 +274,7 @@ def _scratch(parent: Path, name: str, owner: dict | None) -> Path:
 
 
 def test_the_next_build_sweeps_scratch_of_killed_builds_and_only_that(feedstock, built):
-    from microarch_level.channel_dir import _start_time
+    from microarch_level.feedstock.channel_dir import _start_time
 
     host = socket.gethostname()
     parent = built.parent

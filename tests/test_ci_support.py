@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT, SHARED, require_shared, run_cli
-from microarch_level.ci_support import CI_SUPPORT, FAMILY_KEY, MATCHER_KEY, LEVEL_KEY, ZIPPED, job_file
-from microarch_level.families import catalogs
-from microarch_level.gate import gate_builds
+
+from microarch_level.catalog.families import catalogs
+from microarch_level.catalog.gate import gate_builds
+from microarch_level.feedstock.ci_support import CI_SUPPORT, FAMILY_KEY, LEVEL_KEY, MATCHER_KEY, ZIPPED, job_file
 
 LEVELS = [level for _, c in catalogs() for level in c.levels]
 PPC_LEVELS = [level for f, c in catalogs() if f.name == "ppc64le" for level in c.levels]
@@ -252,7 +252,7 @@ def test_committed_and_rerendered_jobs_render_the_same_builds(tree):
 
 
 def test_build_makes_the_same_71_packages_from_the_rerendered_jobs(tree, channel):
-    from microarch_level.channel import build_channel
+    from microarch_level.feedstock.channel import build_channel
 
     report = build_channel(tree, tree / "build_artifacts", run_tests=False)
     from_rerendered = sorted(p.name for p in report.packages)

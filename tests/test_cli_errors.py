@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SHARED, require_shared
 from mounts import private_mounts
-from microarch_level.levels import installed_json_path
+
+from microarch_level.catalog.levels import installed_json_path
 
 SOLVER_ERROR = ROOT / "tests" / "data" / "solver-errors" / "conda-libmamba-below.txt"
 SAMPLES = SHARED / "cpuinfo"

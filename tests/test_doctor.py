@@ -17,16 +17,17 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SHARED, load_samples
-from microarch_level import doctor as doctor_module
-from microarch_level import overrides, probe
-from microarch_level.channel import archspec_package, base_virtual_packages, install, solve
-from microarch_level.cpuinfo import mount_problem, mounted, namespace
-from microarch_level.families import GATE, PPC64LE
-from microarch_level.levels import LEVELS, load_catalog
-from microarch_level.power import load_power_catalog
-from microarch_level.tools import STYLES
+
+from microarch_level.catalog.families import GATE, PPC64LE
+from microarch_level.catalog.levels import LEVELS, load_catalog
+from microarch_level.catalog.power import load_power_catalog
+from microarch_level.diagnostics import doctor as doctor_module
+from microarch_level.diagnostics import probe
+from microarch_level.diagnostics.cpuinfo import mount_problem, mounted, namespace
+from microarch_level.feedstock.channel import archspec_package, base_virtual_packages, install, solve
+from microarch_level.tools import overrides
+from microarch_level.tools.facts import STYLES
 
 CATALOG = load_catalog()
 DEPENDENT = "needs-level-3"
@@ -141,7 +142,7 @@ def path_with(directory: Path) -> dict:
 
 
 def test_a_package_manager_on_path_is_run_and_its_report_checked(tmp_path):
-    pytest.importorskip("microarch_level.runners")
+    pytest.importorskip("microarch_level.tools.runners")
     hyphen = CATALOG.generic_name(LEVELS[2]).replace("x86_64_", "x86_64-")
     scripted_tool(tmp_path, "mamba", "mamba 1.5.8\\nconda 24.3.0",
                   {"virtual_pkgs": [["__archspec", "1", hyphen], ["__unix", "0", "0"]]})
@@ -153,7 +154,7 @@ def test_a_package_manager_on_path_is_run_and_its_report_checked(tmp_path):
 
 
 def test_a_broken_package_manager_is_a_finding_not_a_crash(tmp_path):
-    pytest.importorskip("microarch_level.runners")
+    pytest.importorskip("microarch_level.tools.runners")
     scripted_tool(tmp_path, "conda", "conda 24.11.0", None)
     conda = next(t for t in doctor(env=path_with(tmp_path))["tools"] if t["tool"] == "conda")
     assert conda["found"] is True and "exited 3" in conda["error"]

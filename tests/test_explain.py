@@ -24,18 +24,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import DEFAULT_CPUINFO, ROOT, SHARED, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import DEFAULT_CPUINFO, ROOT, SHARED, run_cli
-from microarch_level import diagnoses
-from microarch_level.channel import Unsatisfiable, archspec_package, base_virtual_packages, solve
-from microarch_level.cpuinfo import mounted
-from microarch_level.diagnoses import host_of
-from microarch_level.explain import KINDS, diagnose
-from microarch_level.families import GATE
-from microarch_level.levels import LEVELS, load_catalog
-from microarch_level.solver_text import TOOLS, parse
+from microarch_level.catalog.families import GATE
+from microarch_level.catalog.levels import LEVELS, load_catalog
+from microarch_level.diagnostics import diagnoses
+from microarch_level.diagnostics.cpuinfo import mounted
+from microarch_level.diagnostics.diagnoses import host_of
+from microarch_level.diagnostics.explain import KINDS, diagnose
+from microarch_level.feedstock.channel import Unsatisfiable, archspec_package, base_virtual_packages, solve
+from microarch_level.tools.solver_text import TOOLS, parse
 
 CATALOG = load_catalog()
 CORPUS = ROOT / "tests" / "data" / "solver-errors"

@@ -14,7 +14,6 @@ from pathlib import PurePosixPath
 
 import pytest
 import yaml
-
 from conftest import ROOT, SHARED, require_shared
 
 SMITHY = SHARED / "conda-smithy"

@@ -8,11 +8,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from microarch_level.families import FLAGS
-from microarch_level.flag_scripts import FLAG_VARS, STATE_PREFIX
-from microarch_level.levels import LEVELS, load_catalog
 from shells import POSIX, SHELLS, base_env, run, shell
+
+from microarch_level.catalog.families import FLAGS
+from microarch_level.catalog.levels import LEVELS, load_catalog
+from microarch_level.runtime.flag_scripts import FLAG_VARS, STATE_PREFIX
 
 CATALOG = load_catalog()
 NAMES = [v.name for v in FLAG_VARS]

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import jinja2
 import pytest
-
 from conftest import run_cli
-from microarch_level.ci_support import CI_SUPPORT
-from microarch_level.families import GATE, catalogs
-from microarch_level.levels import installed_version, load_catalog
-from microarch_level.render import OWNED_DIRS, SCRIPTS, VARIANTS, render_all
-from microarch_level.shell_template import DELIMITERS, render
+
+from microarch_level.catalog.families import GATE, catalogs
+from microarch_level.catalog.levels import installed_version, load_catalog
+from microarch_level.feedstock.ci_support import CI_SUPPORT
+from microarch_level.feedstock.render import OWNED_DIRS, SCRIPTS, VARIANTS, render_all
+from microarch_level.runtime.shell_template import DELIMITERS, render
 
 
 def copy_generated(root: Path, dest: Path) -> Path:

@@ -8,16 +8,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from cpu_samples import first_block, many_processors
-from guard_support import (GUARDED, STRICT, WARNING, activate, cpuinfo_at, each_override,  # noqa: F401
-                           emulated_loader, expect_alive, expect_warning_exactly_below, guard,
-                           run_with_glibc_only, source, split_outputs)
-from microarch_level.cpuinfo import mounted
-from microarch_level.families import GATE
-from microarch_level.levels import load_catalog
-from microarch_level.spelling import suggest
+from guard_support import (  # noqa: F401
+    GUARDED, STRICT, WARNING, activate, cpuinfo_at, each_override, emulated_loader, expect_alive,
+    expect_warning_exactly_below, guard, run_with_glibc_only, source, split_outputs
+)
 from shells import POSIX, SHELLS, base_env, run, shell
+
+from microarch_level.catalog.families import GATE
+from microarch_level.catalog.levels import load_catalog
+from microarch_level.catalog.spelling import suggest
+from microarch_level.diagnostics.cpuinfo import mounted
 
 CATALOG = load_catalog()
 
@@ -182,7 +183,7 @@ def test_when_nothing_is_known_the_guard_stays_silent(installed, emulated_loader
 ])
 def test_real_activation_runs_the_guard_which_checks_the_cpu_not_the_override(installed, cpuinfo_at, tmp_path,
                                                                               tool, hook, override):
-    from microarch_level import runners
+    from microarch_level.tools import runners
 
     exe = runners.find(tool)
     if exe is None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-
 from guard_support import WARNING, activate, cpuinfo_at, expect_alive, guard, source  # noqa: F401
 from shells import POSIX, SHELLS, base_env, run, shell
 
@@ -97,8 +96,8 @@ def test_tcsh_keeps_a_variable_holding_a_newline(installed, cpuinfo_at):
 @pytest.fixture(scope="session")
 def quoted_prefix(channel, catalog, tmp_path_factory):
     """The level-4 gate installed with rattler into a prefix whose path holds `'` and a space."""
-    from microarch_level.channel import archspec_package, base_virtual_packages, install, solve
-    from microarch_level.families import GATE
+    from microarch_level.catalog.families import GATE
+    from microarch_level.feedstock.channel import archspec_package, base_virtual_packages, install, solve
 
     records = solve([channel], [f"{GATE}==4"],
                     base_virtual_packages() + [archspec_package(catalog.generic_name(4))])

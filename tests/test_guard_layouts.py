@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from guard_support import GUARDED, SEPARATOR, guard, source, split_outputs
-from microarch_level.cpuinfo import first_flags
-from microarch_level.levels import load_catalog
 from shells import SHELLS, run, shell
+
+from microarch_level.catalog.levels import load_catalog
+from microarch_level.diagnostics.cpuinfo import first_flags
 
 CATALOG = load_catalog()
 

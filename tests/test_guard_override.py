@@ -10,12 +10,13 @@ when neither can tell is the override the CPU's identity.
 from __future__ import annotations
 
 import pytest
-
-from guard_support import (cpuinfo_at, each_override, emulated_loader, guard, run_with_glibc_only,  # noqa: F401
-                           split_outputs)
-from microarch_level.levels import load_catalog
-from microarch_level.spelling import normalize
+from guard_support import (  # noqa: F401
+    cpuinfo_at, each_override, emulated_loader, guard, run_with_glibc_only, split_outputs
+)
 from shells import POSIX, SHELLS, run, shell
+
+from microarch_level.catalog.levels import load_catalog
+from microarch_level.catalog.spelling import normalize
 
 CATALOG = load_catalog()
 ENV_LEVEL = 3

@@ -12,11 +12,11 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 
 import pytest
-
 from guard_support import GUARDED
-from microarch_level.activation import KERNEL_FLAG_POSITION, ordered_glob
-from microarch_level.cpuinfo import first_flags
-from microarch_level.levels import load_catalog
+
+from microarch_level.catalog.levels import load_catalog
+from microarch_level.diagnostics.cpuinfo import first_flags
+from microarch_level.runtime.activation import KERNEL_FLAG_POSITION, ordered_glob
 
 CATALOG = load_catalog()
 

@@ -11,16 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import SHARED, load_samples, require_shared
-from guard_support import (STRICT, each_override, expect_alive, expect_warning_exactly_below, set_override,
-                           source, split_outputs)
-from microarch_level.cpuinfo import namespace
-from microarch_level.families import PPC64LE
-from microarch_level.guard_power import LOADER
-from microarch_level.power import load_power_catalog
-from microarch_level.spelling import normalize_power, suggest
+from guard_support import (
+    STRICT, each_override, expect_alive, expect_warning_exactly_below, set_override, source, split_outputs
+)
 from shells import POSIX, SHELLS, base_env, run, shell
+
+from microarch_level.catalog.families import PPC64LE
+from microarch_level.catalog.power import load_power_catalog
+from microarch_level.catalog.spelling import normalize_power, suggest
+from microarch_level.diagnostics.cpuinfo import namespace
+from microarch_level.runtime.guard_power import LOADER
 
 CATALOG = load_power_catalog()
 GUARDED = CATALOG.levels[1:]
@@ -49,7 +50,7 @@ def activate(sh, prefix: Path) -> str:
 @pytest.fixture(scope="session")
 def power_installed(channel, tmp_path_factory):
     """power_installed(level) -> a prefix holding the ppc64le gate and flag package of `level` (rattler)."""
-    from microarch_level.channel import archspec_package, base_virtual_packages, install, solve
+    from microarch_level.feedstock.channel import archspec_package, base_virtual_packages, install, solve
 
     made: dict[int, Path] = {}
 

@@ -15,12 +15,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from guard_support import (GUARDED, WARNING, activate, cpuinfo_at, expect_alive, expect_warning_exactly_below,  # noqa: F401
-                           guard, source)
-from microarch_level.activation import GUARD_QUICK_ZSH
-from microarch_level.cpuinfo import mounted
+from guard_support import (  # noqa: F401
+    GUARDED, WARNING, activate, cpuinfo_at, expect_alive, expect_warning_exactly_below, guard, source
+)
 from shells import SHELLS, base_env, run, shell
+
+from microarch_level.diagnostics.cpuinfo import mounted
+from microarch_level.runtime.activation import GUARD_QUICK_ZSH
 
 # A buffered read takes at least this many bytes of /proc/cpuinfo per system call on
 # average (fish reads 128 bytes from each line's start, bash, zsh and ksh93 more); dash
@@ -101,8 +102,8 @@ def reversed_flags(sample: Path) -> str:
 @pytest.mark.parametrize("shell_name", list(SHELLS))
 def test_flags_in_an_unusual_order_are_checked_one_by_one(installed, cpuinfo_at, tmp_path, shell_name):
     """The ordered patterns miss; the guard's other checks still find every feature (and only those)."""
-    from microarch_level.cpuinfo import first_flags
-    from microarch_level.levels import load_catalog
+    from microarch_level.catalog.levels import load_catalog
+    from microarch_level.diagnostics.cpuinfo import first_flags
 
     sh = shell(shell_name)
     cpuinfo = tmp_path / "reversed"
@@ -132,8 +133,8 @@ def long_flags_line(text: str, drop: str, cut_after: str, at_byte: int) -> str:
 def test_a_flags_line_cut_by_a_bounded_read_counts_only_whole_words(installed, cpuinfo_at, tmp_path, shell_name):
     """zsh reads 2 KB of /proc/cpuinfo at once: a flag cut there (`movbeextra` read as `movbe`) is
     no feature, so a CPU without movbe (level 2) is warned about by the level-3 and -4 guards."""
-    from microarch_level.cpuinfo import first_flags
-    from microarch_level.levels import load_catalog
+    from microarch_level.catalog.levels import load_catalog
+    from microarch_level.diagnostics.cpuinfo import first_flags
 
     sh = shell(shell_name)
     cpuinfo = tmp_path / "cut"
@@ -148,8 +149,8 @@ def test_a_flags_line_cut_by_a_bounded_read_counts_only_whole_words(installed, c
 @pytest.mark.parametrize("shell_name", list(SHELLS))
 def test_a_flags_line_longer_than_the_bounded_read_still_settles_the_level(installed, cpuinfo_at, tmp_path, shell_name):
     """A level-3 CPU whose flags line runs past 2 KB (made-up flags after the real ones)."""
-    from microarch_level.cpuinfo import first_flags
-    from microarch_level.levels import load_catalog
+    from microarch_level.catalog.levels import load_catalog
+    from microarch_level.diagnostics.cpuinfo import first_flags
 
     sh = shell(shell_name)
     cpuinfo = tmp_path / "long"

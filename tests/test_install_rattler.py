@@ -3,7 +3,7 @@
 Each sample is a real /proc/cpuinfo.  Its CPU reaches rattler two ways:
 - `detected`: the sample is mounted over /proc/cpuinfo in a private mount
   namespace and `rattler.VirtualPackage.detect()` reads it (archspec-rs);
-- every report another tool would make for that CPU (microarch_level.tools.STYLES:
+- every report another tool would make for that CPU (microarch_level.tools.facts.STYLES:
   conda's archspec name, mamba's generic x86_64_vN, pixi's lock-file baseline, ...).
 mamba 1.5.3-1.5.9's `x86_64-vN` cannot be a rattler build string (CEP 26), so
 test_channel.py checks it by matching semantics and test_install_tools.py with
@@ -15,12 +15,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import install_support as support
 import pytest
 
-import install_support as support
-from microarch_level.channel import base_virtual_packages
-from microarch_level.levels import LEVELS, load_catalog
-from microarch_level.tools import STYLES
+from microarch_level.catalog.levels import LEVELS, load_catalog
+from microarch_level.feedstock.channel import base_virtual_packages
+from microarch_level.tools.facts import STYLES
 
 CATALOG = load_catalog()
 CEP26_BUILD = re.compile(r"^[A-Za-z0-9_.+]+$")

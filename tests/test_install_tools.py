@@ -24,13 +24,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import install_support as support
+import pytest
 import tool_runs
-from microarch_level import runners
-from microarch_level.levels import LEVELS, load_catalog
-from microarch_level.tools import STYLES, TOOLS, style_of
+
+from microarch_level.catalog.levels import LEVELS, load_catalog
+from microarch_level.tools import runners
+from microarch_level.tools.facts import STYLES, TOOLS, style_of
 
 CATALOG = load_catalog()
 

@@ -6,10 +6,10 @@ import os
 
 import archspec.cpu
 import pytest
-
 from conftest import run_cli
-from microarch_level.cpuinfo import first_flags
-from microarch_level.levels import FAMILY, LEVELS, CatalogError, build_catalog
+
+from microarch_level.catalog.levels import FAMILY, LEVELS, CatalogError, build_catalog
+from microarch_level.diagnostics.cpuinfo import first_flags
 
 
 def test_the_catalog_holds_every_x86_64_name_archspec_knows(catalog):

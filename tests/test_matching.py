@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from microarch_level.gate import gate_builds
-from microarch_level.levels import LEVELS, load_catalog
-from microarch_level.matching import SOLVERS, matches, portable
+from microarch_level.catalog.gate import gate_builds
+from microarch_level.catalog.levels import LEVELS, load_catalog
+from microarch_level.catalog.matching import SOLVERS, matches, portable
 
 CATALOG = load_catalog()
 MATCHERS = sorted({b.archspec_build for b in gate_builds(CATALOG) if b.dependency})

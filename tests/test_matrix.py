@@ -6,10 +6,10 @@ import json
 import shutil
 
 import pytest
-
 from conftest import SHARED, load_samples, run_cli
-from microarch_level.power import load_power_catalog
-from microarch_level.tools import MATRIX_STYLES
+
+from microarch_level.catalog.power import load_power_catalog
+from microarch_level.tools.facts import MATRIX_STYLES
 
 
 @pytest.fixture(scope="module")

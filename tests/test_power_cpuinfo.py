@@ -1,7 +1,7 @@
 """A POWER /proc/cpuinfo read on this x86-64 host gives the name archspec gives on a POWER host.
 
 archspec's host() reads the `cpu` line only where platform.machine() is ppc64le,
-so matrix and doctor read it themselves (power.cpuinfo_generation, host_name).
+so matrix and doctor read it themselves (cpuinfo.cpuinfo_generation, power.host_name).
 Each case is checked against archspec's own detection, run with the text
 mounted over /proc/cpuinfo and archspec told that the machine is ppc64le.
 """
@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import SHARED, load_samples
-from microarch_level.cpuinfo import mount_problem, mounted
-from microarch_level.power import cpuinfo_generation, host_name, load_power_catalog
+
+from microarch_level.catalog.power import host_name, load_power_catalog
+from microarch_level.diagnostics.cpuinfo import cpuinfo_generation, mount_problem, mounted
 
 CATALOG = load_power_catalog()
 SAMPLES = load_samples(SHARED / "cpuinfo-ppc64le")

@@ -12,14 +12,14 @@ import json
 import archspec.cpu
 import pytest
 import yaml
-
 from conftest import ROOT, SHARED, require_shared, run_cli
-from microarch_level.families import FAMILIES, FLAGS, GATE, OVERRIDE, PPC64LE, X86_64
-from microarch_level.gate import gate_builds
-from microarch_level.levels import CatalogError, installed_json_path, installed_version
-from microarch_level.power import build_power_catalog, load_power_catalog
-from microarch_level.snippet import meta_yaml, parse_levels, recipe_v1
-from microarch_level.spelling import UnknownName, normalize_any
+
+from microarch_level.catalog.families import FAMILIES, FLAGS, GATE, OVERRIDE, PPC64LE, X86_64
+from microarch_level.catalog.gate import gate_builds
+from microarch_level.catalog.levels import CatalogError, installed_json_path, installed_version
+from microarch_level.catalog.power import build_power_catalog, load_power_catalog
+from microarch_level.catalog.spelling import UnknownName, normalize_any
+from microarch_level.diagnostics.snippet import meta_yaml, parse_levels, recipe_v1
 
 CATALOG = load_power_catalog()
 

@@ -19,10 +19,10 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import SHARED
-from microarch_level.families import GATE
 from refusal import ARCHSPEC, NOT_LOADED, OTHER, classify
+
+from microarch_level.catalog.families import GATE
 
 REAL = SHARED / "solver-errors-real"
 CAPTURES = sorted(p for p in REAL.glob("*") if p.name != "README.md") if REAL.is_dir() else []
@@ -106,7 +106,7 @@ def test_condas_packages_not_found_is_channel_not_loaded():
 # --- rattler, real, from py-rattler here -----------------------------------------
 
 def rattler_text(channel: Path, spec: str, host: str) -> str:
-    from microarch_level.channel import Unsatisfiable, archspec_package, base_virtual_packages, solve
+    from microarch_level.feedstock.channel import Unsatisfiable, archspec_package, base_virtual_packages, solve
 
     with pytest.raises(Unsatisfiable) as failure:
         solve([channel], [spec], base_virtual_packages() + [archspec_package(host)])

@@ -16,15 +16,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import install_support as support
+import pytest
 import tool_runs
 from conftest import SHARED
-from microarch_level import runners, tools
-from microarch_level.levels import load_catalog
 from refusal import ARCHSPEC, classify
-from microarch_level.families import GATE
+
+from microarch_level.catalog.families import GATE
+from microarch_level.catalog.levels import load_catalog
+from microarch_level.tools import facts as tools
+from microarch_level.tools import runners
 
 CATALOG = load_catalog()
 ROOT = Path(__file__).resolve().parents[1]
@@ -305,7 +306,7 @@ def thresholds() -> set[str]:
 @pytest.mark.parametrize("threshold", sorted(thresholds()))
 def test_a_version_threshold_is_written_only_in_the_facts_table(threshold):
     exact = re.compile(rf"(?<![\d.]){re.escape(threshold)}(?!\.?\d)")
-    elsewhere = [path.name for path in sorted(PACKAGE.rglob("*")) if path.is_file() and path.name != "tools.py"
+    elsewhere = [path.name for path in sorted(PACKAGE.rglob("*")) if path.is_file() and path.name != "facts.py"
                  and path.suffix in (".py", ".in") and exact.search(path.read_text(encoding="utf-8"))]
     assert elsewhere == []
 
@@ -325,20 +326,20 @@ def new_row(monkeypatch):
 
 
 def _doctor_label():
-    from microarch_level import doctor
+    from microarch_level.diagnostics import doctor
 
     return next(row["label"] for row in doctor.gather(CATALOG)["styles"] if row["style"] == "conda")
 
 
 def _matrix_legend():
-    from microarch_level import matrix
+    from microarch_level.diagnostics import matrix
 
     return matrix.render([], ["conda"], "plain")
 
 
 def _explain_style():
-    from microarch_level.diagnoses import reporting_style
-    from microarch_level.solver_text import parse
+    from microarch_level.diagnostics.diagnoses import reporting_style
+    from microarch_level.tools.solver_text import parse
 
     return reporting_style(parse("micromamba version : 3.1.0\nerror    libmamba Could not solve for environment specs\n"))
 

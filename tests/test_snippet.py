@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import SHARED, require_shared, run_cli
-from microarch_level.channel import archspec_package, base_virtual_packages, build_machine_cpu, solve
-from microarch_level.families import FLAGS, GATE, OVERRIDE
-from microarch_level.levels import LEVELS, load_catalog
-from microarch_level.snippet import OFFSET, meta_yaml, parse_levels, recipe_v1
+
+from microarch_level.catalog.families import FLAGS, GATE, OVERRIDE
+from microarch_level.catalog.levels import LEVELS, load_catalog
+from microarch_level.diagnostics.snippet import OFFSET, meta_yaml, parse_levels, recipe_v1
+from microarch_level.feedstock.channel import archspec_package, base_virtual_packages, build_machine_cpu, solve
 
 CATALOG = load_catalog()
 LEVELS_ASKED = [LEVELS[0], LEVELS[2], LEVELS[3]]  # 1, 3, 4: what conda-forge recommends
@@ -105,8 +105,7 @@ def assemble(text: str, directory: Path, *, flags_in: str = "host") -> Path:
 def build(recipe_dir: Path, output: Path, channel: Path, *, machine: str | None = None,
           platform: str = "linux-64") -> list[Path]:
     """Build every variant; the recipe's tests run for TESTED_LEVELS only, the others skip them."""
-    from rattler_build import (JinjaConfig, PlatformConfig, RenderConfig, Stage0Recipe, ToolConfiguration,
-                               VariantConfig)
+    from rattler_build import JinjaConfig, PlatformConfig, RenderConfig, Stage0Recipe, ToolConfiguration, VariantConfig
 
     if shutil.which("gcc") is None:
         pytest.skip("gcc not found on PATH: the demo recipe compiles C")

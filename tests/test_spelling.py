@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from conftest import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import run_cli
-from microarch_level.levels import LEVELS, load_catalog
-from microarch_level.spelling import Normalized, UnknownName, normalize
+from microarch_level.catalog.levels import LEVELS, load_catalog
+from microarch_level.catalog.spelling import Normalized, UnknownName, normalize
 
 CATALOG = load_catalog()
 NAMES = list(CATALOG.names)

@@ -4,8 +4,8 @@ How each tool is *run* is data in `DRIVERS` (its create command, channel and
 spec arguments, environment, where the new environment lands); what each
 *version* does (offline loading of local channels, CONDA_OVERRIDE_ARCHSPEC,
 the failure format, the style of its solve or lock-file solve) comes from
-microarch_level.tools.FACTS.  A tool's version is read once (`locate`, with
-microarch_level.runners, which `doctor` uses too), and `command_line` joins
+microarch_level.tools.facts.FACTS.  A tool's version is read once (`locate`, with
+microarch_level.tools.runners, which `doctor` uses too), and `command_line` joins
 the two into the exact argv, so the command each version gets is a pure,
 tested function.
 
@@ -36,11 +36,12 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import refusal
-from microarch_level.families import OVERRIDE
-from microarch_level.runners import RunnerError, env_var, find, tool_env, version
-from microarch_level.tools import JSON, STYLES, TOOLS, Style, ToolFacts, facts
-from microarch_level.tools import IGNORED, NAMES, VERBATIM  # noqa: F401  (the tests compare override modes with them)
-from microarch_level.tools import NO_OVERRIDE as NONE  # noqa: F401  (as above)
+
+from microarch_level.catalog.families import OVERRIDE
+from microarch_level.tools.facts import IGNORED, JSON, NAMES  # noqa: F401  (the tests compare override modes with them)
+from microarch_level.tools.facts import NO_OVERRIDE as NONE  # noqa: F401  (as above)
+from microarch_level.tools.facts import STYLES, TOOLS, VERBATIM, Style, ToolFacts, facts
+from microarch_level.tools.runners import RunnerError, env_var, find, tool_env, version
 
 TIMEOUT = 900.0
 

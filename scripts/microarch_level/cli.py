@@ -27,16 +27,15 @@ def _root(args) -> Path:
 
 
 def cmd_normalize(args) -> int:
-    from .spelling import normalize_any
+    from .catalog.spelling import normalize_any
 
     print(normalize_any(args.name, args.family, catalog_path(args), allow_level=not args.cpu))
     return 0
 
 
 def cmd_generate(args) -> int:
-    from .render import COMMAND, check, drift, render_all, write
-
-    from .families import catalogs
+    from .catalog.families import catalogs
+    from .feedstock.render import COMMAND, check, drift, render_all, write
 
     catalog = _catalog(args)
     files = render_all([c for _, c in catalogs(catalog_path(args))])
@@ -79,7 +78,7 @@ def _check_writable(root: Path, paths: list[str]) -> None:
 
 
 def cmd_build(args) -> int:
-    from .channel import build_channel
+    from .feedstock.channel import build_channel
 
     if not args.output:
         raise UsageError("--output is empty; give the channel's directory (default: build_artifacts)")
@@ -94,10 +93,10 @@ def cmd_build(args) -> int:
 # exposes HELP, add_arguments(parser) and run(args) -> exit status, and raises
 # errors.UsageError (or another errors.UserError) for bad input.
 MODULE_COMMANDS = {
-    "matrix": ("microarch_level.matrix", "which gate level each CPU sample installs under each tool"),
-    "doctor": ("microarch_level.doctor", "explain this machine's CPU and what each tool would install"),
-    "explain": ("microarch_level.explain", "explain a solver error about __archspec in plain words"),
-    "snippet": ("microarch_level.snippet", "print the recipe lines a downstream package needs"),
+    "matrix": ("microarch_level.diagnostics.matrix", "which gate level each CPU sample installs under each tool"),
+    "doctor": ("microarch_level.diagnostics.doctor", "explain this machine's CPU and what each tool would install"),
+    "explain": ("microarch_level.diagnostics.explain", "explain a solver error about __archspec in plain words"),
+    "snippet": ("microarch_level.diagnostics.snippet", "print the recipe lines a downstream package needs"),
 }
 
 
@@ -110,7 +109,7 @@ def catalog_path(args) -> Path | None:
 
 
 def _catalog(args):
-    from .levels import load_catalog
+    from .catalog.levels import load_catalog
 
     return load_catalog(catalog_path(args))
 
@@ -123,7 +122,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    from .families import FAMILIES
+    from .catalog.families import FAMILIES
 
     p = ArgumentParser(prog=PROG, description=__doc__)
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

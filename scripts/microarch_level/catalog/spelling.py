@@ -1,0 +1,210 @@
+"""One way to read a CPU or level name, whoever wrote it.
+
+People and tools spell the same CPU several ways: archspec and conda say
+`x86_64_v3`, mamba with bug #3222 said `x86_64-v3`, gcc and glibc say `x86-64-v3`,
+and people type `X86_64_V3`, `v3` or `3`.  `normalize` maps all of them to
+archspec's canonical name and its level, and rejects anything else with a
+suggestion.  Every place the project reads a name goes through it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from ..errors import UsageError
+from .levels import LEVELS, Catalog, CatalogError, load_catalog
+
+_SEPARATORS = re.compile(r"[-_\s]+")
+_LEVEL_SHORTHAND = re.compile(r"^(?:v|level)?([0-9]+)$")
+_SIGNED = re.compile(r"^\s*-\s*[0-9]+\s*$")
+_GCC_LEVEL_ONE = "x8664v1"  # gcc and glibc have no x86-64-v1, but people write it for level 1
+MAX_SHOWN = 60
+
+
+class UnknownName(UsageError):
+    """A name that is not an x86-64 CPU or level; the message is one line."""
+
+    def __init__(self, text: str, problem: str, suggestion: str | None = None):
+        self.text = text
+        self.suggestion = suggestion
+        hint = f"; did you mean '{suggestion}'?" if suggestion else ""
+        super().__init__(f"{problem}{hint}")
+
+
+@dataclass(frozen=True)
+class Normalized:
+    name: str
+    level: int
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.level}"
+
+
+def key(text: str) -> str:
+    """The spelling-independent form: lower case, no separators or whitespace."""
+    return _SEPARATORS.sub("", text.strip().lower())
+
+
+def _keys(catalog: Catalog) -> dict[str, str]:
+    table: dict[str, str] = {}
+    for name in catalog.names:
+        k = key(name)
+        if k in table:
+            raise CatalogError(f"archspec names '{table[k]}' and '{name}' differ only in spelling, "
+                               "so a name could not be read in any spelling")
+        table[k] = name
+    return table
+
+
+def printable(text: str) -> str:
+    """`text` made safe for a one-line message (control characters escaped, long text cut)."""
+    shown = text.encode("unicode_escape", errors="backslashreplace").decode("ascii")
+    return shown if len(shown) <= MAX_SHOWN else shown[:MAX_SHOWN] + "..."
+
+
+MIN_PREFIX = 3
+
+
+def _prefix_len(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def suggest(text: str, catalog: Catalog) -> str | None:
+    """The known name `text` most likely meant.
+
+    First the rule the activation scripts also use (they cannot run difflib):
+    the name sharing the longest prefix (at least MIN_PREFIX characters), then
+    the closest in length, then the newest.  Only when no name shares such a
+    prefix, difflib's closest match.
+    """
+    k = key(text)
+    keys = _keys(catalog)
+    scored = [
+        (_prefix_len(k, cand), -abs(len(cand) - len(k)), index, name)
+        for index, (cand, name) in enumerate(keys.items())
+    ]
+    best = max(scored)
+    if best[0] >= MIN_PREFIX:
+        return best[3]
+    close = difflib.get_close_matches(k, list(keys), n=1, cutoff=0.6)
+    return keys[close[0]] if close else None
+
+
+def normalize(text: str, catalog: Catalog | None = None, *, allow_level: bool = False) -> Normalized:
+    """The canonical archspec name and level of `text`.
+
+    `allow_level` accepts bare levels (`v3`, `3`, `level3`) where the context
+    is a level rather than a CPU (a pin, a CLI argument), never where a tool
+    would read the value as an archspec name (CONDA_OVERRIDE_ARCHSPEC).
+    """
+    catalog = catalog or load_catalog()
+    shown = printable(text)
+    k = key(text)
+    if not k:
+        raise UnknownName(text, "empty CPU name; expected an archspec name such as 'x86_64_v3'")
+    if _SIGNED.match(text):
+        raise UnknownName(text, f"'{shown}' is not an x86-64 level: levels are {LEVELS[0]} to {LEVELS[-1]}")
+    keys = _keys(catalog)
+    if k in keys:
+        name = keys[k]
+        return Normalized(name, catalog.level_of(name))
+    if k == _GCC_LEVEL_ONE:
+        level_one = catalog.generic_name(LEVELS[0])
+        if allow_level:
+            return Normalized(level_one, LEVELS[0])
+        raise UnknownName(text, f"'{shown}' is not an archspec name: archspec calls level 1 '{level_one}'",
+                          level_one)
+    shorthand = _LEVEL_SHORTHAND.match(k)
+    digits = shorthand.group(1) if shorthand else ""
+    # a number longer than any level is no level (and may be too long for int() to print)
+    level = int(digits) if 0 < len(digits) <= 6 else 10**6
+    if shorthand and allow_level:
+        if level in LEVELS:
+            name = catalog.generic_name(level)
+            return Normalized(name, level)
+        raise UnknownName(
+            text,
+            f"no x86-64 level {digits if len(digits) <= 6 else shown} in '{shown}': levels are {LEVELS[0]} to {LEVELS[-1]}",
+            f"v{min(max(level, LEVELS[0]), LEVELS[-1])}",
+        )
+    if shorthand:
+        guess = catalog.generic_name(level) if level in LEVELS else None
+        raise UnknownName(text, f"'{shown}' is a level, not an archspec CPU name", guess)
+    foreign = {key(n): (n, fam) for n, fam in catalog.foreign.items()}
+    if k in foreign:
+        name, family = foreign[k]
+        raise UnknownName(text, f"'{name}' is an {family} CPU, not an x86-64 one")
+    raise UnknownName(
+        text,
+        f"unknown x86-64 CPU name '{shown}' (archspec {catalog.archspec_version})",
+        suggest(text, catalog),
+    )
+
+
+_POWER_LEVEL = re.compile(r"^(?:level|power|pwr|p)?([0-9]+)(?:le)?$")
+
+
+def normalize_power(text: str, catalog: Catalog, *, allow_level: bool = False) -> Normalized:
+    """The canonical archspec name and level of `text` in a POWER family's catalog (levels = generations).
+
+    `POWER9`, `pwr9`, `9` are levels (gcc's, rustc's, /proc/cpuinfo's words),
+    accepted where the context is a level; as a CPU name (CONDA_OVERRIDE_ARCHSPEC)
+    a ppc64le host must say `power9le`: archspec's `power9` is big-endian ppc64.
+    """
+    shown = printable(text)
+    k = key(text)
+    if not k:
+        raise UnknownName(text, f"empty CPU name; expected an archspec name such as '{catalog.family}'")
+    keys = _keys(catalog)
+    if k in keys:
+        name = keys[k]
+        return Normalized(name, catalog.level_of(name))
+    low, high = catalog.levels[0], catalog.levels[-1]
+    shorthand = _POWER_LEVEL.match(k)
+    digits = shorthand.group(1) if shorthand else ""
+    level = int(digits) if 0 < len(digits) <= 6 else 10**6
+    named = next((n for n in catalog.names_at(level) if not catalog.is_generic(n)), None)
+    if shorthand and allow_level:
+        if level in catalog.levels and named:
+            return Normalized(named, level)
+        raise UnknownName(text, f"no {catalog.family} level {digits[:6]} in '{shown}': levels are {low} to {high}",
+                          str(min(max(level, low), high)))
+    if shorthand:
+        raise UnknownName(text, f"'{shown}' is a level, not the archspec name a {catalog.family} host reports", named)
+    raise UnknownName(text, f"unknown {catalog.family} CPU name '{shown}' (archspec {catalog.archspec_version})",
+                      suggest(text, catalog))
+
+
+def normalize_in(text: str, catalog: Catalog, *, allow_level: bool = False) -> Normalized:
+    """`normalize` by the rules of `catalog`'s family (x86-64's, or a POWER family's)."""
+    if catalog.family == load_catalog().family:
+        return normalize(text, catalog, allow_level=allow_level)
+    return normalize_power(text, catalog, allow_level=allow_level)
+
+
+def normalize_any(text: str, family: str | None = None, json_path=None, *,
+                  allow_level: bool = False) -> Normalized:
+    """`normalize` in the family asked for, or (family None) in x86-64 unless `text` is another
+    family's name or level spelling, where that family's reading is tried."""
+    from .families import FAMILIES, by_name
+
+    if family is not None:
+        return normalize_in(text, by_name(family).catalog(json_path), allow_level=allow_level)
+    try:
+        return normalize(text, FAMILIES[0].catalog(json_path), allow_level=allow_level)
+    except UnknownName as first:
+        for other in FAMILIES[1:]:
+            try:
+                return normalize_power(text, other.catalog(json_path), allow_level=allow_level)
+            except UnknownName as exc:
+                if key(text) in _keys(other.catalog(json_path)) or _POWER_LEVEL.match(key(text)) and \
+                        not _LEVEL_SHORTHAND.match(key(text)):
+                    raise exc from None
+        raise first from None

@@ -1,0 +1,180 @@
+"""Render a `doctor` report: aligned tables for a terminal, plain lines for pipes, or JSON.
+
+Plain mode prints one fact per line with a stable prefix (`cpu`, `style`,
+`tool`, `prefix`, `advice`) so it greps and diffs well; table mode is for
+reading.  Both come from the same report dict that --json prints.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..catalog.families import OVERRIDE as VARIABLE
+from ..terminal import escaped
+
+NONE = "-"
+
+
+def _span(levels: list[int]) -> str:
+    if not levels:
+        return "none"
+    if levels == list(range(levels[0], levels[-1] + 1)) and len(levels) > 1:
+        return f"{levels[0]}-{levels[-1]}"
+    return " ".join(str(x) for x in levels)
+
+
+def _proc(cpu: dict) -> tuple[str, str]:
+    p = cpu["proc_cpuinfo"]
+    if p["usable"] and p.get("generation"):
+        return f"{p['archspec_host']} (cpu: POWER{p['generation']})", str(p["level"])
+    if p["usable"]:
+        return f"{p['archspec_host']} ({p['flags']} flags)", str(p["level"])
+    return p["note"] or "unavailable", NONE
+
+
+def _glibc(cpu: dict) -> tuple[str, str]:
+    g = cpu["glibc"]
+    if g["available"]:
+        none = "no x86-64-v2+ hwcaps" if g["loader"].endswith("x86-64.so.2") else "no hwcaps above the baseline"
+        return (", ".join(g["supported"]) or none) + " supported", str(g["level"])
+    return g["note"] or "unavailable", NONE
+
+
+def _override(cpu: dict) -> tuple[str, str]:
+    o = cpu["override"]
+    if not o["set"]:
+        return "not set", NONE
+    if o["name"] is None:
+        return f"'{o['value']}': {o['problem']}", NONE
+    spelled = "" if o["name"] == o["value"] else f" (spelled '{o['value']}')"
+    return f"{o['name']}{spelled}", str(o["level"])
+
+
+def _cpu_level(cpu: dict) -> str:
+    if cpu["level"] is None:
+        return "unknown: no source could tell"
+    return f"{cpu['level']} (from {cpu['level_source']})"
+
+
+def _style_cells(row: dict) -> list[str]:
+    if row["error"]:
+        return [row["label"], "refuses", NONE, row["error"]]
+    reported = row["reported"] or "none"
+    via = {VARIABLE: f" via {VARIABLE}", "CPUID": " (CPUID)"}.get(row["source"], "")
+    return [row["label"], reported + via, str(row["installs"] or NONE), _span(row["installable"])]
+
+
+def _tool_cells(row: dict) -> list[str]:
+    if not row["found"]:
+        return [row["tool"], NONE, row.get("error") or "not found on PATH", NONE, ""]
+    if row.get("error") and "version" not in row:
+        return [row["tool"], NONE, row["error"], NONE, ""]
+    if row.get("error"):
+        return [row["tool"], row.get("version", NONE), row["error"], NONE, ""]
+    note = "; ".join(x for x in (row.get("advice"), row.get("note")) if x)
+    return [row["tool"], row["version"], row["reported"] or "none", str(row["installs"] or NONE), note]
+
+
+def _dependent(d: dict) -> str:
+    return f"{d['name']} {d['version']} {d['build']} ({d['requirement']})"
+
+
+def _prefix_line(env: dict) -> str:
+    if env["status"] == "unreadable":
+        records = "; ".join(f"{r['file']}: {r['problem']}" for r in env["gate_unreadable"])
+        return (f"{env['path']}: the gate's record cannot be read ({records}): which CPU level this environment "
+                f"needs is UNKNOWN")
+    if env["status"] == "other-family":
+        gates = ", ".join(f"{g['name']} {g['level']}" for g in env["other_gates"])
+        return (f"{env['path']}: {gates} installed: an environment for another CPU family, which doctor does not "
+                f"judge (it reads {env['family']} CPUs); on that machine the gate's activation guard checks the CPU")
+    if env["gate"] is None and env["dependents"]:
+        return (f"{env['path']}: no {env['gate_name']} record, but packages here require it: the environment is "
+                f"incomplete and their CPU level is unknown")
+    if env["gate"] is None:
+        return f"{env['path']}: no {env['gate_name']} installed: nothing here needs a particular CPU level"
+    gate = f"gate level {env['gate']['level']} ({env['gate']['build']})"
+    verdict = {"ok": "fine on this CPU", "too-high": "TOO HIGH for this CPU", "unknown": "this CPU's level is unknown"}
+    return f"{env['path']}: {gate}, CPU level {env['cpu_level'] or NONE}: {verdict[env['status']]}"
+
+
+def plain(report: dict) -> str:
+    cpu = report["cpu"]
+    lines = [f"archspec {report['archspec_version']}"]
+    lines += [f"cpu /proc/cpuinfo: {_proc(cpu)[0]}, level {_proc(cpu)[1]}",
+              f"cpu glibc: {_glibc(cpu)[0]}, level {_glibc(cpu)[1]}",
+              f"cpu {VARIABLE}: {_override(cpu)[0]}, level {_override(cpu)[1]}",
+              f"cpu level: {_cpu_level(cpu)}"]
+    lines += [f"cpu note: {n}" for n in cpu["notes"]]
+    for row in report["styles"]:
+        if row["error"]:
+            lines.append(f"style {row['label']}: refuses to run with {VARIABLE}: {row['error']}")
+            continue
+        label, reported, installs, span = _style_cells(row)
+        ignores = f"; ignores {VARIABLE}" if row["override"] == "ignored" else ""
+        lines.append(f"style {label}: __archspec {reported}; installs gate level {installs} (installable: {span})"
+                     + ignores + (f"; {row['note']}" if row["note"] else ""))
+    if report["tools_error"]:
+        lines.append(f"tool: cannot look for package managers: {report['tools_error']}")
+    for row in report["tools"]:
+        tool, version, reported, installs, note = _tool_cells(row)
+        if not row["found"] or row.get("error"):
+            lines.append(f"tool {tool}: {reported}")
+            continue
+        lines.append(f"tool {tool} {version}: __archspec {reported}; installs gate level {installs}"
+                     + (f"; {note}" if note else ""))
+    env = report.get("prefix")
+    if env:
+        lines.append(f"prefix {_prefix_line(env)}")
+        lines += [f"prefix needs the gate: {_dependent(d)}" for d in env["dependents"]]
+    lines += [f"advice: {a}" for a in report["advice"]]
+    return "\n".join(lines) + "\n"
+
+
+def _table(headers: list[str], rows: list[list[str]], indent: str = "  ") -> list[str]:
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    fmt = lambda r: indent + "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return [fmt(headers), indent + "  ".join("-" * w for w in widths), *(fmt(r) for r in rows)]
+
+
+def table(report: dict) -> str:
+    cpu = report["cpu"]
+    out = [f"microarch-level doctor (archspec {report['archspec_version']})", "", "This CPU"]
+    out += _table(["source", "sees", "level"], [["/proc/cpuinfo (archspec)", *_proc(cpu)],
+                                                ["glibc ld.so --help", *_glibc(cpu)],
+                                                [VARIABLE, *_override(cpu)]])
+    out.append(f"  => level {_cpu_level(cpu)}")
+    out += [f"  note: {n}" for n in cpu["notes"]]
+    out += ["", "What each package manager would report here, and the gate level it installs"]
+    out += _table(["tool family", "__archspec", "installs", "installable"],
+                  [_style_cells(r) for r in report["styles"]])
+    out += [f"  note ({r['style']}): {r['note']}" for r in report["styles"] if r["note"]]
+    ignoring = [r["style"] for r in report["styles"] if r["override"] == "ignored"]
+    if ignoring:
+        out.append(f"  ignore {VARIABLE}: {', '.join(ignoring)}")
+    out += ["", "Package managers on PATH"]
+    if report["tools_error"]:
+        out.append(f"  cannot look for them: {report['tools_error']}")
+    else:
+        out += _table(["tool", "version", "__archspec", "installs", "note"],
+                      [_tool_cells(r) for r in report["tools"]])
+    env = report.get("prefix")
+    if env:
+        out += ["", "Environment", f"  {_prefix_line(env)}"]
+        if env["dependents"]:
+            out += _table(["package", "version", "build", "requires"],
+                          [[d["name"], d["version"], d["build"], d["requirement"]] for d in env["dependents"]])
+    if report["advice"]:
+        out += ["", "Advice", *(f"  - {a}" for a in report["advice"])]
+    return "\n".join(out) + "\n"
+
+
+def render(report: dict, fmt: str) -> str:
+    """The report as `fmt`; text formats show control characters from the environment as escapes."""
+    if fmt == "json":
+        return json.dumps(report, indent=2) + "\n"  # json escapes control characters itself
+    if fmt == "table":
+        return table(escaped(report))
+    if fmt == "plain":
+        return plain(escaped(report))
+    raise ValueError(f"unknown format '{fmt}'")

@@ -1,0 +1,89 @@
+"""`explain` for a failure about the ppc64le gate (`_ppc64le-microarch-level`).
+
+A POWER solve fails for fewer reasons than an x86-64 one: the gate level
+asked for is a newer POWER generation than the CPU, the tool reported the bare
+machine `ppc64le` (mamba and micromamba: libmamba's get_archspec returns the
+platform's architecture for anything but x86-64, so only level 8 ever
+installs), or the CPU is a generation archspec or the channel does not know
+yet.  The CPU comes from the text (`__archspec=1=power9le`), else --cpu, else
+CONDA_OVERRIDE_ARCHSPEC in explain's environment; never this machine unless
+it is a POWER (explain usually runs where the solve failed).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..catalog.families import OVERRIDE as VARIABLE
+from ..catalog.families import PPC64LE
+from ..catalog.power import load_power_catalog
+from ..catalog.spelling import UnknownName, normalize_power
+from ..tools.solver_text import REPORTED, SolverText
+from .diagnoses import FROM_ENV, FROM_OPTION, FROM_TEXT, Diagnosis, Host
+
+_G = re.escape(PPC64LE.gate)
+# `_ppc64le-microarch-level ==10`, `=10`, `-10-5_power10le` (a file name), `10 would require`, `[version='>=10']`.
+LEVEL_MENTIONS = (re.compile(rf"{_G}\s*(?:==|=|>=)\s*(\d+)"), re.compile(rf"{_G}-(\d+)-\d+_"),
+                  re.compile(rf"{_G}\s+\[?(\d+)\]?\s+would require"), re.compile(rf"{_G}\[version='(?:==|>=)?(\d+)"))
+
+
+def concerns_power(text: str) -> bool:
+    return PPC64LE.gate in text
+
+
+def _host(reported: str, source: str) -> Host:
+    catalog = load_power_catalog()
+    try:
+        n = normalize_power(reported, catalog)
+        return Host(reported, source, n.name, n.level)
+    except UnknownName:
+        return Host(reported, source, None, None)
+
+
+def diagnose_power(text: str, facts: SolverText, cpu: str | None, environ) -> Diagnosis:
+    catalog = load_power_catalog()
+    requested = sorted({int(m.group(1)) for rx in LEVEL_MENTIONS for m in rx.finditer(text)} & set(catalog.levels))
+    seen = REPORTED.search(text)
+    host = (_host(seen.group(2), FROM_TEXT) if seen else _host(cpu, FROM_OPTION) if cpu
+            else _host(environ[VARIABLE], FROM_ENV) if environ.get(VARIABLE) else None)
+    need = min(requested) if requested else None
+    gate = PPC64LE.gate
+    if host is not None and host.reported == catalog.family and need and need > catalog.levels[0]:
+        d = Diagnosis(
+            "tool-report",
+            f"The solver saw __archspec '{catalog.family}', the bare machine name that mamba and micromamba report "
+            f"on every POWER CPU, so only {gate} {catalog.levels[0]} can install, whatever the CPU; the request "
+            f"needs level {need}.",
+            [f"solve with conda or pixi/rattler, which report archspec's name (e.g. power{need}le)",
+             f"or, on a POWER{need} or newer, set {VARIABLE}=power{need}le (mamba/micromamba 2.x)",
+             f"or pin '{gate}<={catalog.levels[0]}' to use the POWER8 builds"],
+            None, host, requested)
+    elif host is not None and host.level is None:
+        d = Diagnosis(
+            "cpu-too-new",
+            f"This CPU reports '{host.reported}', which archspec {catalog.archspec_version} does not know as a "
+            f"ppc64le CPU, so no build of {gate} above {catalog.levels[0]} lists it.",
+            [f"update {gate} from a channel built with a newer archspec",
+             f"meanwhile solve with {VARIABLE}=power{catalog.levels[-1]}le if the CPU is at least a "
+             f"POWER{catalog.levels[-1]}, or pin '{gate}<={catalog.levels[0]}'"],
+            None, host, requested)
+    elif host is not None and need and host.level < need:
+        d = Diagnosis(
+            "cpu-below",
+            f"The request needs ppc64le level {need} (POWER{need}), but this CPU ({host.name}) is level "
+            f"{host.level} (POWER{host.level}); programs built for it would crash with \"Illegal instruction\".",
+            [f"pin '{gate}<={host.level}' (or drop the pin: the solver picks the highest level this CPU runs)",
+             f"or run on a POWER{need} or newer"],
+            None, host, requested)
+    else:
+        d = Diagnosis(
+            "gate-unsatisfied" if host is not None else "cpu-not-shown",
+            f"The solver could not install {gate}{f' {need}' if need else ''}, which needs a POWER CPU of that "
+            "generation or newer" + ("." if host is not None else "; the text does not say which CPU it saw."),
+            ["run the solve with conda or pixi on the POWER machine, or pass --cpu NAME (e.g. power9le)"],
+            None, host, requested)
+    d.tool = str(facts.tool) if facts.tool else None
+    if not seen:
+        d.notes.append("the text does not show which CPU (__archspec) the solver saw"
+                       + (f"; this diagnosis uses {host.source}: '{host.reported}'" if host else ""))
+    return d

@@ -1,0 +1,212 @@
+"""This machine's CPU as each source sees it: /proc/cpuinfo, glibc, the override.
+
+On x86-64 /proc/cpuinfo's flags and the x86-64 loader; on POWER (`family` given,
+from platform.machine() in doctor) the first processor's `cpu : POWERn` line,
+read by archspec's rule, and the ppc64le loader /lib64/ld64.so.2.
+
+The sources can disagree (a hypervisor hiding a flag, a sample mounted over
+/proc/cpuinfo, an override copied from another machine), and each tool trusts
+a different one, so `doctor` shows them side by side instead of picking one.
+Every probe returns a result, never raises: a missing source is a finding.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..catalog.families import OVERRIDE as VARIABLE
+from ..catalog.levels import FAMILY, Catalog
+from ..runtime import guard_power
+from ..tools.overrides import meaning
+from . import cpuinfo
+
+LOADER = Path("/lib64/ld-linux-x86-64.so.2")
+POWER_LOADER = Path(guard_power.LOADER)
+LOADER_TIMEOUT = 20  # seconds; the loader answers at once, qemu-emulated in a fraction of that
+
+
+@dataclass(frozen=True)
+class ProcSource:
+    """/proc/cpuinfo as archspec reads it."""
+
+    readable: bool
+    flags: int = 0
+    host: str | None = None          # archspec.cpu.host().name
+    level: int | None = None         # the catalog's level of `host`
+    flags_level: int | None = None   # the level the flags alone reach (the guard's rule)
+    note: str | None = None
+    generation: int | None = None    # POWER: the generation in the `cpu` line (None elsewhere)
+
+    @property
+    def usable(self) -> bool:
+        return self.readable and (self.flags > 0 or bool(self.generation)) and self.level is not None
+
+
+@dataclass(frozen=True)
+class GlibcSource:
+    """glibc's own CPUID-based view: the hwcaps levels `ld.so --help` calls supported."""
+
+    available: bool
+    loader: str
+    supported: tuple[str, ...] = ()
+    level: int | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class OverrideSource:
+    value: str | None                # None: not set
+    name: str | None = None
+    level: int | None = None
+    problem: str | None = None
+
+    @property
+    def set(self) -> bool:
+        return self.value is not None
+
+
+@dataclass(frozen=True)
+class Cpu:
+    proc: ProcSource
+    glibc: GlibcSource
+    override: OverrideSource
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def level(self) -> int | None:
+        """The hardware's level: /proc/cpuinfo when it has flags, else glibc; None when neither."""
+        if self.proc.usable:
+            return self.proc.level
+        return self.glibc.level
+
+    @property
+    def level_source(self) -> str | None:
+        if self.proc.usable:
+            return "/proc/cpuinfo"
+        if self.glibc.level is not None:
+            return "glibc"
+        return None
+
+
+def probe_proc(catalog: Catalog, path: Path = cpuinfo.PROC_CPUINFO) -> ProcSource:
+    flags = cpuinfo.read_flags(path)
+    host = archspec_host()
+    level = catalog.names.get(host) if host else None
+    if flags is None:
+        return ProcSource(False, host=host, level=level,
+                          note=f"{path} cannot be read; archspec falls back to '{host}'")
+    if not flags:
+        return ProcSource(True, 0, host=host, level=level,
+                          note=f"{path} lists no CPU flags; archspec falls back to '{host}'")
+    note = None
+    if host is not None and level is None:
+        note = f"archspec names this CPU '{host}', which is not an x86-64 name in archspec {catalog.archspec_version}"
+    return ProcSource(True, len(flags), host=host, level=level, flags_level=catalog.level_from_flags(flags), note=note)
+
+
+def probe_power_proc(catalog: Catalog, path: Path = cpuinfo.PROC_CPUINFO) -> ProcSource:
+    """A POWER /proc/cpuinfo: its generation and archspec's name for it (power.host_name)."""
+    from ..catalog.power import host_name
+    from .cpuinfo import cpuinfo_generation
+
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ProcSource(False, host=catalog.family, note=f"{path} cannot be read; archspec falls back to "
+                                                            f"'{catalog.family}'")
+    generation = cpuinfo_generation(text)
+    host = host_name(catalog, generation)
+    if not generation:
+        return ProcSource(True, host=host, note=f"{path} names no POWER generation in its cpu line; archspec "
+                                                f"falls back to '{host}'")
+    level, note = catalog.names[host], None
+    if generation < catalog.levels[0]:
+        level = generation
+        note = f"POWER{generation} is below the {catalog.family} baseline POWER{catalog.levels[0]}"
+    elif generation > level:
+        note = f"archspec {catalog.archspec_version} knows no POWER{generation}: it calls this CPU '{host}'"
+    return ProcSource(True, host=host, level=level, note=note, generation=generation)
+
+
+def archspec_host() -> str | None:
+    """archspec's name for this host (archspec caches it for the life of the process)."""
+    try:
+        import archspec.cpu
+
+        with warnings.catch_warnings():  # archspec warns, then falls back, when /proc/cpuinfo is missing
+            warnings.simplefilter("ignore")
+            return archspec.cpu.host().name
+    except Exception:  # archspec raises its own types on odd hosts; a missing answer is the finding
+        return None
+
+
+_HWCAP = re.compile(r"^\s*(\S+) \(supported, searched\)\s*$", re.MULTILINE)
+
+
+def parse_loader_help(text: str, catalog: Catalog) -> tuple[tuple[str, ...], int | None]:
+    """The supported glibc-hwcaps names in `ld.so --help` output and the level they reach.
+
+    The hwcaps subdirectory names are gcc's -march names of the levels
+    (`x86-64-v3`); output that lists the hwcaps section but none of them
+    supported means level 1, output without that section means no answer.
+    """
+    by_march = {catalog.march[lv]: lv for lv in catalog.levels[1:]}
+    supported = tuple(m.group(1) for m in _HWCAP.finditer(text) if m.group(1) in by_march)
+    if supported:
+        return supported, max(by_march[s] for s in supported)
+    if "glibc-hwcaps" in text:
+        return supported, catalog.levels[0]
+    return supported, None
+
+
+def probe_glibc(catalog: Catalog, command: list[str] | None = None) -> GlibcSource:
+    """Run the dynamic loader's --help (optionally under an emulator given in `command`)."""
+    command = command or [str(LOADER)]
+    loader = command[-1]
+    try:
+        out = subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=LOADER_TIMEOUT,
+                             env={"PATH": os.environ.get("PATH", ""), "LC_ALL": "C"})
+    except (OSError, subprocess.SubprocessError) as exc:
+        return GlibcSource(False, loader, note=f"cannot run {loader} --help: {exc.__class__.__name__}")
+    supported, level = parse_loader_help(out.stdout, catalog)
+    if level is None:
+        return GlibcSource(False, loader, note=f"{loader} --help lists no glibc-hwcaps (glibc older than 2.33?)")
+    return GlibcSource(True, loader, supported, level)
+
+
+def probe_override(catalog: Catalog, environ: dict[str, str] | None = None) -> OverrideSource:
+    env = os.environ if environ is None else environ
+    value = env.get(VARIABLE)
+    if value is None:
+        return OverrideSource(None)
+    if value == "":
+        return OverrideSource("", problem="empty: conda and rattler then report no __archspec")
+    name, problem = meaning(value, catalog)
+    if name is None:
+        return OverrideSource(value, problem=problem)
+    return OverrideSource(value, name.name, name.level)
+
+
+def probe(catalog: Catalog) -> Cpu:
+    """The CPU of this machine, whose family is `catalog`'s."""
+    if catalog.family != FAMILY:
+        cpu = Cpu(probe_power_proc(catalog), probe_glibc(catalog, [str(POWER_LOADER)]), probe_override(catalog))
+        p, g = cpu.proc, cpu.glibc
+        if p.usable and g.level is not None and p.level != g.level:
+            cpu.notes.append(f"/proc/cpuinfo says level {p.level} but glibc says level {g.level}")
+        return cpu
+    cpu = Cpu(probe_proc(catalog), probe_glibc(catalog), probe_override(catalog))
+    p, g = cpu.proc, cpu.glibc
+    if p.usable and g.level is not None and p.level != g.level:
+        cpu.notes.append(f"/proc/cpuinfo says level {p.level} but glibc (which executes CPUID) says level "
+                         f"{g.level}: tools reading /proc/cpuinfo (conda, rattler, pixi) and tools executing "
+                         f"CPUID (mamba) see different CPUs here")
+    if p.usable and p.flags_level is not None and p.flags_level != p.level:
+        cpu.notes.append(f"archspec calls this CPU '{p.host}' (level {p.level}) although its flags reach "
+                         f"level {p.flags_level}")
+    return cpu

@@ -1,0 +1,136 @@
+"""Render the activation scripts of both packages: archspec's tables as data for their templates.
+
+Each script is one whole-script Jinja template per shell (templates/*.in, rendered
+by shell_template.render) holding all of its shell syntax; this module only
+computes what must come from archspec (names, keys and levels, level features in
+kernel order, the gcc CPU names glibc prints), so the shells never carry a
+hand-typed list.  Scripts are rendered once per level, laid out as they are
+installed (`<package>/<level>/etc/conda/...`); only `@PREFIX@` is left for the
+recipe's install script, where a script must name a sibling file.
+"""
+
+from __future__ import annotations
+
+from ..catalog.families import GATE
+from ..catalog.levels import LEVELS, Catalog
+from ..catalog.spelling import MIN_PREFIX, key
+from .shell_template import render
+
+GUARD_FILE = "etc/conda/activate.d/{gate}_guard.{shell}"
+GUARD_RARE_FISH = f"share/{GATE}/guard-rare.fish"
+GUARD_QUICK_ZSH = f"share/{GATE}/guard-quick.zsh"
+GUARD_OFF_VAR = "MICROARCH_LEVEL_GUARD"
+# The guards read CONDA_OVERRIDE_ARCHSPEC only up to this length: longer than any
+# spelling of a CPU name, short enough that their character loops stay instant.
+MAX_OVERRIDE = 64
+
+# Where Linux prints each level feature in /proc/cpuinfo: (word, bit) in
+# arch/x86/include/asm/cpufeatures.h; the kernel prints flags in that order.
+# Checked against real samples by tests/test_guard_patterns.py.
+KERNEL_FLAG_POSITION = {
+    "mmx": (0, 23), "sse": (0, 25), "sse2": (0, 26),
+    "ssse3": (4, 9), "fma": (4, 12), "cx16": (4, 13), "sse4_1": (4, 19), "sse4_2": (4, 20),
+    "movbe": (4, 22), "popcnt": (4, 23), "xsave": (4, 26), "avx": (4, 28), "f16c": (4, 29),
+    "lahf_lm": (6, 0), "abm": (6, 5),
+    "bmi1": (9, 3), "avx2": (9, 5), "bmi2": (9, 8), "avx512f": (9, 16), "avx512dq": (9, 17),
+    "avx512cd": (9, 28), "avx512bw": (9, 30), "avx512vl": (9, 31),
+}
+
+
+def ordered_glob(features: list[str]) -> str:
+    """One shell/fnmatch pattern matching a ` flags ` string holding every feature, in kernel order.
+
+    Features on consecutive bits are printed next to each other, so they form one
+    literal run, and each run starts with a space.  A run's last word may begin a
+    longer flag (mmx: mmxext, xsave: xsaveopt), but every such flag is printed after
+    the next run, so it cannot stand in for the feature.  A line in another order
+    does not match, and the guards then check each feature on its own: the pattern
+    may miss, never lie.
+    """
+    unknown = sorted(set(features) - set(KERNEL_FLAG_POSITION))
+    if unknown:
+        raise ValueError(f"no kernel position for level feature(s) {', '.join(unknown)}: "
+                         "add them to activation.KERNEL_FLAG_POSITION")
+    runs: list[list[str]] = []
+    last = None
+    for f in sorted(features, key=KERNEL_FLAG_POSITION.__getitem__):
+        word, bit = KERNEL_FLAG_POSITION[f]
+        if runs and last == (word, bit - 1):
+            runs[-1].append(f)
+        else:
+            runs.append([f])
+        last = (word, bit)
+    pieces = [" " + " ".join(r) for r in runs]
+    return "*" + "*".join(f'"{p}"' for p in pieces) + "*"
+
+
+def guard_tables(catalog: Catalog, a_label: str) -> dict:
+    """The archspec tables every gate's guards share, as data for their templates.
+
+    `hwcaps`: (level, gcc CPU name) from the highest level down, what glibc's
+    `ld.so --help` marks "supported" (templates/glibc-hwcaps.<shell>.in), and
+    the `baseline` level glibc implies by listing hwcaps at all.
+    `override_names`: (key, archspec name, level) for reading CONDA_OVERRIDE_ARCHSPEC
+    (templates/override.<shell>.in): one code for every family, any spelling
+    (spelling.key: '-', '_' and blanks dropped, either case), read up to
+    `max_override` characters, "did you mean" from `min_prefix` shared characters;
+    `a_label` names the family in messages ("an x86-64").
+    """
+    return {
+        "archspec_version": catalog.archspec_version,
+        "hwcaps": [(lv, catalog.march[lv]) for lv in reversed(catalog.levels[1:])],
+        "baseline": catalog.levels[0],
+        "override_names": [(key(n), n, lv) for n, lv in catalog.names.items()],
+        "a_label": a_label,
+        "max_override": MAX_OVERRIDE,
+        "min_prefix": MIN_PREFIX,
+    }
+
+
+def render_scripts(catalog: Catalog, header: str, family=None) -> dict[str, str]:
+    """Every activation script of a family's two packages, keyed `<package>/<level>/<installed path>`."""
+    from ..catalog.families import X86_64
+    from .flag_scripts import FlagRenderer
+
+    family = family or X86_64
+    out: dict[str, str] = {}
+    if family is X86_64:
+        out.update(_x86_guards(catalog, header, family))
+    else:
+        from .guard_power import render_guards
+
+        out.update(render_guards(catalog, family, header))
+    flags = FlagRenderer(catalog, family)
+    for level in catalog.levels:
+        for path, text in flags.render(level, header).items():
+            out[f"{family.flags}/{level}/{path}"] = text
+    return out
+
+
+def _x86_guards(catalog: Catalog, header: str, family) -> dict[str, str]:
+    """The x86-64 gate's guards: level features from /proc/cpuinfo's flags line."""
+    out: dict[str, str] = {}
+    for level in LEVELS[1:]:
+        features = [f for lv in range(2, level + 1) for f in catalog.new_features(lv)]
+        data = {
+            **guard_tables(catalog, family.a_label),
+            "header": header,
+            "gate": GATE,
+            "level": level,
+            "max_level": LEVELS[-1],
+            "features": features,
+            "leveled_features": [(lv, f) for lv in LEVELS[1:] for f in catalog.new_features(lv)],
+            "ordered_glob": ordered_glob(features),
+            "guard_quick_zsh": GUARD_QUICK_ZSH,
+            "guard_name": GUARD_FILE.format(gate=GATE, shell="sh").rsplit("/", 1)[1],
+        }
+        base = f"{GATE}/{level}/"
+        for path, template in (
+            (GUARD_FILE.format(gate=GATE, shell="sh"), "guard.sh.in"),
+            (GUARD_QUICK_ZSH, "guard-quick.zsh.in"),
+            (GUARD_FILE.format(gate=GATE, shell="fish"), "guard.fish.in"),
+            (GUARD_RARE_FISH, "guard-rare.fish.in"),
+            (GUARD_FILE.format(gate=GATE, shell="csh"), "guard.csh.in"),
+        ):
+            out[base + path] = render(template, **data)
+    return out

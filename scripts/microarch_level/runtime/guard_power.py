@@ -1,0 +1,34 @@
+"""Render the runtime guards of a POWER gate (`_ppc64le-microarch-level`) from archspec data.
+
+A POWER CPU tells its generation in one place, the `cpu` line of
+/proc/cpuinfo, so these guards read that line where the x86-64 guards check
+level features in the flags line; what they say and promise is the same.  The
+data passed to their templates (templates/guard-power.<shell>.in) comes from
+the catalog: the gcc names glibc prints as hwcaps (`power10 (supported,
+searched)`) and the archspec names an override may give.  The override is read
+by the x86-64 guard's own template (templates/override.<shell>.in: any
+spelling, "did you mean").  csh sources the POSIX guard, with the x86-64
+family's csh template.
+"""
+
+from __future__ import annotations
+
+from ..catalog.families import Family
+from ..catalog.levels import Catalog
+from .activation import GUARD_FILE, guard_tables
+from .shell_template import render
+
+# The ppc64le ELFv2 dynamic loader (glibc's name on ppc64le; absent elsewhere).
+LOADER = "/lib64/ld64.so.2"
+
+
+def render_guards(catalog: Catalog, family: Family, header: str) -> dict[str, str]:
+    """The guards of every gate level above the baseline, keyed `<gate>/<level>/<installed path>`."""
+    out: dict[str, str] = {}
+    for level in catalog.levels[1:]:
+        data = {**guard_tables(catalog, family.a_label), "header": header, "level": level,
+                "gate": family.gate, "label": family.label, "loader": LOADER}
+        base = f"{family.gate}/{level}/"
+        for shell, template in (("sh", "guard-power.sh.in"), ("fish", "guard-power.fish.in"), ("csh", "guard.csh.in")):
+            out[base + GUARD_FILE.format(gate=family.gate, shell=shell)] = render(template, **data)
+    return out

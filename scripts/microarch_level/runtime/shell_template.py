@@ -1,0 +1,43 @@
+"""Render one activation script from its whole-script Jinja template and plain data.
+
+Every piece of shell syntax -- each `case` arm, `if` chain, indentation and
+quoting -- is in `templates/*.in`; Python hands them only data (names, levels,
+features, gcc CPU names, patterns).  A reader follows one file per script and
+shell, and a table that grows with archspec grows by a Jinja loop in it.
+
+Delimiters: Jinja's defaults clash with shell.  `{# #}` is in `${#var}` and
+`${#}`, and `{{ }}` cannot fill a name inside a parameter expansion: the
+template text `${{{ name }}-}` is lexed as `${{` + `{ name }}`, a syntax error.
+So statements are `<% ... %>`, expressions `<@ ... @>` and comments
+`<# ... #>`: no shell construct contains any of the six strings, and
+tests/test_generate.py renders every script and checks that none survives.
+`StrictUndefined` turns a misspelt name into an error instead of an empty string.
+"""
+
+from __future__ import annotations
+
+import jinja2
+
+DELIMITERS = {
+    "block_start_string": "<%",
+    "block_end_string": "%>",
+    "variable_start_string": "<@",
+    "variable_end_string": "@>",
+    "comment_start_string": "<#",
+    "comment_end_string": "#>",
+}
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader(__package__, "templates"),
+    undefined=jinja2.StrictUndefined,
+    autoescape=False,  # shell, not HTML: the templates quote for their shell
+    keep_trailing_newline=True,
+    trim_blocks=True,  # a line holding only `<% ... %>` leaves no line behind
+    lstrip_blocks=True,
+    **DELIMITERS,
+)
+
+
+def render(template: str, **data) -> str:
+    """The text of `templates/<template>` filled with `data`."""
+    return _ENV.get_template(template).render(**data)
