@@ -120,7 +120,7 @@ SEQUENCES = {
 # What each variable must hold.
 
 def token(var: FlagVar, level: int, profile: Profile) -> str | None:
-    return var.token(profile.catalog.march[level], level, profile.catalog, profile.family)
+    return var.token(level, profile.catalog, profile.family)
 
 
 def with_token(var: FlagVar, value: str | None, rank: int | None, profile: Profile) -> str | None:

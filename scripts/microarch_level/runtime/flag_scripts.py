@@ -89,14 +89,10 @@ REMOVE_FILE = "share/{package}/flags-remove.{shell}"
 REPORT_FILE = "share/{package}/flags-report.{shell}"
 RARE_ACTIVATE_FILE = "share/{package}/flags-activate.sh"
 STATE_PREFIX = X86_64.state_prefix
-# What each installed script does: remove the remembered token, and maybe add this level's.
-ROLES = {
-    FLAGS_FIRST_FILE: ("first", False),
-    FLAGS_FILE.replace("{kind}", "activate"): ("activate", True),
-    FLAGS_FILE.replace("{kind}", "deactivate"): ("deactivate", False),
-}
-# The POSIX and fish scripts: (installed path, template, role); fish has no separate
-# rare activation (its activate.d script tests each variable inline).
+# The three installed scripts of every shell: (installed path, POSIX/fish template, role).
+# Each removes the remembered token; only the "activate" one adds this level's.  csh
+# renders all three from flags.csh.in; fish has no separate rare activation (its
+# activate.d script tests each variable inline).
 _COMMON_PATH = (
     (FLAGS_FIRST_FILE, "flags-first.{shell}.in", "first"),
     (FLAGS_FILE.replace("{kind}", "activate"), "flags-activate.{shell}.in", "activate"),
@@ -133,20 +129,19 @@ class FlagVar:
     kind: str
     only_if_set: bool = False
 
-    def token(self, march: str, level: int, catalog: Catalog | None = None, family: Family = X86_64) -> str | None:
-        levels = catalog.levels if catalog is not None else (1,)
+    def token(self, level: int, catalog: Catalog, family: Family) -> str | None:
+        """What `level` adds to this variable (None: nothing), with the catalog's gcc CPU name."""
+        march = catalog.march[level]
         if self.kind == "march":
-            return (catalog.flag_template if catalog is not None else "-march={name}").format(name=march)
+            return catalog.flag_template.format(name=march)
         if self.kind == "rust":
-            return None if level == levels[0] else f"-C target-cpu={family.rust_cpu.format(march=march, level=level)}"
+            if level == catalog.levels[0]:
+                return None
+            return f"-C target-cpu={family.rust_cpu.format(march=march, level=level)}"
         return family.go_value.format(level=level)
 
     def marker_of(self, family: Family) -> str:
         return family.state_prefix + self.name
-
-    @property
-    def marker(self) -> str:
-        return self.marker_of(X86_64)
 
 
 def flag_vars(family: Family) -> tuple[FlagVar, ...]:
@@ -165,9 +160,6 @@ def flag_vars(family: Family) -> tuple[FlagVar, ...]:
 
 
 FLAG_VARS = flag_vars(X86_64)
-APPENDED = tuple(v for v in FLAG_VARS if v.kind != "go")
-GO = next(v for v in FLAG_VARS if v.kind == "go")
-GO_WAS = GO.marker + "_WAS"
 
 
 @dataclass(frozen=True)
@@ -196,7 +188,7 @@ class FlagRenderer:
         self.go = next(v for v in self.vars if v.kind == "go")
 
     def token(self, var: FlagVar, level: int) -> str | None:
-        return var.token(self.catalog.march[level], level, self.catalog, self.family)
+        return var.token(level, self.catalog, self.family)
 
     def tokens(self, var: FlagVar) -> dict[int, str]:
         """level -> the token `var` gets at that level (levels that add nothing left out)."""
@@ -280,9 +272,9 @@ class FlagRenderer:
             for path, template, role in SCRIPTS[shell]:
                 out[path.format(shell=shell, package=package)] = render(
                     template.format(shell=shell), **data, **files, role=ROLE_TEXT.get(role))
-        for path, (role, adds) in ROLES.items():
+        for path, _, role in _COMMON_PATH:
             out[path.format(shell="csh", package=package)] = render(
-                "flags.csh.in", **data, role=ROLE_TEXT[role], adds=adds)
+                "flags.csh.in", **data, role=ROLE_TEXT[role], adds=role == "activate")
         return out
 
 
