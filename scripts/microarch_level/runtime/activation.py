@@ -109,28 +109,27 @@ def render_scripts(catalog: Catalog, header: str, family=None) -> dict[str, str]
 
 def _x86_guards(catalog: Catalog, header: str, family) -> dict[str, str]:
     """The x86-64 gate's guards: level features from /proc/cpuinfo's flags line."""
+    sh_guard = GUARD_FILE.format(gate=GATE, shell="sh")
+    scripts = (
+        (sh_guard, "guard.sh.in"),
+        (GUARD_QUICK_ZSH, "guard-quick.zsh.in"),
+        (GUARD_FILE.format(gate=GATE, shell="fish"), "guard.fish.in"),
+        (GUARD_RARE_FISH, "guard-rare.fish.in"),
+        (GUARD_FILE.format(gate=GATE, shell="csh"), "guard.csh.in"),
+    )
+    shared = {
+        **guard_tables(catalog, family.a_label),
+        "header": header,
+        "gate": GATE,
+        "max_level": LEVELS[-1],
+        "leveled_features": [(lv, f) for lv in LEVELS[1:] for f in catalog.new_features(lv)],
+        "guard_quick_zsh": GUARD_QUICK_ZSH,
+        "guard_name": sh_guard.rsplit("/", 1)[1],
+    }
     out: dict[str, str] = {}
     for level in LEVELS[1:]:
-        features = [f for lv in range(2, level + 1) for f in catalog.new_features(lv)]
-        data = {
-            **guard_tables(catalog, family.a_label),
-            "header": header,
-            "gate": GATE,
-            "level": level,
-            "max_level": LEVELS[-1],
-            "features": features,
-            "leveled_features": [(lv, f) for lv in LEVELS[1:] for f in catalog.new_features(lv)],
-            "ordered_glob": ordered_glob(features),
-            "guard_quick_zsh": GUARD_QUICK_ZSH,
-            "guard_name": GUARD_FILE.format(gate=GATE, shell="sh").rsplit("/", 1)[1],
-        }
-        base = f"{GATE}/{level}/"
-        for path, template in (
-            (GUARD_FILE.format(gate=GATE, shell="sh"), "guard.sh.in"),
-            (GUARD_QUICK_ZSH, "guard-quick.zsh.in"),
-            (GUARD_FILE.format(gate=GATE, shell="fish"), "guard.fish.in"),
-            (GUARD_RARE_FISH, "guard-rare.fish.in"),
-            (GUARD_FILE.format(gate=GATE, shell="csh"), "guard.csh.in"),
-        ):
-            out[base + path] = render(template, **data)
+        features = [f for lv in LEVELS[1:] if lv <= level for f in catalog.new_features(lv)]
+        data = {**shared, "level": level, "features": features, "ordered_glob": ordered_glob(features)}
+        for path, template in scripts:
+            out[f"{GATE}/{level}/{path}"] = render(template, **data)
     return out
