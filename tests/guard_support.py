@@ -62,6 +62,14 @@ def expect_alive(result):
     assert "next=1" in result.stdout, (result.stdout, result.stderr)
 
 
+def expect_only_the_warning(stderr: str, warned: bool):
+    """Every line on stderr belongs to the guard's warning (no shell complaint beside it),
+    and there is a warning exactly when `warned`."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert all(line.startswith((f"{GATE}: warning:", "  ")) for line in lines), stderr
+    assert bool(lines) == warned, stderr
+
+
 def expect_warning_exactly_below(result, warning: str, gate: str, level: int, cpu_level: int):
     """The guard of a level-`level` gate on a level-`cpu_level` CPU read from /proc/cpuinfo:
     one warning with the cause and the pin when the CPU is older, silence otherwise."""
