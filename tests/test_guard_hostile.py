@@ -145,3 +145,15 @@ def test_bash_and_zsh_variables_in_the_environment_do_not_lead_another_shell_int
     result = run(sh, activate(sh, installed(3)), env=base_env(**SPOOFED), cpuinfo=cpuinfo_at(cpu_level))
     expect_alive(result)
     expect_only_the_warning(result.stderr, warned=cpu_level < 3)
+
+
+@pytest.mark.parametrize("cpu_level", [2, 4], ids=["warns", "quiet"])
+@pytest.mark.parametrize("shell_name", [s for s in POSIX if s != "ksh93"])
+def test_a_ksh93_version_in_the_environment_only_slows_another_shell(installed, cpuinfo_at, shell_name, cpu_level):
+    """ksh93's check (cutting the flags line up to each run of features) is plain POSIX syntax:
+    a shell led into it by an exported KSH_VERSION gets the same answer, more slowly."""
+    sh = shell(shell_name)
+    result = run(sh, activate(sh, installed(3)), env=base_env(KSH_VERSION="Version AJM 93u+m/1.0.4 2022-10-22"),
+                 cpuinfo=cpuinfo_at(cpu_level))
+    expect_alive(result)
+    expect_only_the_warning(result.stderr, warned=cpu_level < 3)

@@ -18,6 +18,7 @@ from .shell_template import render
 
 GUARD_FILE = "etc/conda/activate.d/{gate}_guard.{shell}"
 GUARD_RARE_FISH = f"share/{GATE}/guard-rare.fish"
+GUARD_RARE_SH = f"share/{GATE}/guard-rare.sh"
 GUARD_QUICK_ZSH = f"share/{GATE}/guard-quick.zsh"
 GUARD_OFF_VAR = "MICROARCH_LEVEL_GUARD"
 # The guards read CONDA_OVERRIDE_ARCHSPEC only up to this length: longer than any
@@ -37,15 +38,11 @@ KERNEL_FLAG_POSITION = {
 }
 
 
-def ordered_glob(features: list[str]) -> str:
-    """One shell/fnmatch pattern matching a ` flags ` string holding every feature, in kernel order.
+def kernel_runs(features: list[str]) -> list[str]:
+    """The features in the order Linux prints them, those on consecutive bits joined into one run.
 
-    Features on consecutive bits are printed next to each other, so they form one
-    literal run, and each run starts with a space.  A run's last word may begin a
-    longer flag (mmx: mmxext, xsave: xsaveopt), but every such flag is printed after
-    the next run, so it cannot stand in for the feature.  A line in another order
-    does not match, and the guards then check each feature on its own: the pattern
-    may miss, never lie.
+    Features on consecutive bits are printed next to each other, so a run is one
+    literal string of the flags line.
     """
     unknown = sorted(set(features) - set(KERNEL_FLAG_POSITION))
     if unknown:
@@ -60,8 +57,19 @@ def ordered_glob(features: list[str]) -> str:
         else:
             runs.append([f])
         last = (word, bit)
-    pieces = [" " + " ".join(r) for r in runs]
-    return "*" + "*".join(f'"{p}"' for p in pieces) + "*"
+    return [" ".join(r) for r in runs]
+
+
+def ordered_glob(features: list[str]) -> str:
+    """One shell/fnmatch pattern matching a ` flags ` string holding every feature, in kernel order.
+
+    Each run (kernel_runs) starts with a space.  A run's last word may begin a
+    longer flag (mmx: mmxext, xsave: xsaveopt), but every such flag is printed after
+    the next run, so it cannot stand in for the feature.  A line in another order
+    does not match, and the guards then check each feature on its own: the pattern
+    may miss, never lie.
+    """
+    return "*" + "*".join(f'" {run}"' for run in kernel_runs(features)) + "*"
 
 
 def guard_tables(catalog: Catalog, a_label: str) -> dict:
@@ -112,6 +120,7 @@ def _x86_guards(catalog: Catalog, header: str, family) -> dict[str, str]:
     sh_guard = GUARD_FILE.format(gate=GATE, shell="sh")
     scripts = (
         (sh_guard, "guard.sh.in"),
+        (GUARD_RARE_SH, "guard-rare.sh.in"),
         (GUARD_QUICK_ZSH, "guard-quick.zsh.in"),
         (GUARD_FILE.format(gate=GATE, shell="fish"), "guard.fish.in"),
         (GUARD_RARE_FISH, "guard-rare.fish.in"),
@@ -124,12 +133,14 @@ def _x86_guards(catalog: Catalog, header: str, family) -> dict[str, str]:
         "max_level": LEVELS[-1],
         "leveled_features": [(lv, f) for lv in LEVELS[1:] for f in catalog.new_features(lv)],
         "guard_quick_zsh": GUARD_QUICK_ZSH,
+        "guard_rare_sh": GUARD_RARE_SH,
         "guard_name": sh_guard.rsplit("/", 1)[1],
     }
     out: dict[str, str] = {}
     for level in LEVELS[1:]:
         features = [f for lv in LEVELS[1:] if lv <= level for f in catalog.new_features(lv)]
-        data = {**shared, "level": level, "features": features, "ordered_glob": ordered_glob(features)}
+        data = {**shared, "level": level, "features": features, "ordered_glob": ordered_glob(features),
+                "runs": kernel_runs(features)}
         for path, template in scripts:
             out[f"{GATE}/{level}/{path}"] = render(template, **data)
     return out

@@ -5,35 +5,39 @@ case ${KSH_VERSION:+ksh}${BASH_VERSION:+bash}:$- in bash:*B*) if [ "${BASH_VERSI
   case ${_mal_l-} in flags[[:space:]:]*" mmx"*" sse sse2"*" ssse3"*" cx16"*" sse4_1 sse4_2"*" popcnt"*" lahf_lm"*) unset _mal_l; return 0 ;; esac; unset _mal_l
 fi ;; esac
 if [ "${0##*/}" = _x86_64-microarch-level_guard.sh ] && [ -n "${ZSH_VERSION:-}" ] && [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r "@PREFIX@/share/_x86_64-microarch-level/guard-quick.zsh" ] && . "@PREFIX@/share/_x86_64-microarch-level/guard-quick.zsh"; then return 0; fi
-[ -z "${ZSH_VERSION:-}" ] || typeset -g _mal_f _mal_l _mal_x _mal_ok _mal_nl 2>/dev/null || :
-_mal_f= _mal_nl='
-'
+[ -z "${ZSH_VERSION:-}" ] || typeset -g _mal_f _mal_l _mal_x _mal_ok 2>/dev/null || :
+_mal_f=
 if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r /proc/cpuinfo ]; then
   while IFS= read -r _mal_l || [ -n "$_mal_l" ]; do
     case $_mal_l in flags[[:space:]:]*) _mal_f=$_mal_l; break ;; "") break ;; esac
     _mal_l=
   done < /proc/cpuinfo
-  _mal_f=" ${_mal_f#*:} "
-  case $_mal_f in
+  _mal_f=" ${_mal_f#*:} " _mal_ok=
+  case ${KSH_VERSION-} in Version*) _mal_x=$_mal_f && _mal_x=" ${_mal_x#*" mmx "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" sse sse2 "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" ssse3 "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" cx16 "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" sse4_1 sse4_2 "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" popcnt "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" lahf_lm "}" && case $_mal_x in "  "*) false ;; esac && _mal_ok=1 ;; esac
+  case $_mal_ok$_mal_f in
+    1*) ;;
     *" mmx"*" sse sse2"*" ssse3"*" cx16"*" sse4_1 sse4_2"*" popcnt"*" lahf_lm"*) _mal_ok=1 ;;
     *) _mal_ok=1
       for _mal_x in cx16 lahf_lm mmx sse sse2 ssse3 sse4_1 sse4_2 popcnt; do case $_mal_f in *" $_mal_x "*) ;; *) _mal_ok= ; break ;; esac; done ;;
   esac
   if [ -n "$_mal_ok" ]; then
-    unset _mal_f _mal_l _mal_x _mal_ok _mal_nl
+    unset _mal_f _mal_l _mal_x _mal_ok
     return 0
   fi
 fi
-if [ "${MICROARCH_LEVEL_GUARD:-1}" = 0 ]; then
-  unset _mal_f _mal_l _mal_x _mal_ok _mal_nl
-  return 0
+if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r "@PREFIX@/share/_x86_64-microarch-level/guard-rare.sh" ]; then
+  . "@PREFIX@/share/_x86_64-microarch-level/guard-rare.sh"
 fi
+unset _mal_f _mal_l _mal_x _mal_ok
 
 # Runtime guard of _x86_64-microarch-level 2 for POSIX shells (bash, dash, zsh,
-# ksh93, mksh): it warns when this CPU is below level 2 (see below).  Shells parse a
-# sourced file one command at a time, comments included, so the quick checks above, which
-# `return` when the CPU reaches the level, come first, each shell's before the next, on
-# few lines (zsh spends two system calls on each line it reads), and these notes after them:
+# ksh93, mksh): it warns when this CPU is below level 2.  This file holds only the
+# quick checks that this CPU reaches the level; the rest (older CPUs, what else tells the
+# level, the warning) is share/_x86_64-microarch-level/guard-rare.sh, sourced when they did not
+# settle it, which explains the rules.  Shells parse a sourced file one command at a
+# time, comments included, so the quick checks, which `return` when the CPU reaches the
+# level, come first, each shell's before the next, on few lines (zsh spends two system
+# calls on each line it reads), and these notes after them:
 # - bash: one buffered read of line 20, where Linux prints the flags, matched by one
 #   ordered pattern (the kernel prints flags in a fixed order).
 # - Which shell runs is told by what the environment cannot spoof, since another
@@ -45,176 +49,22 @@ fi
 # - zsh reads a byte per system call except with `read -k`, and its parser and matcher
 #   are slow on long strings: its quick check is share/_x86_64-microarch-level/guard-quick.zsh
 #   (zsh syntax, run in its own option scope), named by this environment's prefix in
-#   double quotes (a prefix holding `'` works); when it is missing zsh takes the path below.
+#   double quotes (a prefix holding `'` works); when it is missing zsh takes the path for
+#   every other shell.
 # - every other shell, and what those did not settle: line by line to the flags line
 #   (`|| [ -n ... ]` keeps a last line without a newline), then the ordered pattern, else
 #   (an unusual order) each feature on its own.
+# - ksh93 (KSH_VERSION "Version ...", where mksh's reads "@(#)MIRBSD KSH"): its matcher
+#   takes about 0.3 ms for the ordered pattern on a 1 KB line, yet little to cut the line
+#   up to one literal run, so it cuts up to each run in turn, ` ${x#*" run "}`: a run not
+#   found leaves the line whole, and the space put in front of it makes two (Linux prints
+#   one between flags).  dash, mksh and bash take as long per cut as ksh93 for the whole
+#   pattern, so only ksh93 cuts; a KSH_VERSION handed to another shell only slows it.
 # The flags line is read the way archspec reads it: the first processor block's `flags`.
 # Only syntax every POSIX shell parses; no process, no file written.
+# - ksh93 parses ahead what follows a `return` in a sourced file (about 0.1 ms for the
+#   rest of this guard): the rare paths live in a file of their own, named by this
+#   environment's prefix like zsh's quick check; when it is missing, the guard is silent.
 # zsh: `typeset -g` declares the variables global first, so that warn_create_global stays
 # quiet inside a function (silent in a shell that has no `typeset -g` but was handed a
 # ZSH_VERSION).
-#
-# Everything below runs only when the quick check above did not show that this CPU
-# reaches level 2: the CPU is older, or /proc/cpuinfo says nothing.
-#
-# The guard warns on stderr when the real CPU is below x86-64 level 2, the level
-# this environment was built for: its programs would die with "Illegal instruction".
-# The CPU's level comes from the first of:
-#   1. the flags of the first processor in /proc/cpuinfo (what archspec reads);
-#   2. glibc's `ld.so --help` (the only step that starts a process);
-#   3. CONDA_OVERRIDE_ARCHSPEC, in any spelling, only when 1 and 2 cannot tell;
-#   4. nothing: the guard stays silent.
-# The override only steers the solver: it never silences or raises a warning on a CPU
-# that can tell its level, but the warning names it when it claims another level.
-# The guard never exits or fails (even under set -e with stderr closed), never
-# evaluates its input, writes no files, and trusts no level cached in the environment
-# (schedulers such as SLURM copy a login node's environment to compute nodes).
-[ -z "${ZSH_VERSION:-}" ] || typeset -g _mal_need _mal_cpu _mal_from _mal_ov _mal_rest _mal_low _mal_c _mal_best \
-  _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d _mal_olv _mal_oname _mal_line _mal_out 2>/dev/null || :
-_mal_need=2 _mal_cpu= _mal_from= _mal_olv= _mal_oname= _mal_line=
-case $_mal_f in
-  *[a-z0-9]*)
-    # The highest level whose features are all listed, as archspec decides.
-    _mal_cpu=4 _mal_from=/proc/cpuinfo
-    for _mal_x in 2:cx16 2:lahf_lm 2:mmx 2:sse 2:sse2 2:ssse3 2:sse4_1 2:sse4_2 2:popcnt 3:avx 3:avx2 3:bmi1 3:bmi2 3:f16c 3:fma 3:abm 3:movbe 3:xsave 4:avx512f 4:avx512bw 4:avx512cd 4:avx512dq 4:avx512vl; do
-      case $_mal_f in *" ${_mal_x#*:} "*) ;; *) _mal_cpu=$((${_mal_x%%:*} - 1)); break ;; esac
-    done ;;
-esac
-
-if [ -z "$_mal_cpu" ] && [ -x /lib64/ld-linux-x86-64.so.2 ]; then
-  _mal_out=$(/lib64/ld-linux-x86-64.so.2 --help 2>/dev/null) || _mal_out=
-  case $_mal_out in
-    *"x86-64-v4 (supported"*) _mal_cpu=4 ;;
-    *"x86-64-v3 (supported"*) _mal_cpu=3 ;;
-    *"x86-64-v2 (supported"*) _mal_cpu=2 ;;
-    *"glibc-hwcaps"*) _mal_cpu=1 ;;
-  esac
-  [ -z "$_mal_cpu" ] || _mal_from="glibc's ld.so --help"
-fi
-
-_mal_ov=${CONDA_OVERRIDE_ARCHSPEC:-}
-if [ -n "$_mal_ov" ] && { [ -z "$_mal_cpu" ] || [ "$_mal_cpu" -lt "$_mal_need" ]; }; then
-  # Read the override: spelling-independent key ('-', '_' and blanks dropped, either case).
-  # No CPU name is longer than 64 characters: a longer value is not one, and the
-  # loops below never see it.
-  if [ "${#_mal_ov}" -gt 64 ]; then
-    _mal_line="  CONDA_OVERRIDE_ARCHSPEC (a value of ${#_mal_ov} characters, not shown) is not an x86-64 CPU name."
-  else
-    _mal_rest=$_mal_ov _mal_low=
-    while [ -n "$_mal_rest" ]; do
-      _mal_c=${_mal_rest%"${_mal_rest#?}"} _mal_rest=${_mal_rest#?}
-      case $_mal_c in
-        [-_[:space:]]) _mal_c= ;;
-        A) _mal_c=a ;;
-        B) _mal_c=b ;;
-        C) _mal_c=c ;;
-        D) _mal_c=d ;;
-        E) _mal_c=e ;;
-        F) _mal_c=f ;;
-        G) _mal_c=g ;;
-        H) _mal_c=h ;;
-        I) _mal_c=i ;;
-        J) _mal_c=j ;;
-        K) _mal_c=k ;;
-        L) _mal_c=l ;;
-        M) _mal_c=m ;;
-        N) _mal_c=n ;;
-        O) _mal_c=o ;;
-        P) _mal_c=p ;;
-        Q) _mal_c=q ;;
-        R) _mal_c=r ;;
-        S) _mal_c=s ;;
-        T) _mal_c=t ;;
-        U) _mal_c=u ;;
-        V) _mal_c=v ;;
-        W) _mal_c=w ;;
-        X) _mal_c=x ;;
-        Y) _mal_c=y ;;
-        Z) _mal_c=z ;;
-      esac
-      _mal_low=$_mal_low$_mal_c
-    done
-    case $_mal_low in
-      x8664) _mal_olv=1 _mal_oname=x86_64 ;;
-      nocona) _mal_olv=1 _mal_oname=nocona ;;
-      core2) _mal_olv=1 _mal_oname=core2 ;;
-      k10) _mal_olv=1 _mal_oname=k10 ;;
-      x8664v2) _mal_olv=2 _mal_oname=x86_64_v2 ;;
-      nehalem) _mal_olv=2 _mal_oname=nehalem ;;
-      westmere) _mal_olv=2 _mal_oname=westmere ;;
-      sandybridge) _mal_olv=2 _mal_oname=sandybridge ;;
-      ivybridge) _mal_olv=2 _mal_oname=ivybridge ;;
-      bulldozer) _mal_olv=2 _mal_oname=bulldozer ;;
-      piledriver) _mal_olv=2 _mal_oname=piledriver ;;
-      steamroller) _mal_olv=2 _mal_oname=steamroller ;;
-      x8664v3) _mal_olv=3 _mal_oname=x86_64_v3 ;;
-      haswell) _mal_olv=3 _mal_oname=haswell ;;
-      broadwell) _mal_olv=3 _mal_oname=broadwell ;;
-      skylake) _mal_olv=3 _mal_oname=skylake ;;
-      micknl) _mal_olv=3 _mal_oname=mic_knl ;;
-      alderlake) _mal_olv=3 _mal_oname=alderlake ;;
-      arrowlake) _mal_olv=3 _mal_oname=arrowlake ;;
-      arrowlakes) _mal_olv=3 _mal_oname=arrowlake_s ;;
-      excavator) _mal_olv=3 _mal_oname=excavator ;;
-      zen) _mal_olv=3 _mal_oname=zen ;;
-      zen2) _mal_olv=3 _mal_oname=zen2 ;;
-      zen3) _mal_olv=3 _mal_oname=zen3 ;;
-      x8664v4) _mal_olv=4 _mal_oname=x86_64_v4 ;;
-      skylakeavx512) _mal_olv=4 _mal_oname=skylake_avx512 ;;
-      cannonlake) _mal_olv=4 _mal_oname=cannonlake ;;
-      cascadelake) _mal_olv=4 _mal_oname=cascadelake ;;
-      icelake) _mal_olv=4 _mal_oname=icelake ;;
-      sapphirerapids) _mal_olv=4 _mal_oname=sapphirerapids ;;
-      zen4) _mal_olv=4 _mal_oname=zen4 ;;
-      zen5) _mal_olv=4 _mal_oname=zen5 ;;
-      zen6) _mal_olv=4 _mal_oname=zen6 ;;
-      *)
-        # Unknown name: suggest the known name sharing the longest prefix (at least
-        # 3 characters), then the closest in length, then the newest.
-        _mal_best= _mal_bp=0 _mal_bd=0
-        for _mal_c in x8664:x86_64 nocona:nocona core2:core2 k10:k10 x8664v2:x86_64_v2 nehalem:nehalem westmere:westmere sandybridge:sandybridge ivybridge:ivybridge bulldozer:bulldozer piledriver:piledriver steamroller:steamroller x8664v3:x86_64_v3 haswell:haswell broadwell:broadwell skylake:skylake micknl:mic_knl alderlake:alderlake arrowlake:arrowlake arrowlakes:arrowlake_s excavator:excavator zen:zen zen2:zen2 zen3:zen3 x8664v4:x86_64_v4 skylakeavx512:skylake_avx512 cannonlake:cannonlake cascadelake:cascadelake icelake:icelake sapphirerapids:sapphirerapids zen4:zen4 zen5:zen5 zen6:zen6; do
-          _mal_a=$_mal_low _mal_b=${_mal_c%%:*} _mal_p=0
-          while [ -n "$_mal_a" ] && [ "${_mal_a%"${_mal_a#?}"}" = "${_mal_b%"${_mal_b#?}"}" ]; do
-            _mal_a=${_mal_a#?} _mal_b=${_mal_b#?} _mal_p=$((_mal_p + 1))
-          done
-          _mal_b=${_mal_c%%:*}
-          _mal_d=$((${#_mal_b} - ${#_mal_low}))
-          [ "$_mal_d" -ge 0 ] || _mal_d=$((-_mal_d))
-          if [ "$_mal_p" -gt "$_mal_bp" ] || { [ "$_mal_p" -eq "$_mal_bp" ] && [ "$_mal_d" -le "$_mal_bd" ]; }; then
-            _mal_best=${_mal_c#*:} _mal_bp=$_mal_p _mal_bd=$_mal_d
-          fi
-        done
-        # Shown only when it holds nothing but what names are made of: never a control character.
-        case $_mal_ov in
-          *[![:alnum:]_.\ -]*) _mal_line="  CONDA_OVERRIDE_ARCHSPEC (a value with characters no CPU name has, not shown)" ;;
-          *) _mal_line="  CONDA_OVERRIDE_ARCHSPEC='$_mal_ov'" ;;
-        esac
-        _mal_line="$_mal_line is not an x86-64 CPU name known to archspec 0.2.7."
-        [ "$_mal_bp" -lt 3 ] || _mal_line="${_mal_line%.}; did you mean '$_mal_best'?" ;;
-    esac
-  fi
-  if [ -z "$_mal_cpu" ]; then
-    # Neither /proc/cpuinfo nor glibc can tell: the override is this CPU's identity.
-    [ -z "$_mal_olv" ] || _mal_cpu=$_mal_olv _mal_from="CONDA_OVERRIDE_ARCHSPEC=$_mal_oname"
-    _mal_line=
-  elif [ -n "$_mal_olv" ]; then
-    _mal_line=
-    [ "$_mal_olv" = "$_mal_cpu" ] || _mal_line="  CONDA_OVERRIDE_ARCHSPEC=$_mal_oname claims level $_mal_olv; it only steers the solver, the CPU itself is checked."
-  fi
-fi
-
-if [ -n "$_mal_cpu" ] && [ "$_mal_cpu" -lt "$_mal_need" ]; then
-  _mal_line="_x86_64-microarch-level: warning: this environment was built for x86-64 level $_mal_need but this CPU is level $_mal_cpu (from $_mal_from); its programs may crash with \"Illegal instruction\".${_mal_line:+$_mal_nl$_mal_line}$_mal_nl  Fix: recreate the environment on this machine, or pin '_x86_64-microarch-level<=$_mal_cpu' when creating it. Silence: MICROARCH_LEVEL_GUARD=0."
-  # Builtins only (mksh without PATH has no printf); nothing printed holds a backslash.
-  # A failed write (stderr closed or full) never fails activation: `|| :`, and zsh,
-  # which abandons a sourced file when its complaint about a failed write fails too,
-  # writes only to an open stderr and sends that complaint to /dev/null.
-  if [ -n "${ZSH_VERSION:-}" ]; then
-    [ ! -e /dev/fd/2 ] || echo "$_mal_line" 3>&2 2>/dev/null >&3 || :
-  else
-    echo "$_mal_line" >&2 || :
-  fi
-fi
-unset _mal_f _mal_l _mal_x _mal_ok _mal_nl _mal_need _mal_cpu _mal_from _mal_ov _mal_rest \
-  _mal_low _mal_c _mal_best _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d _mal_olv _mal_oname _mal_line _mal_out
