@@ -9,6 +9,7 @@ over the repeats, so the noise of a shared VM shows instead of hiding.
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import statistics
@@ -272,3 +273,35 @@ def process_costs(timer: Timer, commands: dict[str, list[str]], mount: Path | No
     """{name: cost of running the command once from a dash loop (fork, exec, run)}, net of the loop."""
     return timer.measure({name: timer.case("dash", [f"{shlex.join(argv)} >/dev/null"], mount)
                           for name, argv in commands.items()})
+
+
+# ----------------------------------------------------------------------------
+# Instructions: a count the machine's load does not move.
+
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def instruction_counts(timer: Timer, prefix: Path, shells: list[str], mount: Path | None, n: int
+                       ) -> tuple[dict[str, tuple[int, int]], str | None]:
+    """({shell: (guard, floor) user-space instructions per activation, net of sourcing an empty
+    file}, None), or ({}, why they cannot be counted here).
+
+    callgrind counts what the shell's code executes, processes it starts included, not the
+    time the kernel spends in its system calls (dash's and mksh's byte-per-call reads,
+    zsh's signal masking): it tells apart what a change of the scripts saves on a machine
+    too noisy for the clock, and complements the timed figures above, never replaces them.
+    """
+    if shutil.which("valgrind") is None:
+        return {}, "valgrind not found on PATH"
+    counts: dict[str, tuple[int, int]] = {}
+    for shell in shells:
+        floor = timer.workdir / f"floor.{shell}"
+        floor.write_text(FLOORS[shell])
+        cost = {}
+        for name, script in (("empty", timer.empty), ("guard", guard_script(prefix, shell)), ("floor", floor)):
+            argv = ["valgrind", "--tool=callgrind", "--trace-children=yes", "--callgrind-out-file=/dev/null",
+                    *ARGV[shell], str(timer.script(shell, [source_line(shell, script)])), str(n)]
+            stderr = timer.run(mounted(argv, mount) if mount else argv)[1]
+            cost[name] = sum(int(c) for c in _COLLECTED.findall(stderr))
+        counts[shell] = ((cost["guard"] - cost["empty"]) // n, (cost["floor"] - cost["empty"]) // n)
+    return counts, None

@@ -116,3 +116,13 @@ def test_every_target_of_the_issue_has_a_verdict(tables):
 def test_dash_like_shells_are_also_judged_against_their_floor(tables, shell):
     row = next(r for r in section(tables, "Targets") if r[1] == shell)
     assert "its floor" in row[2] and "its floor" in row[3]
+
+
+def test_instruction_counts_for_every_shell_or_the_reason_there_are_none(quick_run, tables):
+    rows = section(tables, "7.")
+    if not rows:
+        assert "Skipped: valgrind not found on PATH." in quick_run
+        return
+    assert [r[0] for r in rows] == list(SHELLS)
+    for shell, guard, floor, _ in rows:
+        assert guard == floor == "n/a" or int(guard.replace(",", "")) > int(floor.replace(",", "")) > 0, shell
