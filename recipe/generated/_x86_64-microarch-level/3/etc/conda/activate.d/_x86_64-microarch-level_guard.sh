@@ -6,24 +6,26 @@ case ${KSH_VERSION:+ksh}${BASH_VERSION:+bash}:$- in bash:*B*) if [ "${BASH_VERSI
 fi ;; esac
 if [ "${0##*/}" = _x86_64-microarch-level_guard.sh ] && [ -n "${ZSH_VERSION:-}" ] && [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r "@PREFIX@/share/_x86_64-microarch-level/guard-quick.zsh" ] && . "@PREFIX@/share/_x86_64-microarch-level/guard-quick.zsh"; then return 0; fi
 [ -z "${ZSH_VERSION:-}" ] || typeset -g _mal_f _mal_l _mal_x _mal_ok 2>/dev/null || :
-_mal_f=
+_mal_f= _mal_ok=
 if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r /proc/cpuinfo ]; then
   while IFS= read -r _mal_l || [ -n "$_mal_l" ]; do
     case $_mal_l in flags[[:space:]:]*) _mal_f=$_mal_l; break ;; "") break ;; esac
     _mal_l=
   done < /proc/cpuinfo
-  _mal_f=" ${_mal_f#*:} " _mal_ok=
-  case ${KSH_VERSION-} in Version*) _mal_x=$_mal_f && _mal_x=" ${_mal_x#*" mmx "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" sse sse2 "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" ssse3 "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" fma cx16 "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" sse4_1 sse4_2 "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" movbe popcnt "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" xsave "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" avx f16c "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" lahf_lm "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" abm "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" bmi1 "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" avx2 "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" bmi2 "}" && case $_mal_x in "  "*) false ;; esac && _mal_ok=1 ;; esac
-  case $_mal_ok$_mal_f in
-    1*) ;;
-    *" mmx"*" sse sse2"*" ssse3"*" fma cx16"*" sse4_1 sse4_2"*" movbe popcnt"*" xsave"*" avx f16c"*" lahf_lm"*" abm"*" bmi1"*" avx2"*" bmi2"*) _mal_ok=1 ;;
-    *) _mal_ok=1
-      for _mal_x in cx16 lahf_lm mmx sse sse2 ssse3 sse4_1 sse4_2 popcnt avx avx2 bmi1 bmi2 f16c fma abm movbe xsave; do case $_mal_f in *" $_mal_x "*) ;; *) _mal_ok= ; break ;; esac; done ;;
+  _mal_f=" ${_mal_f#*:} "
+  case ${KSH_VERSION-} in
+    Version*) ;;
+    *) case $_mal_f in *" mmx"*" sse sse2"*" ssse3"*" fma cx16"*" sse4_1 sse4_2"*" movbe popcnt"*" xsave"*" avx f16c"*" lahf_lm"*" abm"*" bmi1"*" avx2"*" bmi2"*) unset _mal_f _mal_l _mal_x _mal_ok; return 0 ;; esac ;;
   esac
-  if [ -n "$_mal_ok" ]; then
-    unset _mal_f _mal_l _mal_x _mal_ok
-    return 0
-  fi
+fi
+case ${KSH_VERSION-}:${_mal_f:+f} in Version*:f) _mal_x=$_mal_f && _mal_x=" ${_mal_x#*" mmx "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" sse sse2 "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" ssse3 "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" fma cx16 "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" sse4_1 sse4_2 "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" movbe popcnt "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" xsave "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" avx f16c "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" lahf_lm "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" abm "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" bmi1 "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" avx2 "}" && case $_mal_x in "  "*) false ;; esac && _mal_x=" ${_mal_x#*" bmi2 "}" && case $_mal_x in "  "*) false ;; esac && _mal_ok=1 ;; esac
+case $_mal_ok:${_mal_f:+f} in
+  :f) _mal_ok=1
+    for _mal_x in cx16 lahf_lm mmx sse sse2 ssse3 sse4_1 sse4_2 popcnt avx avx2 bmi1 bmi2 f16c fma abm movbe xsave; do case $_mal_f in *" $_mal_x "*) ;; *) _mal_ok= ; break ;; esac; done ;;
+esac
+if [ -n "$_mal_ok" ]; then
+  unset _mal_f _mal_l _mal_x _mal_ok
+  return 0
 fi
 if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r "@PREFIX@/share/_x86_64-microarch-level/guard-rare.sh" ]; then
   . "@PREFIX@/share/_x86_64-microarch-level/guard-rare.sh"
@@ -52,15 +54,16 @@ unset _mal_f _mal_l _mal_x _mal_ok
 #   double quotes (a prefix holding `'` works); when it is missing zsh takes the path for
 #   every other shell.
 # - every other shell, and what those did not settle: line by line to the flags line
-#   (`|| [ -n ... ]` keeps a last line without a newline), then the ordered pattern, else
-#   (an unusual order) each feature on its own.
+#   (`|| [ -n ... ]` keeps a last line without a newline), then the ordered pattern; after
+#   it, ksh93's check (below); else (an unusual order) each feature on its own.
 # - ksh93 (KSH_VERSION "Version ...", where mksh's reads "@(#)MIRBSD KSH"): its matcher
 #   spends about 2.4 million instructions on the ordered pattern against a 1 KB line, and
 #   half that on cutting the line up to each run of features in turn, ` ${x#*" run "}`: a
 #   run not found leaves the line whole, and the space put in front of it makes two
 #   (Linux prints one between flags).  dash, mksh and bash match the ordered pattern 25
-#   to 30 times faster than they cut, so only ksh93 cuts; a KSH_VERSION handed to another
-#   shell only slows it.
+#   to 30 times faster than they cut, so only ksh93 cuts (a KSH_VERSION handed to another
+#   shell only slows it), and the cuts come after the `return` of the other shells, which
+#   then never parse them.
 # - ksh93 also parses ahead what follows a `return` in a sourced file (about a million
 #   instructions for the rest of this guard), so the rare paths live in a file of their
 #   own, named by this environment's prefix like zsh's quick check; when it is missing,
