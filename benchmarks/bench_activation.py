@@ -79,6 +79,15 @@ class Result:
     def max(self) -> float | None:
         return max(self.samples) if self.samples else None
 
+    def over(self, other: Result) -> float | None:
+        """self ÷ other: the median, over the rounds, of the ratio of their samples of one round.
+
+        Timer.measure times every case once per round, so the two samples of a round were
+        taken moments apart: a slow spell of the shared machine weighs on both.
+        """
+        pairs = [a / b for a, b in zip(self.samples, other.samples) if b > 0]
+        return statistics.median(pairs) if pairs and len(self.samples) == len(other.samples) else None
+
 
 def guard_script(prefix: Path, shell: str) -> Path:
     return prefix / "etc" / "conda" / "activate.d" / f"{GATE}_guard.{SUFFIX[shell]}"
@@ -237,9 +246,8 @@ class Timer:
                 for key in cases}
 
 
-def guard_costs(timer: Timer, prefix: Path, shells: list[str], mounts: dict[str, Path | None]
-                ) -> tuple[dict[tuple[str, str], Result], dict[str, Result]]:
-    """({(shell, cpuinfo label): guard cost per activation}, {shell: its floor's cost}).
+def guard_cases(timer: Timer, prefix: Path, shells: list[str], mounts: dict[str, Path | None]) -> dict:
+    """Cases {(shell, cpuinfo label): the guard per activation, ("floor", shell): its floor}, not yet timed.
 
     One N per shell, so its cells compare; the floor runs with the first cpuinfo.
     """
@@ -253,26 +261,24 @@ def guard_costs(timer: Timer, prefix: Path, shells: list[str], mounts: dict[str,
         n = timer.calibrate(cases[(shell, next(iter(mounts)))])
         for label in [*mounts, "floor"]:
             cases[("floor", shell) if label == "floor" else (shell, label)].n = n
-    measured = timer.measure(cases)
-    floors = {key[1]: measured.pop(key) for key in list(measured) if key[0] == "floor"}
-    return measured, floors
+    return cases
 
 
-def flag_cycle_costs(timer: Timer, prefix: Path, level: int, shells: list[str]) -> dict[str, Result]:
-    """{shell: cost of one full activate + deactivate of the flag package}, after checking it sets GOAMD64."""
+def flag_cycle_cases(timer: Timer, prefix: Path, level: int, shells: list[str]) -> dict:
+    """Cases {("cycle", shell): one full activate + deactivate of the flag package}, after checking it
+    sets GOAMD64."""
     cases = {}
     for shell in shells:
         activate, deactivate = flag_scripts(prefix, shell)
         once = [*ARGV[shell], str(timer.script(shell, [source_line(shell, a) for a in activate])), "1"]
         timer.run(once, expect=f"GOAMD64=[v{level}]")
-        cases[shell] = timer.case(shell, [source_line(shell, x) for x in [*activate, *deactivate]])
-    return timer.measure(cases)
+        cases[("cycle", shell)] = timer.case(shell, [source_line(shell, x) for x in [*activate, *deactivate]])
+    return cases
 
 
-def process_costs(timer: Timer, commands: dict[str, list[str]], mount: Path | None = None) -> dict[str, Result]:
-    """{name: cost of running the command once from a dash loop (fork, exec, run)}, net of the loop."""
-    return timer.measure({name: timer.case("dash", [f"{shlex.join(argv)} >/dev/null"], mount)
-                          for name, argv in commands.items()})
+def process_case(timer: Timer, argv: list[str], mount: Path | None = None) -> Case:
+    """Running the command once from a dash loop (fork, exec, run), net of the loop."""
+    return timer.case("dash", [f"{shlex.join(argv)} >/dev/null"], mount)
 
 
 # ----------------------------------------------------------------------------

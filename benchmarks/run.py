@@ -245,12 +245,12 @@ class Check:
 
 def guard_check(m: Measured, shell: str) -> Check:
     """archspec ÷ guard (medians) against the shell's target; dash-like shells may meet it at their floor."""
-    guard = m.guards[(shell, m.cpuinfo)].median
-    vs_archspec = ratio(m.archspec.median, guard)
+    guard = m.guards[(shell, m.cpuinfo)]
+    vs_archspec = m.archspec.over(guard)
     ok = None if vs_archspec is None else vs_archspec >= GUARD_RATIO[shell]
     value, target = times(vs_archspec), f"≥ {GUARD_RATIO[shell]:.0f}×"
     if shell in FLOOR_SHELLS:
-        vs_floor = ratio(guard, m.floors[shell].median)
+        vs_floor = guard.over(m.floors[shell])
         value += f"; {times(vs_floor)} its floor"
         target += f", or ≤ {FLOOR_RATIO}× its floor"
         if vs_floor is not None:
@@ -259,12 +259,12 @@ def guard_check(m: Measured, shell: str) -> Check:
 
 
 def cores_check(m: Measured, shell: str) -> Check:
-    r = ratio(m.guards.get((shell, MANY), act.Result()).median, m.guards.get((shell, ONE), act.Result()).median)
+    r = m.guards.get((shell, MANY), act.Result()).over(m.guards.get((shell, ONE), act.Result()))
     return Check(times(r), f"≤ {CORES_RATIO}×", None if r is None else r <= CORES_RATIO)
 
 
 def cycle_check(m: Measured, shell: str) -> Check:
-    r = ratio(m.archspec.median, m.flags[shell].median)
+    r = m.archspec.over(m.flags[shell])
     target = CYCLE_RATIO.get(shell)
     return Check(times(r), f"≥ {target:.0f}×" if target else "—",
                  None if r is None or target is None else r >= target)
@@ -279,10 +279,13 @@ def targets_section(m: Measured) -> list[str]:
     rows += [["flag cycle: archspec ÷ cycle", s, *(lambda c: [c.value, c.target, verdict(c.ok)])(cycle_check(m, s))]
              for s in CYCLE_RATIO]
     return ["## Targets", "",
-            "From issue 17.  Every ratio divides medians measured in this run: `archspec.cpu.host()` in a fresh "
-            f"Python process ({ms(m.archspec.median)} ms) ÷ the guard of gate {m.gate_level} per activation "
-            f"({m.cpuinfo}), or {MANY} ÷ {ONE} guard costs, or archspec ÷ the flag package's full cycle.  "
-            "Verdicts are this run's only: nothing asserts them.", "",
+            "From issue 17.  Every ratio compares two figures of this run: `archspec.cpu.host()` in a fresh "
+            f"Python process (median {ms(m.archspec.median)} ms) ÷ the guard of gate {m.gate_level} per "
+            f"activation ({m.cpuinfo}), or {MANY} ÷ {ONE} guard costs, or archspec ÷ the flag package's full "
+            f"cycle.  Each round of the run times every case once, in turn; a ratio is the median, over the "
+            f"{m.settings.repeats} rounds, of the ratio of the two figures of one round, taken moments apart, so a "
+            "slow spell of the shared machine weighs on both sides of it.  Verdicts are this run's only: nothing "
+            "asserts them.", "",
             *table(["target", "shell", "measured", "target", "verdict"], rows), ""]
 
 
@@ -293,14 +296,15 @@ def guard_section(m: Measured) -> list[str]:
     for shell in act.SHELLS:
         r = m.guards[(shell, m.cpuinfo)]
         c = guard_check(m, shell)
-        rows.append([shell, *spread(r), times(ratio(m.archspec.median, r.median)), c.target, verdict(c.ok)])
+        rows.append([shell, *spread(r), times(m.archspec.over(r)), c.target, verdict(c.ok)])
         notes += [f"- {shell}, {label}: {x.note}" for (s, label), x in m.guards.items() if s == shell and x.note]
     lines = [f"## 1. Gate guard {m.gate_level}: cost per activation", "",
              f"A fresh shell sources the installed guard N times with {where}; in the same process before it, the "
              "same loop sourcing an empty file N times; the difference ÷ N is one sample, and the "
              f"{m.settings.repeats} samples of each case, interleaved with every other case, give min/median/max.  "
-             "The archspec baseline is timed the same way (a dash loop starting the Python process, under the "
-             "same mounted sample).", "",
+             "The archspec baseline is timed the same way, in the same rounds (a dash loop starting the Python "
+             "process, under the same mounted sample); archspec ÷ guard pairs the two samples of each round "
+             "(see Targets).", "",
              *table(["shell", "min µs", "median µs", "max µs", "archspec ÷ guard", "target", "verdict"], rows), ""]
     if notes:
         lines += ["Notes (the guard's common path prints nothing):", "", *notes, ""]
@@ -313,8 +317,7 @@ def floor_section(m: Measured) -> list[str]:
     rows = []
     for shell in act.SHELLS:
         r, guard = m.floors[shell], m.guards[(shell, m.cpuinfo)]
-        rows.append([shell, act.FLOOR_WHAT[shell], *spread(r), times(ratio(guard.median, r.median)),
-                     times(ratio(m.archspec.median, r.median)),
+        rows.append([shell, act.FLOOR_WHAT[shell], *spread(r), times(guard.over(r)), times(m.archspec.over(r)),
                      f"≤ {FLOOR_RATIO}×" if shell in FLOOR_SHELLS else "—"])
     return ["## 2. Floors: the least each shell's guard must do", "",
             "A file holding only the read the guard cannot avoid (open /proc/cpuinfo and read to the first flags "
@@ -444,17 +447,17 @@ def main(argv: list[str] | None = None) -> int:
         (workdir / "loops").mkdir()
         timer = act.Timer(workdir / "loops", settings.repeats, settings.target, settings.max_n)
         headline = next(iter(mounts))
-        log("timing the archspec baseline")
-        archspec = act.process_costs(timer, {"archspec": [sys.executable, "-c", ARCHSPEC_CODE]},
-                                     mounts[headline])["archspec"]
-        log(f"timing guards and floors in {', '.join(shells)}")
-        measured, floors = act.guard_costs(timer, gate, shells, mounts)
+        log(f"timing the archspec baseline, guards, floors and flag cycles in {', '.join(shells)}, "
+            "every case once per round")
+        cases = {("archspec",): act.process_case(timer, [sys.executable, "-c", ARCHSPEC_CODE], mounts[headline]),
+                 **act.guard_cases(timer, gate, shells, mounts),
+                 **act.flag_cycle_cases(timer, flag_prefix, FLAG_LEVEL, shells)}
+        measured = timer.measure(cases)
+        archspec = measured[("archspec",)]
         guards = {(s, label): measured.get((s, label)) or act.Result(note=f"{s} not installed")
                   for s in act.SHELLS for label in mounts}
-        floors = {s: floors.get(s) or act.Result(note=f"{s} not installed") for s in act.SHELLS}
-        log("timing flag activate/deactivate cycles")
-        cycles = act.flag_cycle_costs(timer, flag_prefix, FLAG_LEVEL, shells)
-        flags = {s: cycles.get(s) or act.Result(note=f"{s} not installed") for s in act.SHELLS}
+        floors = {s: measured.get(("floor", s)) or act.Result(note=f"{s} not installed") for s in act.SHELLS}
+        flags = {s: measured.get(("cycle", s)) or act.Result(note=f"{s} not installed") for s in act.SHELLS}
         log("counting the guards' instructions")
         counted, counted_note = act.instruction_counts(timer, gate, shells, mounts[headline], settings.counted_n)
         log("building the downstream package and timing solves")
