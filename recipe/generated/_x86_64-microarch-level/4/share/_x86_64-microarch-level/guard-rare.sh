@@ -4,7 +4,7 @@
 # shells, sourced by etc/conda/activate.d/_x86_64-microarch-level_guard.sh when its quick
 # checks did not show that this CPU reaches level 4: the CPU is older, or
 # /proc/cpuinfo says nothing.  `$_mal_f` holds the first processor's flags as that
-# guard read them (" word word ... "), empty when there were none.
+# guard read them (" word word ... "), blank when there were none.
 #
 # The guard warns on stderr when the real CPU is below x86-64 level 4, the level
 # this environment was built for: its programs would die with "Illegal instruction".
