@@ -26,7 +26,7 @@ from microarch_level.diagnostics.cpuinfo import first_flags, mounted
 from microarch_level.runtime.activation import GUARD_QUICK_ZSH, GUARD_RARE_SH, kernel_runs
 
 CATALOG = load_catalog()
-FEATURES_4 = [f for lv in (2, 3, 4) for f in CATALOG.new_features(lv)]
+FEATURES_4 = list(CATALOG.level_features[4])
 
 # A buffered read takes at least this many bytes of /proc/cpuinfo per system call on
 # average (fish reads 128 bytes from each line's start, bash, zsh and ksh93 more); dash
@@ -41,6 +41,11 @@ def traced(sh, script: str, cpuinfo: Path) -> list[str]:
     log = subprocess.run(mounted(["strace", "-f", "-qq", "-y", "-e", "trace=openat,read", *sh.argv, "-c", script],
                                  cpuinfo), env=base_env(), capture_output=True, text=True, timeout=60)
     return [line for line in log.stderr.splitlines() if "(" in line]
+
+
+def opened(calls: list[str], path: Path) -> bool:
+    """Whether the traced shell opened `path` (and the open succeeded)."""
+    return any(c.startswith("openat(") and f'"{path}"' in c and "= -1" not in c for c in calls)
 
 
 def cpuinfo_reads(calls: list[str]) -> list[str]:
@@ -62,8 +67,7 @@ def test_zsh_runs_the_quick_check_installed_under_its_own_prefix(installed, cpui
     sh = shell("zsh")
     quick = installed(3) / GUARD_QUICK_ZSH
     assert quick.is_file()
-    calls = traced(sh, source(sh, guard(installed(3), "sh")), cpuinfo_at(4))
-    assert [c for c in calls if c.startswith("openat(") and f'"{quick}"' in c and "= -1" not in c]
+    assert opened(traced(sh, source(sh, guard(installed(3), "sh")), cpuinfo_at(4)), quick)
 
 
 def test_the_sh_guard_names_no_file_outside_its_prefix(installed):
@@ -71,10 +75,6 @@ def test_the_sh_guard_names_no_file_outside_its_prefix(installed):
     assert f'"{installed(4) / GUARD_QUICK_ZSH}"' in text
     assert f'"{installed(4) / GUARD_RARE_SH}"' in text
     assert "@PREFIX@" not in text
-
-
-def opened(calls: list[str], path: Path) -> bool:
-    return any(c.startswith("openat(") and f'"{path}"' in c and "= -1" not in c for c in calls)
 
 
 @pytest.mark.parametrize("shell_name", POSIX)
