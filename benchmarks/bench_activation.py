@@ -93,6 +93,14 @@ def guard_script(prefix: Path, shell: str) -> Path:
     return prefix / "etc" / "conda" / "activate.d" / f"{GATE}_guard.{SUFFIX[shell]}"
 
 
+def floor_script(workdir: Path, shell: str) -> Path:
+    """The shell's floor (FLOORS) as a file to source, written under `workdir` the first time."""
+    path = workdir / f"floor.{shell}"
+    if not path.exists():
+        path.write_text(FLOORS[shell])
+    return path
+
+
 def flag_scripts(prefix: Path, shell: str) -> tuple[list[Path], list[Path]]:
     """(activate.d scripts in the order conda sorts them, deactivate.d scripts in its reverse order)."""
     etc = prefix / "etc" / "conda"
@@ -255,9 +263,8 @@ def guard_cases(timer: Timer, prefix: Path, shells: list[str], mounts: dict[str,
     for shell in shells:
         for label, mount in mounts.items():
             cases[(shell, label)] = timer.case(shell, [source_line(shell, guard_script(prefix, shell))], mount)
-        floor = timer.workdir / f"floor.{shell}"
-        floor.write_text(FLOORS[shell])
-        cases[("floor", shell)] = timer.case(shell, [source_line(shell, floor)], next(iter(mounts.values())))
+        cases[("floor", shell)] = timer.case(shell, [source_line(shell, floor_script(timer.workdir, shell))],
+                                             next(iter(mounts.values())))
         n = timer.calibrate(cases[(shell, next(iter(mounts)))])
         for label in [*mounts, "floor"]:
             cases[("floor", shell) if label == "floor" else (shell, label)].n = n
@@ -301,10 +308,9 @@ def instruction_counts(timer: Timer, prefix: Path, shells: list[str], mount: Pat
         return {}, "valgrind not found on PATH"
     counts: dict[str, tuple[int, int]] = {}
     for shell in shells:
-        floor = timer.workdir / f"floor.{shell}"
-        floor.write_text(FLOORS[shell])
         cost = {}
-        for name, script in (("empty", timer.empty), ("guard", guard_script(prefix, shell)), ("floor", floor)):
+        for name, script in (("empty", timer.empty), ("guard", guard_script(prefix, shell)),
+                             ("floor", floor_script(timer.workdir, shell))):
             argv = ["valgrind", "--tool=callgrind", "--trace-children=yes", "--callgrind-out-file=/dev/null",
                     *ARGV[shell], str(timer.script(shell, [source_line(shell, script)])), str(n)]
             stderr = timer.run(mounted(argv, mount) if mount else argv)[1]
