@@ -22,7 +22,7 @@ CATALOG = load_catalog()
 
 
 def features(level: int) -> list[str]:
-    return [f for lv in range(2, level + 1) for f in CATALOG.new_features(lv)]
+    return list(CATALOG.level_features[level])
 
 
 def flags_line(sample) -> str:

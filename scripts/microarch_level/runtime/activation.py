@@ -138,7 +138,7 @@ def _x86_guards(catalog: Catalog, header: str, family) -> dict[str, str]:
     }
     out: dict[str, str] = {}
     for level in LEVELS[1:]:
-        features = [f for lv in LEVELS[1:] if lv <= level for f in catalog.new_features(lv)]
+        features = list(catalog.level_features[level])  # archspec's own list: what level_from_flags checks
         data = {**shared, "level": level, "features": features, "ordered_glob": ordered_glob(features),
                 "runs": kernel_runs(features)}
         for path, template in scripts:

@@ -18,8 +18,7 @@
 # The guard never exits or fails (even under set -e with stderr closed), never
 # evaluates its input, writes no files, and trusts no level cached in the environment
 # (schedulers such as SLURM copy a login node's environment to compute nodes).
-[ -z "${ZSH_VERSION:-}" ] || typeset -g _mal_need _mal_cpu _mal_from _mal_ov _mal_rest _mal_low _mal_c _mal_best \
-  _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d _mal_olv _mal_oname _mal_line _mal_out _mal_nl 2>/dev/null || :
+[ -z "${ZSH_VERSION:-}" ] || typeset -g _mal_need _mal_cpu _mal_from _mal_ov _mal_rest _mal_low _mal_c _mal_best _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d _mal_olv _mal_oname _mal_line _mal_out _mal_nl 2>/dev/null || :
 _mal_nl='
 '
 _mal_need=4 _mal_cpu= _mal_from= _mal_olv= _mal_oname= _mal_line=
@@ -166,5 +165,4 @@ if [ -n "$_mal_cpu" ] && [ "$_mal_cpu" -lt "$_mal_need" ]; then
     echo "$_mal_line" >&2 || :
   fi
 fi
-unset _mal_f _mal_l _mal_x _mal_ok _mal_nl _mal_need _mal_cpu _mal_from _mal_ov _mal_rest \
-  _mal_low _mal_c _mal_best _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d _mal_olv _mal_oname _mal_line _mal_out
+unset _mal_need _mal_cpu _mal_from _mal_ov _mal_rest _mal_low _mal_c _mal_best _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d _mal_olv _mal_oname _mal_line _mal_out _mal_nl
