@@ -1,6 +1,6 @@
 """`explain`: every solver error, real or shaped like real ones, gets the right diagnosis.
 
-../shared/solver-errors-real/ holds what conda 26.7.1 and micromamba 1.5.8 /
+tests/data/solver-errors-real/ holds what conda 26.7.1 and micromamba 1.5.8 /
 2.0.5 really printed; tests/data/solver-errors-real/expected.tsv names, per
 file and situation (an override in explain's own environment, a CPU sample
 mounted as this machine's, --cpu), the tool, the diagnosis, the CPU and the fix.
@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DEFAULT_CPUINFO, ROOT, SHARED, run_cli
+from conftest import ROOT, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,12 +35,16 @@ from microarch_level.diagnostics.cpuinfo import mounted
 from microarch_level.diagnostics.diagnoses import host_of
 from microarch_level.diagnostics.explain import KINDS, diagnose
 from microarch_level.feedstock.channel import Unsatisfiable, archspec_package, base_virtual_packages, solve
+from microarch_level.tools.overrides import closest
 from microarch_level.tools.solver_text import TOOLS, parse
 
 CATALOG = load_catalog()
-CORPUS = ROOT / "tests" / "data" / "solver-errors"
-REAL = SHARED / "solver-errors-real"
-REAL_EXPECTED = ROOT / "tests" / "data" / "solver-errors-real" / "expected.tsv"
+DATA = ROOT / "tests" / "data"
+CORPUS = DATA / "solver-errors"
+REAL = DATA / "solver-errors-real"
+REAL_EXPECTED = REAL / "expected.tsv"
+REAL_2026_12 = DATA / "solver-errors-real-2026-12"
+CPUINFO = DATA / "cpuinfo"
 NEWER = "zen7"  # a CPU name this archspec does not know yet (asserted below)
 FAMILIES = ("conda-classic", "conda-libmamba", "conda-rattler", "conda", "micromamba", "mamba", "pixi", "rattler")
 CAN_MOUNT = os.geteuid() == 0 and shutil.which("unshare") is not None
@@ -71,8 +75,12 @@ def test_the_corpus_lists_every_file_once():
     assert len(set(IDS)) == len(IDS)
 
 
+# Verdicts on what a channel holds come only with the channel (tested below with one); "solved" from a success.
+NEEDS_CHANNEL = {"lower-pin-old-channel", "cpu-too-new"}
+
+
 def test_every_diagnosis_appears_in_the_corpus():
-    assert set(KINDS) <= {row["kind"] for row in ROWS + REAL_ROWS}
+    assert set(KINDS) - NEEDS_CHANNEL - {"solved"} <= {row["kind"] for row in ROWS + REAL_ROWS}
     assert "none" in {row["kind"] for row in ROWS}
 
 
@@ -111,7 +119,7 @@ def test_each_diagnosis_names_the_tool_that_wrote_the_text(row):
 
 
 def test_colour_codes_do_not_hide_the_facts():
-    row = next(r for r in ROWS if r["kind"] == "lower-pin-old-channel")
+    row = next(r for r in ROWS if r["kind"] == "cpu-not-in-text")
     text = (CORPUS / row["file"]).read_text()
     coloured = text.replace(GATE, f"\x1b[1m{GATE}\x1b[0m").replace("__archspec", "\x1b[31m__archspec\x1b[0m")
     cpu = host_of(row["cpu"], "--cpu", CATALOG) if row["cpu"] != "-" else None
@@ -177,9 +185,11 @@ def test_rattler_refusing_a_level_above_the_cpu_is_explained_as_cpu_below(channe
     assert (d.kind, d.requested, d.host.name) == ("cpu-below", [want], name)
 
 
-def test_rattler_refusing_a_cpu_newer_than_the_channel_is_explained_as_too_new(channel):
+def test_a_cpu_name_archspec_does_not_know_is_never_blamed_on_the_channel(channel):
     text = rattler_solve_error(channel, [f"{GATE}>={LEVELS[1]}"], NEWER)
-    assert diagnose(parse(text), CATALOG, host_of(NEWER, "--cpu", CATALOG)).kind == "cpu-too-new"
+    d = diagnose(parse(text), CATALOG, host_of(NEWER, "--cpu", CATALOG))
+    assert d.kind == "unknown-cpu" and "regenerate" not in d.summary + "".join(d.actions)
+    assert f"'{closest(NEWER, CATALOG)}'" in d.summary
 
 
 @pytest.mark.parametrize("level", LEVELS[1:])
@@ -241,7 +251,7 @@ def test_an_empty_cpu_is_a_usage_error():
 
 
 def test_cpu_option_wins_over_the_cpu_the_text_reports():
-    row = first("lower-pin-old-channel")  # the text reports a level-3 CPU
+    row = first("cpu-not-in-text")  # the text reports a level-3 CPU
     cpu = next(n for n in CATALOG.names_at(LEVELS[0]) if not CATALOG.is_generic(n))
     result = run_cli("explain", "--json", "--cpu", cpu, str(CORPUS / row["file"]))
     assert json.loads(result.stdout)["host"]["name"] == cpu
@@ -257,7 +267,7 @@ def test_without_a_cpu_in_the_text_this_machines_override_is_used():
     assert "CONDA_OVERRIDE_ARCHSPEC" in out["host"]["source"]
 
 
-# --- what real package managers printed (../shared/solver-errors-real) ------------------------
+# --- what real package managers printed (tests/data/solver-errors-real) ------------------------
 
 def explain_cli(path: Path, override: str = "-", machine: str = "-", cpu: str = "-") -> dict:
     """`explain --json PATH` with `override` in its environment, `machine` (a CPU sample) as this machine's
@@ -270,7 +280,7 @@ def explain_cli(path: Path, override: str = "-", machine: str = "-", cpu: str = 
     if machine != "-":
         if not CAN_MOUNT:
             pytest.skip("needs root and unshare to mount a CPU sample over /proc/cpuinfo")
-        argv = mounted(argv, DEFAULT_CPUINFO / machine)
+        argv = mounted(argv, CPUINFO / machine)
     elif override == "-" and cpu == "-":
         argv.append("--no-detect")  # this machine's CPU must not decide the verdict
     result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
@@ -289,7 +299,7 @@ def real_id(row: dict) -> str:
 
 
 def test_every_real_capture_has_expected_diagnoses():
-    captured = {p.name for p in REAL.iterdir() if p.name != "README.md"}
+    captured = {p.name for p in REAL.iterdir() if p.name not in ("README.md", "expected.tsv")}
     assert captured and captured == {row["file"] for row in REAL_ROWS}
 
 
@@ -355,12 +365,206 @@ def test_conda_rattler_solvers_tree_never_calls_an_unseen_cpu_one_that_can_run_i
     assert d["kind"] != "tool-report" and "can run it" not in d["summary"]
 
 
+# --- which source decided, one verdict per situation (tests/data/solver-errors-real-2026-12) ----------------
+
+# The override case, as conda 26.7.1 (both solvers, both formats) and micromamba 2.0.5 printed it: the solver
+# saw x86_64_v2 because CONDA_OVERRIDE_ARCHSPEC=x86_64_v2 was set, on a level-4 machine, pin ==3.
+OVERRIDE_CASE = [REAL_2026_12 / f"conda-26.7.1-a-v2-pin3-{form}.txt"
+                 for form in ("classic-human", "classic-human-quiet", "classic-json", "rattler-human", "rattler-json")]
+OVERRIDE_CASE += [REAL / "conda-26.7.1-classic-override-x86_64_v2-pin3.txt",
+                  REAL / "micromamba-2.0.5-override-x86_64_v2-pin3.txt"]
+TERMINAL_ONLY = REAL_2026_12 / "conda-26.7.1-a-v2-pin3-classic-human-as-terminal-shows.txt"
+FLAG_SOLVES = sorted(REAL_2026_12.glob("conda-26.7.1-d-flag4-*.txt"))
+SAW = CATALOG.generic_name(LEVELS[1])                    # x86_64_v2, the override of the captures
+LEVEL4_MACHINE = "linux-centos7-cascadelake"             # a level-4 sample, as the captures' machine was
+LEVEL4_NAME = "cascadelake"
+
+
+def explain_any(path: Path, *args: str, override: str | None = None, machine: str | None = None):
+    """`explain --json PATH ARGS` with `override` in its environment and `machine` mounted; the process."""
+    env = {k: v for k, v in os.environ.items() if k != "CONDA_OVERRIDE_ARCHSPEC"}
+    if override is not None:
+        env["CONDA_OVERRIDE_ARCHSPEC"] = override
+    argv = [sys.executable, "-m", "microarch_level", "explain", "--json", str(path), *args]
+    if machine is not None:
+        if not CAN_MOUNT:
+            pytest.skip("needs root and unshare to mount a CPU sample over /proc/cpuinfo")
+        argv = mounted(argv, CPUINFO / machine)
+    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def verdict(result) -> tuple:
+    assert result.returncode == 0, result.stderr
+    d = json.loads(result.stdout)
+    return d["kind"], d["decided_by"], tuple(d["requested"]), d["host"]["name"], d["actions"][0]
+
+
+@pytest.fixture(scope="module")
+def rattler_override_text(channel, tmp_path_factory) -> Path:
+    """conda-rattler-solver's text for the same case, made with py-rattler against this project's channel."""
+    path = tmp_path_factory.mktemp("rattler-made") / "conda-rattler-v2-pin3.txt"
+    path.write_text(CONDA_FRAME + rattler_solve_error(channel, [f"{GATE}=={LEVELS[2]}"], SAW))
+    return path
+
+
+def test_one_situation_gets_one_verdict_and_one_advice_whatever_the_solver_or_format(rattler_override_text):
+    seen = {p.name: verdict(explain_any(p, override=SAW, machine=LEVEL4_MACHINE))
+            for p in [*OVERRIDE_CASE, rattler_override_text]}
+    assert len(set(seen.values())) == 1, seen
+    kind, decided_by, requested, host, first = next(iter(seen.values()))
+    assert (kind, decided_by, requested, host) == ("cpu-below", "override", (LEVELS[2],), SAW)
+    assert first.startswith(f"CONDA_OVERRIDE_ARCHSPEC={SAW}") and LEVEL4_NAME in first
+
+
+def test_with_cpu_named_every_text_of_the_situation_gets_the_same_verdict(rattler_override_text):
+    seen = {p.name: verdict(explain_any(p, "--no-detect", "--cpu", SAW))[:4]
+            for p in [*OVERRIDE_CASE, rattler_override_text]}
+    assert set(seen.values()) == {("cpu-below", "option", (LEVELS[2],), SAW)}, seen
+
+
+@pytest.mark.parametrize("path", OVERRIDE_CASE, ids=lambda p: p.name)
+def test_from_another_shell_the_first_advice_is_about_the_override_and_names_this_cpu(path):
+    d = json.loads(explain_any(path, machine=LEVEL4_MACHINE).stdout)
+    assert "CONDA_OVERRIDE_ARCHSPEC" in d["actions"][0] and LEVEL4_NAME in d["actions"][0], d["actions"]
+
+
+@pytest.mark.parametrize("path", [p for p in OVERRIDE_CASE if "classic" in p.name], ids=lambda p: p.name)
+def test_the_real_cpu_is_shown_beside_the_one_the_solver_saw(path):
+    d = json.loads(explain_any(path, override=SAW, machine=LEVEL4_MACHINE).stdout)
+    assert (d["host"]["name"], d["real"]["name"], d["real"]["level"]) == (SAW, LEVEL4_NAME, LEVELS[-1])
+
+
+def test_an_override_archspec_does_not_know_is_the_cause_with_the_nearest_name(channel, tmp_path):
+    unknown = "zen9"
+    assert unknown not in CATALOG.names
+    text = tmp_path / "conda-rattler-zen9.txt"  # conda passes the override verbatim as __archspec
+    text.write_text(CONDA_FRAME + rattler_solve_error(channel, [f"{GATE}=={LEVELS[-1]}"], unknown))
+    result = explain_any(text, override=unknown, machine=LEVEL4_MACHINE)
+    d = json.loads(result.stdout)
+    assert (d["kind"], d["decided_by"]) == ("override-spelling", "override")
+    assert f"CONDA_OVERRIDE_ARCHSPEC={closest(unknown, CATALOG)}" in d["actions"][0]
+    assert LEVEL4_NAME in "".join(d["actions"]) and "regenerate" not in result.stdout
+
+
+@pytest.mark.parametrize("name", ["haswel", "power9le", "zen9", "v7"])
+def test_cpu_refuses_what_normalize_refuses(name):
+    result = run_cli("explain", "--no-detect", "--cpu", name, str(OVERRIDE_CASE[0]))
+    assert result.returncode == 2 and result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1 and "regenerate" not in result.stderr
+
+
+def test_a_misspelled_cpu_gets_normalizes_suggestion():
+    explain = run_cli("explain", "--no-detect", "--cpu", "haswel", str(OVERRIDE_CASE[0]))
+    normalize = run_cli("normalize", "--cpu", "haswel")
+    assert normalize.returncode == 2 and "did you mean 'haswell'" in explain.stderr
+    assert explain.stderr.split(": ", 1)[1] == normalize.stderr.split(": ", 1)[1]
+
+
+@pytest.mark.parametrize("spelling", ["x86-64-v3", "X86_64_V3", "v3", "3", "Haswell"])
+def test_cpu_takes_normalizes_spellings(spelling):
+    d = json.loads(run_cli("explain", "--json", "--no-detect", "--cpu", spelling, str(OVERRIDE_CASE[0])).stdout)
+    assert d["host"]["name"] == run_cli("normalize", spelling).stdout.split()[0]
+
+
+# --- a list of builds in a text is what the text shows -------------------------------------------------------
+
+PARTIAL = REAL / "micromamba-1.5.8-x86_64-v3-pin4.json"  # one build of level 4, of the channel's nine
+
+
+@pytest.mark.parametrize("cpu", [n for n in ("icelake", "zen4", "sapphirerapids", "x86_64_v4")])
+def test_a_partial_list_of_builds_is_never_read_as_the_channel(cpu):
+    result = run_cli("explain", "--json", "--no-detect", "--cpu", cpu, str(PARTIAL))
+    d = json.loads(result.stdout)
+    assert d["kind"] == "cpu-not-in-text" and "regenerate" not in result.stdout
+    assert any("--channel" in a for a in d["actions"])
+
+
+@pytest.mark.parametrize("cpu", ["icelake", "zen4"])
+def test_with_the_channel_a_cpu_it_has_builds_for_is_not_called_too_new(channel, cpu):
+    d = json.loads(run_cli("explain", "--json", "--no-detect", "--cpu", cpu, "--channel", str(channel),
+                           str(PARTIAL)).stdout)
+    assert d["kind"] == "cpu-not-shown" and d["channel"] == str(channel)
+
+
+def test_a_one_line_excerpt_is_not_a_lower_pin_on_an_old_channel(tmp_path):
+    excerpt = tmp_path / "excerpt.txt"
+    excerpt.write_text(f"nothing provides __archspec * haswell needed by {GATE}-{LEVELS[2]}-5_haswell\n")
+    d = json.loads(run_cli("explain", "--json", "--no-detect", "--cpu", "zen4", str(excerpt)).stdout)
+    assert d["kind"] == "cpu-not-in-text"
+
+
+def per_name_channel(directory: Path, text: str) -> Path:
+    """A channel holding exactly the gate builds `text` shows, one archspec name each (the design of
+    conda-forge's gate before this feedstock), as repodata a solver reads."""
+    facts = parse(text)
+    packages = {}
+    for i, req in enumerate(facts.requirements):
+        level = req.gate_levels[0]
+        packages[f"{GATE}-{level}-{i}_{req.build}.conda"] = {
+            "name": GATE, "version": str(level), "build": f"{i}_{req.build}", "build_number": i,
+            "depends": [f"__archspec 1 {req.build}"], "subdir": "noarch", "noarch": "generic"}
+    (directory / "noarch").mkdir(parents=True)
+    (directory / "noarch" / "repodata.json").write_text(json.dumps(
+        {"info": {"subdir": "noarch"}, "packages": {}, "packages.conda": packages}))
+    return directory
+
+
+@pytest.mark.parametrize("name, kind", [("conda-libmamba-lower-pin.txt", "lower-pin-old-channel"),
+                                        ("mamba-lower-pin.txt", "lower-pin-old-channel"),
+                                        ("conda-libmamba-new-cpu.txt", "cpu-too-new")])
+def test_a_channel_verdict_comes_with_the_channel(tmp_path, name, kind):
+    ch = per_name_channel(tmp_path / "channel", (CORPUS / name).read_text())
+    d = json.loads(run_cli("explain", "--json", "--no-detect", "--channel", ch.as_uri(), str(CORPUS / name)).stdout)
+    assert (d["kind"], d["channel"]) == (kind, str(ch))
+
+
+def test_the_local_channel_the_text_names_is_read(channel, tmp_path):
+    text = tmp_path / "partial.json"
+    text.write_text(json.dumps({"solver_problems": json.loads(PARTIAL.read_text())["solver_problems"]
+                                + [f"channel: {channel.resolve().as_uri()}"], "success": False}))
+    d = json.loads(run_cli("explain", "--json", "--no-detect", "--cpu", "icelake", str(text)).stdout)
+    assert (d["kind"], d["channel"]) == ("cpu-not-shown", str(channel.resolve()))
+
+
+# --- texts without __archspec, and solves that worked ------------------------------------------------------
+
+def test_conda_classic_as_a_terminal_shows_it_gets_the_next_step():
+    result = run_cli("explain", "--no-detect", str(TERMINAL_ONLY))
+    assert result.returncode == 1 and result.stdout == ""
+    line, = result.stderr.strip().splitlines()
+    assert "--json" in line and "microarch-level doctor" in line
+
+
+def test_the_next_step_names_the_override_set_in_this_shell():
+    env = {**os.environ, "CONDA_OVERRIDE_ARCHSPEC": SAW}
+    result = run_cli("explain", str(TERMINAL_ONLY), env=env)
+    assert result.returncode == 1 and f"CONDA_OVERRIDE_ARCHSPEC={SAW}" in result.stderr
+
+
+@pytest.mark.parametrize("path", FLAG_SOLVES, ids=lambda p: p.name)
+def test_a_solve_that_worked_is_explained_as_one(path):
+    result = run_cli("explain", "--json", "--no-detect", "--cpu", LEVEL4_NAME, str(path))
+    assert result.returncode == 0, result.stderr
+    d = json.loads(result.stdout)
+    assert (d["kind"], d["requested"]) == ("solved", [LEVELS[-1]])
+    assert "flag package" in d["summary"] and CATALOG.march[LEVELS[-1]] in d["summary"]
+    assert "failure" not in result.stdout
+
+
+@pytest.mark.parametrize("path", FLAG_SOLVES, ids=lambda p: p.name)
+def test_a_flag_package_above_the_cpu_is_said_to_build_code_that_will_not_run_here(path):
+    low = next(n for n in CATALOG.names_at(LEVELS[1]) if not CATALOG.is_generic(n))
+    d = json.loads(run_cli("explain", "--json", "--no-detect", "--cpu", low, str(path)).stdout)
+    assert "NOT" in d["summary"] and f"<={LEVELS[1]}" in d["actions"][0]
+
+
 # --- a CPU name is never made of punctuation or escapes --------------------------------------------
 
 NASTY = [":", "\\n", "\n", "\r", "\t", "'", '"', "\\", "\x1b[31m", "\x1b]0;owned\x07", "\x07", "\x00", "\x7f",
          "\u009b", ";", ",", "=", "]", "[", "|", "*", ".", "/", "@", "$(", "`", "%s", "{}", " ", "\u2502", "é"]
 NAME_CHARS = set("".join(CATALOG.names)) | set("-") | set(string.ascii_letters + string.digits)
-REAL_TEXTS = [p.read_text() for p in sorted(REAL.iterdir()) if p.name != "README.md"]
+REAL_TEXTS = [p.read_text() for d in (REAL, REAL_2026_12) for p in sorted(d.iterdir())
+              if p.suffix in (".txt", ".json")]
 
 
 def fuzzed():

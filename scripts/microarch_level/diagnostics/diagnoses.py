@@ -46,6 +46,14 @@ class Diagnosis:
     requested: list[int]
     notes: list[str] = field(default_factory=list)
     tool: str | None = None       # which tool wrote the text, and its version when the text shows it
+    # Which source decided the CPU the solver saw: "override" (CONDA_OVERRIDE_ARCHSPEC, in explain's own
+    # environment or as the text shows it), "text", "option" (--cpu), "machine" (this machine's CPU).
+    decided_by: str | None = None
+    real: Host | None = None      # this machine's own CPU, when it differs from the one the solver saw
+    channel: str | None = None    # the channel read for a verdict about its contents
+
+
+DECIDED = {FROM_TEXT: "text", FROM_OPTION: "option", FROM_ENV: "override", FROM_MACHINE: "machine"}
 
 
 def host_of(reported: str, source: str, catalog: Catalog) -> Host:
@@ -167,10 +175,7 @@ def below(catalog: Catalog, facts: SolverText, host: Host, requested) -> Diagnos
                f"'{GATE}<={host.level}'",
                "if the environment file came from another machine, remove the gate and build-string pins from it "
                "(`conda env export --from-history`)"]
-    if VARIABLE in host.source or host.reported in facts.override_values:
-        actions.insert(0, f"{VARIABLE}={host.reported} makes the solver believe this CPU is level {host.level}: "
-                          f"unset it or name the real CPU")
-    elif host.source == FROM_TEXT and host.name == host.reported and host.name == catalog.generic_name(host.level) \
+    if host.source == FROM_TEXT and host.name == host.reported and host.name == catalog.generic_name(host.level) \
             and names_cpus(facts):
         actions.insert(1, f"{who(STYLES['conda'])} reports archspec's specific name for a CPU, so a generic "
                           f"'{host.reported}' usually means {VARIABLE}={host.reported} was set where the solver ran: "
@@ -197,7 +202,8 @@ def not_shown(facts: SolverText, host: Host, requested) -> Diagnosis:
         f"machine, or a package manager that reports this CPU wrongly or not at all.",
         [f"the solver did not see '{host.reported}': check {VARIABLE} in the shell that ran the command "
          f"(`microarch-level doctor` there shows it)" if host.source == FROM_OPTION else
-         f"run explain in the same shell as the failing command (with the same {VARIABLE}), or pass --cpu NAME "
+         f"the solver did not see this CPU ('{host.reported}', which these builds accept): {VARIABLE} was set in "
+         f"the shell that ran it, or it ran on another machine; run explain in that shell, or pass --cpu NAME "
          f"naming the CPU it ran for",
          f"if {VARIABLE} was set there, unset it so the solver sees the real CPU",
          "`microarch-level doctor` shows what each package manager on this machine reports as __archspec"],
@@ -251,3 +257,67 @@ def unsatisfied(facts: SolverText, requested) -> Diagnosis:
         ["run `microarch-level doctor` on the machine that failed, or rerun this command there "
          "(or pass --cpu NAME) for a precise diagnosis"],
         facts.family, None, requested)
+
+
+def override_cause(value: str, host: Host, real: Host | None) -> str:
+    """The first advice when CONDA_OVERRIDE_ARCHSPEC made the solver see `host`."""
+    this = f"this CPU ({real.name}, level {real.level})" if real and real.name else "the real CPU"
+    if host.level is None:
+        return f"{VARIABLE}={value} is not a CPU archspec knows: unset it so the solver sees {this}"
+    return (f"{VARIABLE}={value} makes the solver believe this CPU is level {host.level}: unset it so the solver "
+            f"sees {this}, or keep it and pin '{GATE}<={host.level}' if you build for '{host.name}' on purpose")
+
+
+def unknown_cpu(catalog: Catalog, facts: SolverText, host: Host, requested) -> Diagnosis:
+    guess = closest(host.reported, catalog)
+    near = f"; the nearest name it knows is '{guess}'" if guess else ""
+    return Diagnosis(
+        "unknown-cpu",
+        f"The CPU the solver saw, '{host.reported}' (from {host.source}), is not a CPU archspec "
+        f"{catalog.archspec_version} knows{near}. No build of {GATE} above level 1 lists an unknown name, so "
+        f"only the level-1 build installs.",
+        [f"if '{host.reported}' came from {VARIABLE}, set it to an archspec name"
+         + (f" ('{guess}')" if guess else "") + " or unset it",
+         "`microarch-level doctor` shows what this CPU is called and what each package manager reports"],
+        facts.family, host, requested)
+
+
+def not_in_text(catalog: Catalog, facts: SolverText, host: Host, requested) -> Diagnosis:
+    shown = sorted({r.build for r in facts.requirements})
+    listed = ", ".join(shown[:6]) + (", …" if len(shown) > 6 else "")
+    actions = [f"rerun explain with --channel (the channel's local directory or file:// URL) to learn whether "
+               f"the channel has a build of {GATE} {max(requested)} for '{host.name}'"]
+    if host.level > max(requested):
+        actions.insert(0, "drop the level pin: the solver then picks the highest level this CPU runs")
+    else:
+        actions.append(f"meanwhile solve with {VARIABLE}={catalog.generic_name(host.level)}, the generic name of "
+                       f"its level, which every channel's level-{host.level} builds accept")
+    return Diagnosis(
+        "cpu-not-in-text",
+        f"The builds of {GATE} this text lists ({len(shown)}: {listed}) do not accept '{host.name}' (level "
+        f"{host.level}). A solver's message shows some of the channel's builds, not necessarily all (micromamba's "
+        f"--json names one), so whether the channel lacks a build for this CPU cannot be read from the text.",
+        actions, facts.family, host, requested)
+
+
+def solved(catalog: Catalog, facts: SolverText, host: Host | None) -> Diagnosis:
+    name, level, build = facts.chosen[0] if facts.chosen else (None, None, None)
+    runs = (f"; this CPU ({host.name}, level {host.level}) " + ("runs it" if host.level >= level else
+                                                               "does NOT run it")
+            if host and host.level is not None and level is not None else "")
+    if name == GATE:
+        why = (f"The solve worked: it chose {GATE} {level} (build {build}), the highest level whose builds accept the "
+               f"CPU the solver saw and the request allowed{runs}.")
+        actions = ["nothing to fix" if not runs or "NOT" not in runs else
+                   f"this environment's optimised packages will crash here: pin '{GATE}<={host.level}'"]
+    elif name is not None:
+        march = catalog.flag_template.format(name=catalog.march[level])
+        why = (f"The solve worked: it chose {name} {level} (build {build}), the flag package. It depends on no gate, "
+               f"so it installs whatever the CPU; it makes the compilers of this environment emit x86-64 level "
+               f"{level} code ({march}){runs}.")
+        actions = [f"programs built in this environment need a level-{level} CPU; to build for this CPU, install "
+                   f"'{name}<={host.level}'" if runs and "NOT" in runs else
+                   f"nothing to fix; {GATE}, not {name}, is what chooses builds by CPU"]
+    else:
+        why, actions = "The solve worked; it installed no gate or flag package.", ["nothing to fix"]
+    return Diagnosis("solved", why, actions, facts.family, host, [level] if level else [])

@@ -23,12 +23,14 @@ from ..catalog.spelling import UnknownName, normalize
 from ..terminal import escape_controls
 from ..tools.solver_text import TOOLS, SolverText, parse
 from . import diagnoses as say
-from .diagnoses import ASSUMED, FROM_ENV, FROM_MACHINE, FROM_OPTION, FROM_TEXT, Diagnosis, Host, host_of
+from .diagnoses import (ASSUMED, DECIDED, FROM_ENV, FROM_MACHINE, FROM_OPTION, FROM_TEXT, Diagnosis, Host,
+                        host_of)
 
 HELP = "explain a conda/mamba/pixi solver error about __archspec or a microarch-level gate"
 
 KINDS = ("override-spelling", "hyphen-report", "lower-pin-old-channel", "cpu-too-new", "cpu-below",
-         "foreign-build-pin", "tool-report", "cpu-not-shown", "gate-unsatisfied")
+         "foreign-build-pin", "tool-report", "cpu-not-shown", "gate-unsatisfied", "unknown-cpu", "cpu-not-in-text",
+         "solved")
 
 
 def this_machine(catalog: Catalog, environ=None) -> Host | None:
@@ -79,23 +81,69 @@ def _misspelled(seen: Host, facts: SolverText, catalog: Catalog) -> bool:
         return False
 
 
-def diagnose(facts: SolverText, catalog: Catalog, cpu: Host | None = None) -> Diagnosis | None:
+def diagnose(facts: SolverText, catalog: Catalog, cpu: Host | None = None, *, override: Host | None = None,
+             real: Host | None = None, channel: Path | None = None) -> Diagnosis | None:
     """What happened, or None when the text shows no __archspec or gate problem.
 
-    `cpu`: the CPU given with --cpu, or (when the text reports none) the one explain assumes (diagnoses.ASSUMED).
+    `cpu`: the CPU given with --cpu, or (when the text reports none) the one explain assumes (diagnoses.ASSUMED);
+    `override`: CONDA_OVERRIDE_ARCHSPEC in explain's own environment; `real`: this machine's CPU;
+    `channel`: the channel's directory, the only source of a verdict on what the channel holds.
     """
+    if facts.solved:  # what was chosen matters on the CPU that will run it
+        host = cpu or real or override
+        d = say.solved(catalog, facts, host)
+        d.decided_by = DECIDED.get(host.source) if host else None
+        d.tool = str(facts.tool) if facts.tool else None
+        return d
     if not facts.about_archspec:
         return None
-    d = _decide(facts, catalog, cpu, _requested(facts, catalog))
+    d = _decide(facts, catalog, cpu, _requested(facts, catalog), channel)
     d.tool = str(facts.tool) if facts.tool else None
+    d.channel = str(channel) if channel else None
     if not facts.reported and facts.rejected_override is None:
         assumed = (f"; this diagnosis uses {d.host.source}: '{d.host.reported}'"
                    if d.host is not None and d.host.source in ASSUMED else "")
         d.notes.insert(0, f"the text does not show which CPU (__archspec) the solver saw{assumed}")
+    _sources(d, facts, catalog, override, real)
     return d
 
 
-def _decide(facts: SolverText, catalog: Catalog, cpu: Host | None, requested: list[int]) -> Diagnosis:
+def _same(a: Host, b: Host) -> bool:
+    return a.reported == b.reported or (a.name is not None and a.name == b.name)
+
+
+def _sources(d: Diagnosis, facts: SolverText, catalog: Catalog, override: Host | None, real: Host | None) -> None:
+    """Say which source decided the CPU the solver saw, name this machine's CPU beside it, and put the
+    override first when it is the cause."""
+    host = d.host
+    d.decided_by = DECIDED.get(host.source) if host else None
+    if host is not None and real is not None and not _same(host, real):
+        d.real = real
+    by_override = host is not None and (
+        host.source == FROM_ENV or (override is not None and host.source == FROM_TEXT and _same(host, override))
+        or (host.source == FROM_TEXT and host.reported in facts.override_values))
+    if d.kind in ("override-spelling", "hyphen-report", "foreign-build-pin", "tool-report"):
+        by_override = by_override and d.kind == "override-spelling"
+    if by_override:
+        d.decided_by = "override"
+        if d.kind != "override-spelling":
+            d.actions = [a for a in d.actions if VARIABLE not in a]
+            d.actions.insert(0, say.override_cause(host.reported, host, real))
+        elif real is not None and real.name:
+            d.actions.insert(1, f"unset it and the solver sees this CPU ({real.name}, level {real.level})")
+        return
+    generic = (host is not None and host.source == FROM_TEXT and host.name == host.reported
+               and host.name == catalog.generic_name(host.level) and say.names_cpus(facts))
+    if generic and d.real is not None and d.real.level is not None and d.real.level > host.level:
+        # conda and rattler report a CPU's own name: a generic one in their text is an override's doing.
+        d.actions = [a for a in d.actions if VARIABLE not in a]
+        d.actions.insert(0, f"{say.who(say.STYLES['conda'])} reports archspec's specific name for a CPU, so "
+                            f"'{host.reported}' means {VARIABLE}={host.reported} was set where the solver ran: "
+                            + say.override_cause(host.reported, host, real).split(": ", 1)[1])
+
+
+def _decide(facts: SolverText, catalog: Catalog, cpu: Host | None, requested: list[int],
+            channel: Path | None = None) -> Diagnosis:
     if facts.rejected_override is not None:
         return say.override_spelling(catalog, facts, facts.rejected_override, cpu, requested)
     seen = host_of(facts.reported[0][1], FROM_TEXT, catalog) if facts.reported else None
@@ -118,16 +166,25 @@ def _decide(facts: SolverText, catalog: Catalog, cpu: Host | None, requested: li
     if host is None or not requested:
         return say.unsatisfied(facts, requested)
     if host.name is None:
-        return say.too_new(catalog, facts, host, requested)
+        if host.source == FROM_ENV:
+            return say.override_spelling(catalog, facts, host.reported, host, requested)
+        return say.unknown_cpu(catalog, facts, host, requested)
     if host.level < min(requested):
         return say.below(catalog, facts, host, requested)
     solver = TOOLS[facts.family].solver if facts.family in TOOLS else "rattler"
     accepted = any(matches(solver, r.build, host.reported) or matches(solver, r.build, host.name)
                    for r in facts.requirements)
+    if channel is not None:
+        from ..feedstock.channel import installable_from_repodata
+
+        levels = installable_from_repodata(channel, host.name, solver)
+        if not set(requested) & levels:
+            return (say.lower_pin(catalog, facts, host, requested)
+                    if _design(facts, catalog) == "per-name" and host.level > max(requested)
+                    else say.too_new(catalog, facts, host, requested))
+        accepted = True  # the channel has a build for this CPU: the solver did not see it
     if not accepted and facts.requirements:
-        if _design(facts, catalog) == "per-name" and host.level > max(requested):
-            return say.lower_pin(catalog, facts, host, requested)
-        return say.too_new(catalog, facts, host, requested)
+        return say.not_in_text(catalog, facts, host, requested)
     if not facts.reported:
         return say.not_shown(facts, host, requested)
     return say.tool_report(catalog, facts, host, requested)
@@ -144,6 +201,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-detect", action="store_true",
                         help="never look at this machine (its CPU, or CONDA_OVERRIDE_ARCHSPEC in this environment); "
                              "use only the text and --cpu")
+    parser.add_argument("--channel", metavar="DIR",
+                        help="the channel the solve used (a local directory or file:// URL): needed for a verdict "
+                             "on what the channel holds (default: the local file:// channel the text names, when "
+                             "it exists here)")
     parser.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
 
 
@@ -158,43 +219,94 @@ def _read(args) -> tuple[str, str]:
         raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}") from None
 
 
+SOURCE_WORDS = {"override": f"{VARIABLE}", "text": "the text", "option": "--cpu",
+                "machine": "this machine's CPU"}
+
+
 def render(d: Diagnosis) -> str:
     lines = [f"What happened ({d.kind}):", f"  {d.summary}", "What to do:"]
     lines += [f"  - {a}" for a in d.actions]
     seen = [f"written by {d.tool or 'an unrecognised tool'}"]
     if d.requested:
-        seen.append(f"gate level(s) in the failure: {', '.join(map(str, d.requested))}")
+        seen.append(f"gate level(s) {'chosen' if d.kind == 'solved' else 'in the failure'}: "
+                    f"{', '.join(map(str, d.requested))}")
     if d.host:
         level = f"level {d.host.level}" if d.host.level is not None else "unknown to archspec"
-        seen.append(f"CPU '{d.host.reported}' ({level}) from {d.host.source}")
-    if seen:
-        lines.append("Seen: " + "; ".join(seen))
+        decided = f", decided by {SOURCE_WORDS[d.decided_by]}" if d.decided_by else ""
+        seen.append(f"CPU '{d.host.reported}' ({level}) from {d.host.source}{decided}")
+    if d.real:
+        seen.append(f"this machine's CPU: '{d.real.reported}' (level {d.real.level})")
+    if d.channel:
+        seen.append(f"channel read: {d.channel}")
+    lines.append("Seen: " + "; ".join(seen))
     lines += [f"Note: {n}" for n in d.notes]
     return "\n".join(escape_controls(line) for line in lines) + "\n"
+
+
+def option_cpu(value: str, catalog: Catalog) -> Host:
+    """--cpu in any spelling `normalize` reads (bare levels included); refused (exit 2) as normalize refuses."""
+    from ..catalog.spelling import normalize_in
+
+    n = normalize_in(value, catalog, allow_level=True)
+    return Host(value, FROM_OPTION, n.name, n.level)
+
+
+def channel_of(args, facts: SolverText) -> Path | None:
+    """The channel directory to read: --channel, else the first local file:// channel the text names that exists."""
+    from ..errors import UsageError
+
+    if args.channel is not None:
+        path = Path(args.channel[len("file://"):] if args.channel.startswith("file://") else args.channel)
+        if not path.is_dir():
+            raise UsageError(f"--channel {args.channel}: no such directory")
+        return path
+    return next((Path(c) for c in facts.channels if Path(c).is_dir()), None)
+
+
+def next_step(facts: SolverText, override: Host | None) -> str:
+    """What to run to get a text that shows the __archspec facts (one line)."""
+    if facts.family in ("conda-classic", "conda"):
+        step = ("conda prints the conflict only with --json: rerun the command with --json and explain that, "
+                "or run `microarch-level doctor`")
+    else:
+        step = "rerun the command with --json (or -v) and explain that, or run `microarch-level doctor`"
+    if override is not None:
+        step += f"; note {VARIABLE}={override.reported} is set in this shell"
+    return step
 
 
 def run(args) -> int:
     from ..errors import UsageError
 
     catalog = load_catalog()
-    cpu = None
-    if args.cpu is not None:
-        if not args.cpu.strip():
-            raise UsageError("--cpu: empty CPU name")
-        cpu = host_of(args.cpu.strip(), FROM_OPTION, catalog)
     text, source = _read(args)
     facts = parse(text)
     from .explain_power import concerns_power, diagnose_power
 
+    if args.cpu is not None and not args.cpu.strip():
+        raise UsageError("--cpu: empty CPU name")
     if concerns_power(text):
-        d = diagnose_power(text, facts, args.cpu.strip() if args.cpu else None, os.environ)
+        from ..catalog.power import load_power_catalog
+
+        cpu = option_cpu(args.cpu.strip(), load_power_catalog()).name if args.cpu else None
+        d = diagnose_power(text, facts, cpu, {} if args.no_detect else os.environ)
         sys.stdout.write(json.dumps(asdict(d), indent=2) + "\n" if args.json else render(d))
         return 0
-    if cpu is None and not facts.reported and not args.no_detect:
-        cpu = this_machine(catalog)
-    d = diagnose(facts, catalog, cpu)
+    cpu = option_cpu(args.cpu.strip(), catalog) if args.cpu is not None else None
+    override = real = None
+    if not args.no_detect:
+        value = os.environ.get(VARIABLE)
+        override = host_of(value, FROM_ENV, catalog) if value else None
+        from .probe import archspec_host
+
+        name = archspec_host()
+        real = host_of(name, FROM_MACHINE, catalog) if name else None
+    channel = channel_of(args, facts)
+    assumed = cpu or (None if facts.reported or facts.solved else (override or real))
+    d = diagnose(facts, catalog, assumed, override=override, real=real, channel=channel)
     if d is None:
-        print(f"microarch-level explain: nothing about __archspec or {GATE} found in {source}", file=sys.stderr)
+        print(f"microarch-level explain: nothing about __archspec or {GATE} found in {source}; "
+              f"{next_step(facts, override)}", file=sys.stderr)
         return 1
     sys.stdout.write(json.dumps(asdict(d), indent=2) + "\n" if args.json else render(d))
     return 0

@@ -18,7 +18,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from ..catalog.families import GATE
+from ..catalog.families import FLAGS, GATE
 from ..catalog.families import OVERRIDE as OVERRIDE_VARIABLE
 from ..catalog.levels import LEVELS
 
@@ -50,6 +50,15 @@ OVERRIDE = re.compile(re.escape(OVERRIDE_VARIABLE) + r"=(?:\"([^\"]*)\"|'([^']*)
 INFO_VERSION = re.compile(r"^\s*(conda|mamba|micromamba|libmamba|pixi) version\s*:\s*v?(\d+\.\d+[\w.]*)", re.MULTILINE)
 CONDA_VPKG = re.compile(r"__conda={1,2}(\d+\.\d+[\w.]*)=")
 PIXI_VERSION = re.compile(r"^pixi (\d+\.\d+[\w.]*)\s*$", re.MULTILINE)
+# A package the solve chose: `x86_64-microarch-level-4-5_level4` (conda's plan, a --json LINK's dist_name).
+CHOSEN = re.compile(rf"(?<![A-Za-z0-9_-])(_?{re.escape(FLAGS)})-(\d+)-(\d+_[A-Za-z0-9_]+)")
+# What conda, mamba and micromamba print after a solve that worked, and what they print when one failed.
+_SOLVED = ("Executing transaction: ...working... done", "Executing transaction: done", "## Package Plan ##",
+           "will be INSTALLED", "Transaction finished", "Transaction\n\n  Prefix:")
+_FAILED = ("failed", "Unsatisfiable", "Could not solve", "Cannot solve", "nothing provides", "is not installable",
+           "conflict", "PackagesNotFoundError")
+# The channel a text names as a local directory: `Channel: file:///…`, a --json LINK's base_url.
+LOCAL_CHANNEL = re.compile(r"file://(/[^\s'\"|,]+)")
 # libmamba 2 prints version specs in full (`==3 *`, `=* zen4`); libmamba 1 printed `3**` and `* zen4`.
 LIBMAMBA2_SPEC = re.compile(rf"(?:{_G}|__archspec) (?:=\*|==\d)")
 
@@ -127,6 +136,9 @@ class SolverText:
     mentions_gate: bool = False
     form: str = "text"                # "text" or "json"
     tool: Tool | None = None
+    solved: bool = False              # the text is of a solve that worked
+    chosen: list[tuple[str, int, str]] = field(default_factory=list)  # (gate or flag package, level, build)
+    channels: list[str] = field(default_factory=list)  # local channel directories the text names
 
     @property
     def about_archspec(self) -> bool:
@@ -252,6 +264,12 @@ def parse(text: str) -> SolverText:
     for version, build in REPORTED.findall(text):
         if (version, build) not in facts.reported:
             facts.reported.append((version, build))
+    facts.solved = (bool(doc.get("success")) if doc is not None and "success" in doc
+                    else _has(text, _SOLVED) and not _has(text, _FAILED))
+    for name, level, build in CHOSEN.findall(text):
+        if facts.solved and (name, int(level), build) not in facts.chosen:
+            facts.chosen.append((name, int(level), build))
+    facts.channels = list(dict.fromkeys(m.rstrip("/") for m in LOCAL_CHANNEL.findall(text)))
     rejected = REJECTED.search(text)
     facts.rejected_override = rejected.group(1) if rejected else None
     facts.override_values = [a or b or c for a, b, c in OVERRIDE.findall(text)]
