@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SHARED, load_samples
+from conftest import ROOT, load_samples
 
-from microarch_level.catalog.families import GATE, PPC64LE
+from microarch_level.catalog.families import FLAGS, GATE, PPC64LE
 from microarch_level.catalog.levels import LEVELS, load_catalog
 from microarch_level.catalog.power import load_power_catalog
 from microarch_level.diagnostics import doctor as doctor_module
@@ -30,6 +30,7 @@ from microarch_level.tools import overrides
 from microarch_level.tools.facts import STYLES
 
 CATALOG = load_catalog()
+CPUINFO = ROOT / "tests" / "data" / "cpuinfo"
 DEPENDENT = "needs-level-3"
 DEPENDENT_LEVEL = LEVELS[2]
 DOCTOR = [sys.executable, "-m", "microarch_level", "doctor"]
@@ -51,7 +52,7 @@ def doctor(*args: str, cpuinfo: Path | None = None, hide_proc: bool = False, env
     elif hide_proc:
         argv = [*namespace(), "sh", "-c", HIDE_PROC, "sh", *argv]
     result = run(argv, env)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode in (0, 1), result.stderr  # 1: the --prefix environment will not run here
     return json.loads(result.stdout)
 
 
@@ -276,9 +277,7 @@ def prefix(channel, tmp_path_factory) -> Path:
 
 
 def _samples():
-    from conftest import DEFAULT_CPUINFO, load_samples
-
-    return load_samples(Path(os.environ.get("MICROARCH_LEVEL_CPUINFO", DEFAULT_CPUINFO)))
+    return load_samples(Path(os.environ.get("MICROARCH_LEVEL_CPUINFO", CPUINFO)))
 
 
 @needs_mount
@@ -424,6 +423,91 @@ def test_a_gate_record_another_user_cannot_read_is_unreadable(tmp_path_factory):
     assert doctor("--prefix", str(top / "env"))["prefix"]["gate"]["level"] == LEVELS[-1]  # its owner reads it
 
 
+# --- --prefix: the exit code a script relies on (docs/explain-and-doctor.md) ------------------------------
+
+def sample_at(level: int):
+    return next(s for s in _samples() if s.level == level)
+
+
+def doctor_exit(prefix: Path, level: int, fmt: str) -> tuple[int, str]:
+    """doctor's exit code and output for `prefix` where a CPU sample of `level` is /proc/cpuinfo."""
+    result = run(mounted([*DOCTOR, "--format", fmt, "--prefix", str(prefix)], sample_at(level).path))
+    assert result.returncode in (0, 1), result.stderr
+    return result.returncode, result.stdout
+
+
+@needs_mount
+@pytest.mark.parametrize("fmt", ["json", "plain"])
+@pytest.mark.parametrize("cpu_level, code", [(DEPENDENT_LEVEL - 1, 1), (DEPENDENT_LEVEL, 0), (DEPENDENT_LEVEL + 1, 0)],
+                         ids=["below", "at", "above"])
+def test_the_exit_code_says_whether_the_environment_runs_on_this_cpu(prefix, cpu_level, code, fmt):
+    returncode, out = doctor_exit(prefix, cpu_level, fmt)
+    assert returncode == code
+    verdict = json.loads(out)["prefix"]["verdict"] if fmt == "json" else \
+        next(line for line in out.splitlines() if line.startswith("prefix verdict:")).split(": ")[1]
+    assert verdict == ("runs-here" if code == 0 else "will-not-run")
+
+
+@pytest.fixture(scope="module")
+def flag_prefix(channel, tmp_path_factory) -> Path:
+    """A real environment holding only the flag package at level 3, installed by rattler."""
+    records = solve([channel], [f"{FLAGS}=={DEPENDENT_LEVEL}"], base_virtual_packages())
+    assert [r.name.normalized for r in records] == [FLAGS]
+    env = tmp_path_factory.mktemp("flag-prefix") / "env"
+    install(records, env)
+    return env
+
+
+@needs_mount
+@pytest.mark.parametrize("cpu_level, code", [(DEPENDENT_LEVEL - 1, 1), (DEPENDENT_LEVEL, 0)], ids=["below", "at"])
+def test_the_flag_packages_level_is_what_its_compilers_build_for(flag_prefix, cpu_level, code):
+    returncode, out = doctor_exit(flag_prefix, cpu_level, "json")
+    env = json.loads(out)["prefix"]
+    assert returncode == code
+    assert (env["flags"]["level"], env["flags"]["compiler_flags"]) == (DEPENDENT_LEVEL,
+                                                                         f"-march={CATALOG.march[DEPENDENT_LEVEL]}")
+
+
+@needs_mount
+def test_an_environment_with_only_the_flag_package_is_never_called_level_free(flag_prefix):
+    _, out = doctor_exit(flag_prefix, DEPENDENT_LEVEL - 1, "plain")
+    assert "nothing here needs" not in out and f"-march={CATALOG.march[DEPENDENT_LEVEL]}" in out
+
+
+def test_a_gate_record_whose_version_is_no_level_is_invalid(tmp_path):
+    gate_record(tmp_path, full_gate_record().replace(f'"version": "{LEVELS[-1]}"', '"version": "7"'))
+    result = run([*DOCTOR, "--format", "plain", "--prefix", str(tmp_path)])
+    assert result.returncode == 1
+    assert "gate level 7" not in result.stdout and "invalid" in result.stdout
+    env = json.loads(run([*DOCTOR, "--json", "--prefix", str(tmp_path)]).stdout)["prefix"]
+    assert (env["status"], env["gate"], env["verdict"]) == ("invalid", None, "cannot-tell")
+
+
+def fifo(path: Path) -> None:
+    path.unlink()
+    os.mkfifo(path)
+
+
+def dev_zero(path: Path) -> None:
+    path.unlink()
+    path.symlink_to("/dev/zero")
+
+
+def endless(path: Path) -> None:
+    with open(path, "r+b") as f:
+        f.truncate(1 << 40)  # a sparse terabyte: reading it all would never end
+
+
+@pytest.mark.parametrize("make", [fifo, dev_zero, endless], ids=["fifo", "dev-zero", "endless"])
+def test_reading_the_gate_record_never_blocks(tmp_path, make):
+    make(gate_record(tmp_path, full_gate_record()))
+    result = subprocess.run([*DOCTOR, "--json", "--prefix", str(tmp_path)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    env = json.loads(result.stdout)["prefix"]
+    assert (env["status"], env["verdict"]) == ("unreadable", "cannot-tell")
+
+
 # --- output -------------------------------------------------------------------------------
 
 def test_piped_output_is_one_fact_per_line():
@@ -481,7 +565,7 @@ def test_json_output_escapes_control_characters_and_keeps_the_value():
 
 # --- a POWER machine (platform.machine() = ppc64le), its real samples mounted -------------
 
-POWER_SAMPLES = load_samples(SHARED / "cpuinfo-ppc64le")
+POWER_SAMPLES = load_samples(ROOT / "tests" / "data" / "cpuinfo-ppc64le")
 POWER = load_power_catalog()
 POWER_GATE = PPC64LE.gate
 # doctor as it runs on a ppc64le machine: only platform.machine() differs from this host.
@@ -491,8 +575,9 @@ ON_PPC64LE = ("import platform, sys; platform.machine = lambda: 'ppc64le'; "
 
 def power_doctor(cpuinfo: Path, *args: str) -> dict:
     result = run(mounted([sys.executable, "-c", ON_PPC64LE, "doctor", "--json", *args], cpuinfo))
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    report = json.loads(result.stdout)
+    assert result.returncode == (1 if report.get("prefix", {}).get("verdict", "runs-here") != "runs-here" else 0)
+    return report
 
 
 def power_sample(level: int):

@@ -52,7 +52,7 @@ def run(args) -> int:
     if fmt == "auto":
         fmt = "table" if sys.stdout.isatty() else "plain"
     sys.stdout.write(doctor_view.render(report, fmt))
-    return 1 if report.get("prefix", {}).get("status") == "unreadable" else 0
+    return EXIT[report["prefix"]["verdict"]] if "prefix" in report else 0
 
 
 def machine_family(machine: str | None = None) -> Family:
@@ -163,34 +163,62 @@ def tools_section(builds, predicted: dict[str, dict]) -> tuple[list[dict], str |
     return rows, None
 
 
-def prefix_section(path: Path, cpu: probe.Cpu, family: Family = X86_64) -> dict:
+# What `doctor --prefix` exits with, for scripts (`doctor --prefix "$ENV" && run-job`): docs/explain-and-doctor.md.
+RUNS_HERE, WILL_NOT_RUN, CANNOT_TELL = "runs-here", "will-not-run", "cannot-tell"
+EXIT = {RUNS_HERE: 0, WILL_NOT_RUN: 1, CANNOT_TELL: 1}
+
+
+def prefix_section(path: Path, cpu: probe.Cpu, family: Family = X86_64, catalog: Catalog | None = None) -> dict:
     from .prefix import read_environment
 
-    env = read_environment(path, family.gate)
+    catalog = catalog or family.catalog(None)
+    env = read_environment(path, family.gate, catalog.levels)
     level = cpu.level
     if env.gate_unreadable:
         status = "unreadable"
+    elif any(name.startswith(f"{family.gate}-") for name, _ in env.invalid):
+        status = "invalid"
     elif env.gate_level is None and env.other_gates:
         status = "other-family"
     elif env.gate_level is None:
-        status = "no-gate"
+        status = "incomplete" if env.dependents else "no-gate"
     elif level is None:
         status = "unknown"
     else:
         status = "ok" if env.gate_level <= level else "too-high"
+    flags = None
+    if env.flags_level is not None:
+        march = catalog.flag_template.format(name=catalog.march[env.flags_level])
+        flags = {"level": env.flags_level, "build": env.flags_build, "compiler_flags": march,
+                 "status": "unknown" if level is None else ("ok" if env.flags_level <= level else "too-high")}
     return {
         "path": str(env.path),
         "gate_name": family.gate,
+        "flags_name": family.flags,
         "family": family.label,
         "gate": None if env.gate_level is None else {"level": env.gate_level, "build": env.gate_build},
+        "flags": flags,
         "cpu_level": level,
         "status": status,
+        "verdict": _verdict(status, flags),
         "dependents": [{"name": d.name, "version": d.version, "build": d.build, "requirement": d.requirement}
                        for d in env.dependents],
         "unreadable": env.unreadable,
         "gate_unreadable": [{"file": f"conda-meta/{name}", "problem": why} for name, why in env.gate_unreadable],
+        "invalid": [{"file": f"conda-meta/{name}", "problem": why} for name, why in env.invalid],
         "other_gates": [{"name": name, "level": lv} for name, lv in env.other_gates],
     }
+
+
+def _verdict(status: str, flags: dict | None) -> str:
+    """Whether what the environment holds, and what its compilers build, runs on this CPU."""
+    if status in ("unreadable", "invalid", "incomplete", "unknown"):
+        return CANNOT_TELL
+    if status in ("too-high", "other-family") or (flags and flags["status"] == "too-high"):
+        return WILL_NOT_RUN
+    if flags and flags["status"] == "unknown":
+        return CANNOT_TELL
+    return RUNS_HERE
 
 
 def advice_section(report: dict) -> list[str]:
@@ -208,6 +236,13 @@ def advice_section(report: dict) -> list[str]:
     if env and env["status"] == "unreadable":
         out.append(f"make {', '.join(r['file'] for r in env['gate_unreadable'])} in {env['path']} readable (run "
                    f"doctor as its owner, or repair the environment) to learn which CPU level it needs")
+    if env and env["status"] == "invalid":
+        out.append(f"{', '.join(r['file'] for r in env['invalid'])} in {env['path']} names no level: the record was "
+                   f"edited or damaged; reinstall {env['gate_name']} to learn which CPU level the environment needs")
+    if env and env["flags"] and env["flags"]["status"] == "too-high":
+        out.append(f"{env['path']} holds {env['flags_name']} {env['flags']['level']}: compilers there build "
+                   f"{env['family']} level {env['flags']['level']} code ({env['flags']['compiler_flags']}), which "
+                   f"will not run on this level-{level} CPU; install '{env['flags_name']}<={level}' to build for it")
     if env and env["status"] == "too-high":
         names = ", ".join(d["name"] for d in env["dependents"]) or "its optimised packages"
         out.append(f"{env['path']} was built for level {env['gate']['level']} but this CPU is level {level}: "
@@ -232,6 +267,6 @@ def gather(catalog: Catalog, prefix: Path | None = None, family: Family = X86_64
     }
     report["tools"], report["tools_error"] = tools_section(builds, {row["style"]: row for row in styles})
     if prefix is not None:
-        report["prefix"] = prefix_section(prefix, cpu, family)
+        report["prefix"] = prefix_section(prefix, cpu, family, catalog)
     report["advice"] = advice_section(report)
     return report

@@ -88,14 +88,23 @@ def _prefix_line(env: dict) -> str:
         gates = ", ".join(f"{g['name']} {g['level']}" for g in env["other_gates"])
         return (f"{env['path']}: {gates} installed: an environment for another CPU family, which doctor does not "
                 f"judge (it reads {env['family']} CPUs); on that machine the gate's activation guard checks the CPU")
+    if env["status"] == "invalid":
+        records = "; ".join(f"{r['file']}: {r['problem']}" for r in env["invalid"])
+        return (f"{env['path']}: the gate's record is invalid ({records}): which CPU level this environment needs "
+                f"is UNKNOWN")
     if env["gate"] is None and env["dependents"]:
         return (f"{env['path']}: no {env['gate_name']} record, but packages here require it: the environment is "
                 f"incomplete and their CPU level is unknown")
-    if env["gate"] is None:
-        return f"{env['path']}: no {env['gate_name']} installed: nothing here needs a particular CPU level"
-    gate = f"gate level {env['gate']['level']} ({env['gate']['build']})"
     verdict = {"ok": "fine on this CPU", "too-high": "TOO HIGH for this CPU", "unknown": "this CPU's level is unknown"}
-    return f"{env['path']}: {gate}, CPU level {env['cpu_level'] or NONE}: {verdict[env['status']]}"
+    flags = env["flags"]
+    built = (f"; {env['flags_name']} {flags['level']}: its compilers emit level-{flags['level']} code "
+             f"({flags['compiler_flags']}): {verdict[flags['status']]}" if flags else "")
+    if env["gate"] is None:
+        needs = "no installed package needs a particular CPU level" if flags else \
+            "nothing here needs a particular CPU level"
+        return f"{env['path']}: no {env['gate_name']} installed: {needs}{built}"
+    gate = f"gate level {env['gate']['level']} ({env['gate']['build']})"
+    return f"{env['path']}: {gate}, CPU level {env['cpu_level'] or NONE}: {verdict[env['status']]}{built}"
 
 
 def plain(report: dict) -> str:
@@ -126,6 +135,7 @@ def plain(report: dict) -> str:
     env = report.get("prefix")
     if env:
         lines.append(f"prefix {_prefix_line(env)}")
+        lines.append(f"prefix verdict: {env['verdict']}")
         lines += [f"prefix needs the gate: {_dependent(d)}" for d in env["dependents"]]
     lines += [f"advice: {a}" for a in report["advice"]]
     return "\n".join(lines) + "\n"
@@ -160,7 +170,7 @@ def table(report: dict) -> str:
                       [_tool_cells(r) for r in report["tools"]])
     env = report.get("prefix")
     if env:
-        out += ["", "Environment", f"  {_prefix_line(env)}"]
+        out += ["", "Environment", f"  {_prefix_line(env)}", f"  => {env['verdict']}"]
         if env["dependents"]:
             out += _table(["package", "version", "build", "requires"],
                           [[d["name"], d["version"], d["build"], d["requirement"]] for d in env["dependents"]])

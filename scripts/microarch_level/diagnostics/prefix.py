@@ -9,16 +9,48 @@ before that happens, which programs are at risk.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..catalog.families import GATE
+from ..catalog.levels import LEVELS
 from ..errors import UsageError
 
 
 class NotAnEnvironment(UsageError):
     """The path is not a conda environment; the message is one line."""
+
+
+class NotARecord(ValueError):
+    """A conda-meta entry that is no package record (a FIFO, a device, too large); the message says why."""
+
+
+# A package record is a few kilobytes (the largest, with a long file list, a few megabytes); reading stops past this.
+MAX_RECORD = 32 * 1024 * 1024
+
+
+def read_record(path: Path, limit: int = MAX_RECORD) -> str:
+    """The text of one conda-meta record, read without ever blocking: a FIFO, a device (a symlink to
+    /dev/zero) or a file larger than `limit` is refused, not read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotARecord("not a regular file")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise NotARecord(f"larger than {limit // (1024 * 1024)} MiB")
+        return b"".join(chunks).decode("utf-8")
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -32,7 +64,7 @@ class Dependent:
 @dataclass(frozen=True)
 class Environment:
     path: Path
-    gate_level: int | None        # None: no gate installed
+    gate_level: int | None        # None: no gate installed (or its record is invalid)
     gate_build: str | None
     dependents: list[Dependent] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # conda-meta files that are not package records
@@ -40,6 +72,11 @@ class Environment:
     # Gates of the other families (families.py), e.g. ("_ppc64le-microarch-level", 10): doctor judges x86-64
     # CPUs, so such an environment is for another machine, not one needing no particular level.
     other_gates: list[tuple[str, int]] = field(default_factory=list)
+    # The flag package (`x86_64-microarch-level N`): the level compilers in this environment build for.
+    flags_level: int | None = None
+    flags_build: str | None = None
+    # (record file, why): a gate or flag record whose version is not a level of its family.
+    invalid: list[tuple[str, str]] = field(default_factory=list)
 
 
 _SPEC_NAME = re.compile(r"^\s*(?:[^\s:]+::)?([A-Za-z0-9_.-]+)")
@@ -50,9 +87,10 @@ def _depends_on_gate(spec: str, gate: str = GATE) -> bool:
     return m is not None and m.group(1) == gate
 
 
-def read_environment(path: Path, gate: str = GATE) -> Environment:
-    """The level of `gate` (by default the x86-64 gate) and its dependents recorded in
-    `path`/conda-meta/*.json; the other families' gates are listed apart."""
+def read_environment(path: Path, gate: str = GATE, levels: tuple[int, ...] = LEVELS) -> Environment:
+    """The level of `gate` (by default the x86-64 gate), of its flag package, and the gate's dependents
+    recorded in `path`/conda-meta/*.json; the other families' gates are listed apart.  A gate or flag
+    version that is not one of `levels` is invalid, not a level."""
     meta = path / "conda-meta"
     if not path.is_dir():
         raise NotAnEnvironment(f"{path} is not a directory")
@@ -63,28 +101,42 @@ def read_environment(path: Path, gate: str = GATE) -> Environment:
     unreadable: list[str] = []
     gate_unreadable: list[tuple[str, str]] = []
     other_gates: list[tuple[str, int]] = []
+    invalid: list[tuple[str, str]] = []
+    flags = gate.lstrip("_")
+    flags_level = flags_build = None
     others = _other_gates(gate)
     for record_file in sorted(meta.glob("*.json")):
         is_gate = record_file.name.startswith(f"{gate}-")  # conda names records NAME-VERSION-BUILD.json
         try:
-            record = json.loads(record_file.read_text(encoding="utf-8"))
+            record = json.loads(read_record(record_file))
             name, version, build = record["name"], str(record["version"]), str(record.get("build", ""))
             depends = [str(d) for d in record.get("depends", [])]
-            if name == gate:
-                level = int(version)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             unreadable.append(record_file.name)
             if is_gate:
                 gate_unreadable.append((record_file.name, _why(exc)))
             continue
-        if name == gate:
-            gate_level, gate_build = level, build
+        if name in (gate, flags):
+            level = _level(version, levels)
+            if level is None:
+                invalid.append((record_file.name, f"{name} version '{version}' is not a level "
+                                                  f"({', '.join(map(str, levels))})"))
+            elif name == gate:
+                gate_level, gate_build = level, build
+            else:
+                flags_level, flags_build = level, build
         elif name in others and version.isdigit():
             other_gates.append((name, int(version)))
         for spec in depends:
             if _depends_on_gate(spec, gate):
                 dependents.append(Dependent(name, version, build, spec))
-    return Environment(path, gate_level, gate_build, dependents, unreadable, gate_unreadable, other_gates)
+    return Environment(path, gate_level, gate_build, dependents, unreadable, gate_unreadable, other_gates,
+                       flags_level, flags_build, invalid)
+
+
+def _level(version: str, levels: tuple[int, ...]) -> int | None:
+    """The level a gate or flag record's version names, or None when it names none of `levels`."""
+    return int(version) if version.isascii() and version.isdigit() and int(version) in levels else None
 
 
 def _other_gates(gate: str) -> set[str]:
@@ -95,6 +147,10 @@ def _other_gates(gate: str) -> set[str]:
 
 def _why(exc: Exception) -> str:
     """One line saying why a record could not be read."""
+    if isinstance(exc, NotARecord):
+        return str(exc)
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
     if isinstance(exc, PermissionError):
         return "permission denied"
     if isinstance(exc, OSError):
