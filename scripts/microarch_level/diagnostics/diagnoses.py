@@ -106,18 +106,31 @@ def cpu_blind(style: Style, catalog: Catalog) -> tuple[str, str] | None | bool:
     return reports.pop() if len(reports) == 1 else False
 
 
-def override_spelling(catalog: Catalog, facts: SolverText, value: str, host: Host | None, requested) -> Diagnosis:
+def override_spelling(catalog: Catalog, facts: SolverText, value: str, host: Host | None, requested,
+                      real: Host | None = None) -> Diagnosis:
     guess = closest(value, catalog)
+    respelled = guess is not None and _spelling_of(value, catalog)
     fix = (f"set {VARIABLE}={guess}" if guess else
            f"set {VARIABLE} to an archspec name (`microarch-level doctor` shows what this CPU is called)")
+    this = f"this CPU ({real.name}, level {real.level})" if real is not None and real.name else "this CPU"
     return Diagnosis(
         "override-spelling",
-        f"{VARIABLE} is set to '{value}', which is not an archspec CPU name"
-        + (f" (archspec spells it '{guess}')" if guess else "")
+        f"{VARIABLE} is set to '{value}', which is not a CPU archspec knows"
+        + ((f" (archspec spells it '{guess}')" if respelled else f" (the nearest name it knows is '{guess}')")
+           if guess else "")
         + ". rattler and pixi refuse to solve with it; conda and mamba 2.x pass it through verbatim, "
           "so the gate's per-name builds never match it.",
-        [fix, f"or unset {VARIABLE} so the package manager detects this CPU itself"],
+        [fix, f"or unset {VARIABLE} so the package manager detects {this} itself"],
         facts.family, host, requested)
+
+
+def _spelling_of(value: str, catalog: Catalog) -> bool:
+    """Whether `value` is another spelling of an archspec name or level (x86-64-v3, V3), not another name."""
+    try:
+        normalize(value, catalog, allow_level=True)
+        return True
+    except UnknownName:
+        return False
 
 
 def hyphen_report(facts: SolverText, host: Host, requested) -> Diagnosis:

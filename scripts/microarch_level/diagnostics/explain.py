@@ -97,7 +97,10 @@ def diagnose(facts: SolverText, catalog: Catalog, cpu: Host | None = None, *, ov
         return d
     if not facts.about_archspec:
         return None
-    d = _decide(facts, catalog, cpu, _requested(facts, catalog), channel)
+    requested = _requested(facts, catalog)
+    d = _decide(facts, catalog, cpu, requested, channel, real)
+    if d.kind == "unknown-cpu" and override is not None and _same(d.host, override):
+        d = say.override_spelling(catalog, facts, override.reported, d.host, requested, real)  # passed verbatim
     d.tool = str(facts.tool) if facts.tool else None
     d.channel = str(channel) if channel else None
     if not facts.reported and facts.rejected_override is None:
@@ -129,8 +132,6 @@ def _sources(d: Diagnosis, facts: SolverText, catalog: Catalog, override: Host |
         if d.kind != "override-spelling":
             d.actions = [a for a in d.actions if VARIABLE not in a]
             d.actions.insert(0, say.override_cause(host.reported, host, real))
-        elif real is not None and real.name:
-            d.actions.insert(1, f"unset it and the solver sees this CPU ({real.name}, level {real.level})")
         return
     generic = (host is not None and host.source == FROM_TEXT and host.name == host.reported
                and host.name == catalog.generic_name(host.level) and say.names_cpus(facts))
@@ -143,9 +144,9 @@ def _sources(d: Diagnosis, facts: SolverText, catalog: Catalog, override: Host |
 
 
 def _decide(facts: SolverText, catalog: Catalog, cpu: Host | None, requested: list[int],
-            channel: Path | None = None) -> Diagnosis:
+            channel: Path | None = None, real: Host | None = None) -> Diagnosis:
     if facts.rejected_override is not None:
-        return say.override_spelling(catalog, facts, facts.rejected_override, cpu, requested)
+        return say.override_spelling(catalog, facts, facts.rejected_override, cpu, requested, real)
     seen = host_of(facts.reported[0][1], FROM_TEXT, catalog) if facts.reported else None
     if seen and _misspelled(seen, facts, catalog):
         mamba_hyphen = seen.name and seen.reported == seen.name.replace("x86_64_", "x86_64-")
@@ -153,7 +154,7 @@ def _decide(facts: SolverText, catalog: Catalog, cpu: Host | None, requested: li
             return say.below(catalog, facts, seen, requested)  # the spelling matters less than the level
         if mamba_hyphen and seen.reported not in facts.override_values:
             return say.hyphen_report(facts, seen, requested)
-        return say.override_spelling(catalog, facts, seen.reported, seen, requested)
+        return say.override_spelling(catalog, facts, seen.reported, seen, requested, real)
     style = say.reporting_style(facts)
     constant = say.cpu_blind(style, catalog) if style else False
     blind = constant is not False and (seen is None or facts.reported[0] == constant)
@@ -167,7 +168,7 @@ def _decide(facts: SolverText, catalog: Catalog, cpu: Host | None, requested: li
         return say.unsatisfied(facts, requested)
     if host.name is None:
         if host.source == FROM_ENV:
-            return say.override_spelling(catalog, facts, host.reported, host, requested)
+            return say.override_spelling(catalog, facts, host.reported, host, requested, real)
         return say.unknown_cpu(catalog, facts, host, requested)
     if host.level < min(requested):
         return say.below(catalog, facts, host, requested)
