@@ -250,11 +250,17 @@ def test_an_empty_cpu_is_a_usage_error():
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_cpu_option_wins_over_the_cpu_the_text_reports():
+def test_the_cpu_the_text_reports_decides_and_the_cpu_option_is_shown_beside_it():
     row = first("cpu-not-in-text")  # the text reports a level-3 CPU
     cpu = next(n for n in CATALOG.names_at(LEVELS[0]) if not CATALOG.is_generic(n))
-    result = run_cli("explain", "--json", "--cpu", cpu, str(CORPUS / row["file"]))
-    assert json.loads(result.stdout)["host"]["name"] == cpu
+    out = json.loads(run_cli("explain", "--json", "--cpu", cpu, str(CORPUS / row["file"])).stdout)
+    assert (out["host"]["name"], out["decided_by"], out["real"]["name"]) == (row["host"], "text", cpu)
+
+
+def test_the_cpu_option_decides_when_the_text_shows_none():
+    row = first("cpu-not-shown")
+    out = json.loads(run_cli("explain", "--json", "--cpu", row["cpu"], str(CORPUS / row["file"])).stdout)
+    assert (out["host"]["name"], out["decided_by"]) == (row["cpu"], "option")
 
 
 def test_without_a_cpu_in_the_text_this_machines_override_is_used():
@@ -469,7 +475,8 @@ def test_a_misspelled_cpu_gets_normalizes_suggestion():
 
 @pytest.mark.parametrize("spelling", ["x86-64-v3", "X86_64_V3", "v3", "3", "Haswell"])
 def test_cpu_takes_normalizes_spellings(spelling):
-    d = json.loads(run_cli("explain", "--json", "--no-detect", "--cpu", spelling, str(OVERRIDE_CASE[0])).stdout)
+    text = REAL_2026_12 / "conda-26.7.1-a-v2-pin3-rattler-human.txt"  # shows no CPU: --cpu decides
+    d = json.loads(run_cli("explain", "--json", "--no-detect", "--cpu", spelling, str(text)).stdout)
     assert d["host"]["name"] == run_cli("normalize", spelling).stdout.split()[0]
 
 

@@ -195,7 +195,8 @@ def below(catalog: Catalog, facts: SolverText, host: Host, requested) -> Diagnos
                           f"unset it so the solver sees the real CPU")
     d = Diagnosis(
         "cpu-below",
-        f"The request needs x86-64 level {need}, but this CPU ({host.name}) is level {host.level}; it lacks "
+        f"The request needs x86-64 level {need}, but the CPU the solver saw ({host.name}) is level {host.level}; "
+        f"it lacks "
         f"{missing}. Builds for level {need} would crash here with \"Illegal instruction\", so the solver "
         f"rightly refuses them.",
         actions, facts.family, host, requested)

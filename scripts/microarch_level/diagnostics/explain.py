@@ -98,6 +98,8 @@ def diagnose(facts: SolverText, catalog: Catalog, cpu: Host | None = None, *, ov
     if not facts.about_archspec:
         return None
     requested = _requested(facts, catalog)
+    if cpu is not None and cpu.source == FROM_OPTION and facts.reported:
+        real = cpu  # --cpu names the machine the command ran on
     d = _decide(facts, catalog, cpu, requested, channel, real)
     if d.kind == "unknown-cpu" and override is not None and _same(d.host, override):
         d = say.override_spelling(catalog, facts, override.reported, d.host, requested, real)  # passed verbatim
@@ -158,7 +160,9 @@ def _decide(facts: SolverText, catalog: Catalog, cpu: Host | None, requested: li
     style = say.reporting_style(facts)
     constant = say.cpu_blind(style, catalog) if style else False
     blind = constant is not False and (seen is None or facts.reported[0] == constant)
-    host = cpu or (None if blind else seen)
+    # The CPU the text reports is the one the solver saw; --cpu (the machine it ran on) stands in for it only
+    # when the text shows none, or a report that does not depend on the CPU.
+    host = cpu if blind or seen is None or (cpu is not None and _same(cpu, seen)) else seen
     pinned = [p for p in facts.pins if p.build]
     if pinned and (host is None or pinned[0].build.split("_", 1)[1] != host.name):
         return say.foreign_pin(facts, host, requested)
