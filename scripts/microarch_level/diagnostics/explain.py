@@ -4,7 +4,11 @@ Solver errors about `__archspec` read like riddles ("nothing provides
 __archspec 1 core2 needed by _x86_64-microarch-level-1-0_core2" on a
 broadwell).  A few causes produce all of them, and each has a different fix.
 This module picks the cause from the facts solver_text finds and the CPU the
-solve ran for (--cpu, the text itself, or this machine); diagnoses words it.
+solve ran for (the text itself, --cpu, CONDA_OVERRIDE_ARCHSPEC here, or this
+machine), says which of them decided and names this machine's CPU beside it;
+diagnoses words it.  The builds a text lists are only what it shows: what the
+channel holds is read from the channel (--channel, or the local file://
+channel the text names), never guessed from the text.
 """
 
 from __future__ import annotations
@@ -201,8 +205,9 @@ def _decide(facts: SolverText, catalog: Catalog, cpu: Host | None, requested: li
 def add_arguments(parser) -> None:
     parser.add_argument("file", nargs="?", metavar="FILE", help="the solver's output (default: stdin)")
     parser.add_argument("--cpu", metavar="NAME",
-                        help="the CPU the failing command ran on, in any spelling (default: what the text "
-                             "reports, else this machine)")
+                        help="the CPU of the machine the failing command ran on, in any spelling `normalize` reads; "
+                             "it decides when the text reports no CPU (default: CONDA_OVERRIDE_ARCHSPEC here, "
+                             "else this machine)")
     parser.add_argument("--no-detect", action="store_true",
                         help="never look at this machine (its CPU, or CONDA_OVERRIDE_ARCHSPEC in this environment); "
                              "use only the text and --cpu")
