@@ -33,7 +33,7 @@ from ..errors import Failure, UsageError
 from ..tools.facts import TARGET_FACTS
 from .cpuinfo import PROC_CPUINFO, cpuinfo_generation, first_flags
 from .targets import Read, read
-from .targets.model import Environment
+from .targets.model import Environment, shown_path
 
 HELP = "say whether environments, lock files and explicit files will run on the CPUs named (or this machine)"
 FORMATS = ("table", "plain", "json")
@@ -107,13 +107,13 @@ def cpus(args) -> list[Cpu]:
         found.append(Cpu(n.name if n.name == text.strip() else f"{printable(text.strip())}", "cpu", family,
                          n.name, n.level))
     for given in args.cpuinfo:
-        shown = printable(given)
+        shown = shown_path(given)
         cpu = cpu_of_text(_read_sample(Path(given), shown), Path(given).name, "cpuinfo")
         if cpu is None:
             raise UsageError(f"--cpuinfo {shown} is not a /proc/cpuinfo (no processor with a flags or cpu line)")
         found.append(cpu)
     for given in args.cpuinfo_dir:
-        found += _fleet(Path(given), printable(given))
+        found += _fleet(Path(given), shown_path(given))
     if not (args.cpu or args.cpuinfo or args.cpuinfo_dir):
         cpu = cpu_of_text(_read_sample(PROC_CPUINFO, str(PROC_CPUINFO)), "this machine", "this machine")
         if cpu is None:
@@ -131,7 +131,7 @@ def _fleet(directory: Path, shown: str) -> list[Cpu]:
     except OSError as exc:
         raise Failure(f"cannot list {shown}: {exc.strerror or exc}") from None
     for path in entries:
-        cpu = cpu_of_text(_read_sample(path, printable(str(path))), path.name, "cpuinfo")
+        cpu = cpu_of_text(_read_sample(path, shown_path(str(path))), path.name, "cpuinfo")
         if cpu is not None:
             machines.append(cpu)
     if not machines:
@@ -287,13 +287,13 @@ def run(args) -> int:
     pkgs_dirs = [Path(d) for d in args.pkgs_dir]
     for d, given in zip(pkgs_dirs, args.pkgs_dir):
         if not d.is_dir():
-            raise UsageError(f"--pkgs-dir {printable(given)}: no such directory")
+            raise UsageError(f"--pkgs-dir {shown_path(given)}: no such directory")
     for target in args.targets:
         found: Read = read(target, pkgs_dirs)
         environments += found.environments
         skipped += found.skipped
     if not environments:
-        raise UsageError("no linux-64 or linux-ppc64le environment in " + ", ".join(map(printable, args.targets)))
+        raise UsageError("no linux-64 or linux-ppc64le environment in " + ", ".join(map(shown_path, args.targets)))
     verdicts = {i: [judge(e, c) for c in machines] for i, e in enumerate(environments)}
     judged = [v for vs in verdicts.values() for v in vs if v.verdict != OTHER]
     if not judged:

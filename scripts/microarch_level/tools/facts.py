@@ -334,7 +334,7 @@ TARGET_FACTS = {
     "conda-lock": TargetFacts(
         "conda-lock",
         install=("`conda-lock install` renders an explicit file and runs `conda create --file` on it "
-                 "(conda_lock/conda_lock.py do_conda_install, conda-lock 4.0.2); " + _CONDA_EXPLICIT +
+                 "(conda_lock/conda_lock.py do_conda_install, conda-lock 4.0.3); " + _CONDA_EXPLICIT +
                  ", so the locked gate installs and its activation warns"),
         lower=("conda-lock: add `{gate} <={level}` to the environment file's dependencies, or lock with "
                "`--virtual-package-spec` giving `__archspec: \"1 {level_name}\"` (conda_lock/virtual_package.py; "

@@ -13,10 +13,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...catalog.spelling import printable
 from ...errors import Failure
 from . import conda_lock, conda_prefix, explicit, pixi_lock
-from .model import BadInput, Environment
+from .model import BadInput, Environment, shown_path
 
 HEAD_BYTES = 64 * 1024
 _TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*):", re.M)
@@ -58,7 +57,7 @@ def read(target: str, pkgs_dirs: list[Path]) -> Read:
     if not target:
         raise BadInput(f"an empty TARGET; {EXPECTED}")
     path = Path(target)
-    shown = printable(target)
+    shown = shown_path(target)
     kind = kind_of(path, shown)
     if kind == conda_prefix.KIND:
         return Read(conda_prefix.read(path, shown))

@@ -45,7 +45,7 @@ def read(path: Path, shown: str) -> tuple[list[Environment], list[tuple[str, str
     try:
         lock = parse_conda_lock_file(path)
     except Exception as exc:  # yaml, pydantic and conda-lock's own version errors
-        raise BadInput(f"{shown} is not a readable conda-lock.yml ({_reason(exc)})") from None
+        raise BadInput(f"{shown} is not a readable conda-lock.yml ({_reason(exc, path)})") from None
     environments: list[Environment] = []
     skipped: list[tuple[str, str, str]] = []
     for platform in sorted(set(lock.metadata.platforms)):
@@ -66,11 +66,11 @@ def read(path: Path, shown: str) -> tuple[list[Environment], list[tuple[str, str
     return environments, skipped
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, path: Path) -> str:
     if hasattr(exc, "errors") and callable(exc.errors):  # pydantic's ValidationError
         try:
             first = exc.errors()[0]
             return f"{'.'.join(map(str, first.get('loc', ())))}: {first.get('msg', '')}"
         except Exception:
             pass
-    return one_reason(exc)
+    return one_reason(exc, path)

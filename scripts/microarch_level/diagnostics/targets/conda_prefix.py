@@ -39,7 +39,7 @@ def read(path: Path, shown: str) -> list[Environment]:
         try:
             data = json.loads(text)
         except (ValueError, RecursionError) as exc:
-            reason = f"{exc.msg} at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            reason = f"{exc.msg}, line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
             raise BadInput(f"{where} is not JSON ({reason}): a truncated or damaged package record") from None
         if not isinstance(data, dict) or not isinstance(data.get("name"), str) or "version" not in data:
             raise BadInput(f"{where} has no package name and version: not a package record")

@@ -121,9 +121,22 @@ def required_level(spec: str, family_name: str) -> int:
     return level
 
 
-def one_reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return printable(text[0]) if text else type(exc).__name__
+def one_reason(exc: BaseException, path: object = None) -> str:
+    """The first line of an exception's message (without the file's own path, which the caller names)."""
+    text = str(exc)
+    if path is not None:
+        text = text.replace(str(path), "").strip(" :")
+    lines = text.strip().splitlines()
+    return shown_path(lines[0]) if lines else type(exc).__name__
+
+
+MAX_PATH_SHOWN = 400
+
+
+def shown_path(text: str) -> str:
+    """A path as messages show it: control characters escaped, only an absurdly long one cut."""
+    shown = text.encode("unicode_escape", errors="backslashreplace").decode("ascii")
+    return shown if len(shown) <= MAX_PATH_SHOWN else shown[:MAX_PATH_SHOWN] + "..."
 
 
 @dataclass(frozen=True)

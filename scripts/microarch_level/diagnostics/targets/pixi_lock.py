@@ -40,7 +40,7 @@ def read(path: Path, shown: str) -> tuple[list[Environment], list[tuple[str, str
     try:
         lock = LockFile.from_path(path)
     except Exception as exc:  # rattler raises its own parse error types
-        raise BadInput(f"{shown} is not a readable pixi.lock ({one_reason(exc)})") from None
+        raise BadInput(f"{shown} is not a readable pixi.lock ({one_reason(exc, path)})") from None
     solved = {p.name: archspec_of(p.virtual_packages) for p in lock.platforms()}
     environments: list[Environment] = []
     skipped: list[tuple[str, str, str]] = []
