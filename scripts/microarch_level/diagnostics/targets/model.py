@@ -168,12 +168,20 @@ def family_of(platform_subdir: str, records: list[Record]) -> Family | None:
     return None
 
 
+def may_matter(name: str, depends) -> bool:
+    """Whether a record can hold a gate or depend on one (a reader may drop the others unread)."""
+    return name in GATES or any("microarch-level" in d for d in depends)
+
+
 def build_environment(target: str, kind: str, name: str, platform: str, records: Iterable[Record],
-                      *, where: str, subdir: str = "", solved_for: str | None = None) -> Environment:
-    """The Environment of `records`; `where` names the file in messages about a malformed record."""
+                      *, where: str, subdir: str = "", solved_for: str | None = None,
+                      total: int | None = None) -> Environment:
+    """The Environment of `records` (`total` records in all, when a reader kept only those that
+    may_matter); `where` names the file in messages about a malformed record."""
     records = list(records)
     family = family_of(subdir or platform, records)
-    env = Environment(target, kind, name, platform, family, len(records), solved_for=solved_for)
+    env = Environment(target, kind, name, platform, family, len(records) if total is None else total,
+                      solved_for=solved_for)
     if family is None:
         return env
     gate = family.gate

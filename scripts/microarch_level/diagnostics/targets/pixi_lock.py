@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import Failure
-from .model import SUBDIRS, BadInput, Environment, Record, build_environment, one_reason
+from .model import SUBDIRS, BadInput, Environment, Record, build_environment, may_matter, one_reason
 
 KIND = "pixi.lock"
 
@@ -55,9 +55,13 @@ def read(path: Path, shown: str) -> tuple[list[Environment], list[tuple[str, str
             if subdir not in SUBDIRS:
                 skipped.append((env_name, platform, f"{subdir} packages carry no microarch gate"))
                 continue
-            records = [Record(r.name.normalized, str(r.version), str(r.build), tuple(r.depends), subdir)
-                       for r in by_platform.get(platform, [])]
+            locked = by_platform.get(platform, [])
+            records = []
+            for r in locked:  # only the records that may matter are read in full: a lock holds thousands
+                name, depends = r.name.normalized, r.depends
+                if may_matter(name, depends):
+                    records.append(Record(name, str(r.version), str(r.build), tuple(depends), subdir))
             environments.append(build_environment(shown, KIND, env_name, platform, records,
                                                   where=f"{shown} ({env_name}, {platform})", subdir=subdir,
-                                                  solved_for=solved.get(platform)))
+                                                  solved_for=solved.get(platform), total=len(locked)))
     return environments, skipped
