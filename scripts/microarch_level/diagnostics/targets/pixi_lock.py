@@ -5,7 +5,7 @@ linux-ppc64le) is one Environment.  Lock format 7 lets each platform record
 the virtual packages it was solved for; pixi >= 0.71 writes its platforms'
 declared ones there (`__archspec=0=x86_64` for a plain `linux-64`,
 `__archspec=0=x86_64_v3` for a platform declaring `archspec = "x86_64_v3"`:
-tools/facts.py LOCK_FACTS), and `check` reports that `__archspec` as what the
+tools/facts.py PIXI_LOCK_VIRTUAL_PACKAGES), and `check` reports that `__archspec` as what the
 platform was solved for.
 """
 
