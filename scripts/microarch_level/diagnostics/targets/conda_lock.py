@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from ...errors import Failure
-from .model import SUBDIRS, BadInput, Environment, Record, build_environment, one_reason
+from .model import SUBDIRS, BadInput, Environment, Record, build_environment, one_reason, require_readable
 
 KIND = "conda-lock"
 
@@ -37,11 +37,7 @@ def read(path: Path, shown: str) -> tuple[list[Environment], list[tuple[str, str
     except ImportError:
         raise Failure(f"reading {shown} needs conda-lock's models: pip install 'microarch-level[conda-lock]'") \
             from None
-    try:
-        with open(path, "rb"):
-            pass
-    except OSError as exc:
-        raise Failure(f"cannot read {shown}: {exc.strerror or exc}") from None
+    require_readable(path, shown)
     try:
         lock = parse_conda_lock_file(path)
     except Exception as exc:  # yaml, pydantic and conda-lock's own version errors

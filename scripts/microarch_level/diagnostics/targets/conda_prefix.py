@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from ...errors import Failure
-from .model import BadInput, Environment, Record, build_environment, checked_depends
+from .model import BadInput, Environment, Record, build_environment, checked_depends, read_text
 
 KIND = "prefix"
 
@@ -30,12 +30,7 @@ def read(path: Path, shown: str) -> list[Environment]:
         raise Failure(f"cannot list {meta}: {exc.strerror or exc}") from None
     for record_file in files:
         where = f"{shown}/conda-meta/{record_file.name}"
-        try:
-            text = record_file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise Failure(f"cannot read {where}: {exc.strerror or exc}") from None
-        except UnicodeDecodeError:
-            raise BadInput(f"{where} is not UTF-8 text: not a package record") from None
+        text = read_text(record_file, where, "a package record")
         try:
             data = json.loads(text)
         except (ValueError, RecursionError) as exc:

@@ -17,7 +17,9 @@ from pathlib import Path
 from ...catalog.spelling import printable
 from ...errors import Failure
 from .conda_lock import dist_parts
-from .model import BadInput, Environment, Record, build_environment, checked_depends, family_of, one_reason
+from .model import (
+    BadInput, Environment, Record, build_environment, checked_depends, family_of, one_reason, read_text
+)
 
 KIND = "explicit"
 MARKER = "@EXPLICIT"
@@ -28,12 +30,7 @@ def looks_explicit(head: str) -> bool:
 
 
 def read(path: Path, shown: str, pkgs_dirs: list[Path]) -> list[Environment]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise Failure(f"cannot read {shown}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise BadInput(f"{shown} is not UTF-8 text: not an explicit spec file") from None
+    text = read_text(path, shown, "an explicit spec file")
     urls = []
     seen_marker = False
     for number, raw in enumerate(text.splitlines(), 1):

@@ -17,7 +17,7 @@ from typing import Iterable
 
 from ...catalog.families import FAMILIES, Family
 from ...catalog.spelling import printable
-from ...errors import UsageError
+from ...errors import Failure, UsageError
 
 # The conda subdirs whose packages carry a family's gate.
 SUBDIRS = {"linux-64": FAMILIES[0], "linux-ppc64le": FAMILIES[1]}
@@ -208,3 +208,22 @@ def checked_depends(value, where: str, name: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(d, str) for d in value):
         raise BadInput(f"{where}: {printable(str(name))}: malformed depends (not a list of strings)")
     return tuple(value)
+
+
+def read_text(path, shown: str, what: str) -> str:
+    """A target's text: Failure (exit 1) when it cannot be read, BadInput when it is no UTF-8 `what`."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise Failure(f"cannot read {shown}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"{shown} is not UTF-8 text: not {what}") from None
+
+
+def require_readable(path, shown: str) -> None:
+    """Failure (exit 1) when `path` cannot be opened, before a library reads it and blames its content."""
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise Failure(f"cannot read {shown}: {exc.strerror or exc}") from None

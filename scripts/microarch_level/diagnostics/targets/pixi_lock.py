@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...errors import Failure
-from .model import SUBDIRS, BadInput, Environment, Record, build_environment, may_matter, one_reason
+from .model import (
+    SUBDIRS, BadInput, Environment, Record, build_environment, may_matter, one_reason, require_readable
+)
 
 KIND = "pixi.lock"
 
@@ -32,11 +33,7 @@ def read(path: Path, shown: str) -> tuple[list[Environment], list[tuple[str, str
     """(the environments, the (environment, platform, why) pairs skipped)."""
     from rattler import LockFile
 
-    try:
-        with open(path, "rb"):
-            pass
-    except OSError as exc:
-        raise Failure(f"cannot read {shown}: {exc.strerror or exc}") from None
+    require_readable(path, shown)
     try:
         lock = LockFile.from_path(path)
     except Exception as exc:  # rattler raises its own parse error types
