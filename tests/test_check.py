@@ -253,8 +253,10 @@ def test_an_explicit_file_with_its_records_is_judged_like_its_prefix(world):
 
 # --- output formats ------------------------------------------------------------------------
 
-def test_the_json_output_validates_against_the_committed_schema(pixi_on_fleet):
-    _, document = pixi_on_fleet
+@pytest.mark.parametrize("target", ["pixi", "conda_lock", "explicit", "low"])
+def test_the_json_output_validates_against_the_committed_schema(world, target):
+    path = world["prefixes"][target] if target in world["prefixes"] else world[target]
+    _, document = check_json(path, "--cpuinfo-dir", world["fleet"])
     jsonschema.validate(document, json.loads(SCHEMA.read_text()))
 
 
@@ -334,6 +336,10 @@ def _bad_inputs(world) -> dict[str, tuple[list[str], int, str]]:
         record = next((prefix / "conda-meta").glob(f"{DEMO}-*.json"))
         text = record.read_text()
         record.write_text(text[: len(text) // 2] if edit is None else json.dumps(edit(json.loads(text))))
+    unreadable = d / "unreadable-record"
+    if not unreadable.exists():
+        shutil.copytree(world["prefixes"]["demo1"], unreadable, symlinks=True)
+        (unreadable / "conda-meta" / "zz-a-directory.json").mkdir()  # read_text fails as it would without permission
     good = str(world["prefixes"]["demo1"])
     cases = {
         "truncated pixi.lock": ([str(d / "truncated.lock")], 2, "pixi.lock"),
@@ -350,6 +356,7 @@ def _bad_inputs(world) -> dict[str, tuple[list[str], int, str]]:
         "depends not a list": ([str(d / "depends-not-a-list")], 2, "malformed depends"),
         "a constraint no level meets": ([str(d / "no-level")], 2, "admits no"),
         "truncated record": ([str(d / "truncated-record")], 2, "not JSON"),
+        "a record that cannot be read": ([str(unreadable)], 1, "cannot read"),
         "unknown CPU": ([good, "--cpu", "zen99"], 2, "did you mean"),
         "cpuinfo that is none": ([good, "--cpuinfo", str(d / "environment.yml")], 2, "not a /proc/cpuinfo"),
         "empty fleet": ([good, "--cpuinfo-dir", str(d / "not-an-env")], 2, "no /proc/cpuinfo"),
@@ -371,3 +378,31 @@ def test_every_bad_input_gets_one_line_its_status_and_no_output(world):
         assert result["stderr"].count("\n") == 1 and result["stderr"].startswith("microarch-level check: "), \
             f"{name}: {result['stderr']!r}"
         assert word in result["stderr"], f"{name}: {result['stderr']!r}"
+
+
+def test_a_full_stdout_is_one_line_and_status_1(world):
+    import subprocess
+    import sys
+
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([sys.executable, "-m", "microarch_level", "check", str(world["pixi"]), "--cpuinfo-dir",
+                               str(world["fleet"])], stdout=full, stderr=subprocess.PIPE, text=True, timeout=600)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "No space left" in proc.stderr
+
+
+def test_without_a_cpu_named_it_judges_this_machine(world):
+    """This machine's /proc/cpuinfo is a level-2 sample here (a private mount), whatever the real CPU."""
+    import shlex
+    import subprocess
+    import sys
+
+    from mounts import private_mounts
+
+    cpu = sample(2)
+    argv = [*private_mounts(f"mount --bind {shlex.quote(str(cpu.path))} /proc/cpuinfo"),
+            sys.executable, "-m", "microarch_level", "check", str(world["prefixes"]["demo3"]), "--format", "json"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    document = json.loads(proc.stdout)
+    assert proc.returncode == 1, proc.stderr
+    assert [(c["id"], c["level"]) for c in document["cpus"]] == [("this machine", 2)]
+    assert [v["verdict"] for v in document["environments"][0]["verdicts"]] == ["will-not-run"]
