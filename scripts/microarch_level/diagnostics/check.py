@@ -223,6 +223,11 @@ def _env_label(e: Environment) -> str:
     return e.target if e.kind in ("prefix", "explicit") else f"{e.target} {e.name}"
 
 
+def _needs(e: Environment) -> str:
+    """The level needed; `?` when the target cannot tell, `-` when nothing in it ties it to a CPU family."""
+    return "?" if e.unknown else "-" if e.needs is None else str(e.needs)
+
+
 def _holds(e: Environment) -> str:
     if e.gate is None:
         return "-"
@@ -232,7 +237,7 @@ def _holds(e: Environment) -> str:
 def table(environments: list[Environment], skipped, machines: list[Cpu], verdicts) -> str:
     header = ["environment", "platform", "solved for", "needs", "holds",
               *(f"{c.id} ({c.level})" for c in machines)]
-    body = [[_env_label(e), e.platform, e.solved_for or "-", "?" if e.needs is None else str(e.needs), _holds(e),
+    body = [[_env_label(e), e.platform, e.solved_for or "-", _needs(e), _holds(e),
              *(_cell(e, v) for v in verdicts[i])] for i, e in enumerate(environments)]
     widths = [max(len(x) for x in col) for col in zip(header, *body)]
     row = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
@@ -276,7 +281,7 @@ def plain(environments: list[Environment], machines: list[Cpu], verdicts) -> str
     for i, e in enumerate(environments):
         for v in verdicts[i]:
             lines.append("\t".join([e.target, e.name, e.platform, v.cpu.id, str(v.cpu.level), v.verdict,
-                                    "?" if e.needs is None else str(e.needs),
+                                    _needs(e),
                                     "-" if e.gate is None else str(e.gate.level)]))
     return "\n".join(lines)
 

@@ -333,12 +333,15 @@ TARGET_FACTS = {
         seen=_GATE_PINS),
     "pixi.lock": TargetFacts(
         "pixi.lock",
-        install="`pixi install` does not check __archspec against the machine, so the locked gate installs "
-                "and its activation warns",
+        install="`pixi install` does not check __archspec against the machine (and picks a platform declared "
+                "for a newer CPU on any machine), so the locked gate installs and its activation warns",
         lower="pixi: declare the platform's CPU at that level (`pixi workspace platform edit NAME --archspec "
               "{level_name}`) or add `{gate} = \"<={level}\"` to [dependencies], then `pixi lock`",
         seen="pixi crates/pixi_core/src/lock_file/virtual_packages.rs (2b25fc76): the install-time check's "
-             "ACCEPTED_VIRTUAL_PACKAGES omits __archspec; docs/reference/cli/pixi/workspace/platform/edit.md "
+             "ACCEPTED_VIRTUAL_PACKAGES omits __archspec; crates/pixi_manifest/src/workspace.rs "
+             "possible_pixi_platforms keeps a platform whose declared virtual packages the host has at a version as "
+             "high (platform.rs capability_satisfied_by compares no build string, and a declared __archspec is "
+             "version 0); docs/reference/cli/pixi/workspace/platform/edit.md "
              "(--archspec); " + PIXI_LOCK_VIRTUAL_PACKAGES),
     "conda-lock": TargetFacts(
         "conda-lock",
