@@ -406,3 +406,32 @@ def test_without_a_cpu_named_it_judges_this_machine(world):
     assert proc.returncode == 1, proc.stderr
     assert [(c["id"], c["level"]) for c in document["cpus"]] == [("this machine", 2)]
     assert [v["verdict"] for v in document["environments"][0]["verdicts"]] == ["will-not-run"]
+
+
+def _lock_with(path: Path, platforms: list[str]) -> Path:
+    """A pixi.lock written by py-rattler with one record per platform (the record's own subdir)."""
+    from rattler import BuildString, PackageRecord, RepoDataRecord
+
+    records = {}
+    for platform in platforms:
+        package = PackageRecord("tool", "1.0", BuildString("h0_0"), 0, platform, depends=[f"{GATE} >=3"],
+                                sha256=bytes(32), md5=bytes(16))
+        url = f"https://conda.anaconda.org/conda-forge/{platform}/tool-1.0-h0_0.conda"
+        records[platform] = [RepoDataRecord(package, "tool-1.0-h0_0.conda", url,
+                                            "https://conda.anaconda.org/conda-forge/")]
+    return write_pixi_lock(path, {"default": records}, {p: (p, []) for p in platforms})
+
+
+def test_platforms_whose_packages_carry_no_gate_are_listed_as_not_checked(tmp_path):
+    lock = _lock_with(tmp_path / "pixi.lock", ["linux-64", "osx-arm64"])
+    _, document = check_json(lock, "--cpu", "x86_64_v3")
+    assert [(e["environment"], e["platform"], e["needs"]["level"]) for e in document["environments"]] == \
+        [("default", "linux-64", 3)]
+    assert [(s["environment"], s["platform"]) for s in document["skipped"]] == [("default", "osx-arm64")]
+
+
+def test_a_lock_with_no_gated_platform_is_refused(tmp_path):
+    lock = _lock_with(tmp_path / "pixi.lock", ["osx-arm64", "win-64"])
+    (result,) = run_many([["check", str(lock), "--cpu", "x86_64_v3"]])
+    assert (result["status"], result["stdout"]) == (2, "")
+    assert "no linux-64 or linux-ppc64le environment" in result["stderr"]
