@@ -46,7 +46,7 @@ def kind_of(path: Path, shown: str) -> str:
     keys = set(_TOP_KEY.findall(text))
     if "environments" in keys and "version" in keys:
         return pixi_lock.KIND
-    if {"package", "metadata"} & keys and "version" in keys:
+    if {"package", "metadata"} <= keys or {"package", "metadata"} & keys and "version" in keys:
         return conda_lock.KIND
     if not text.strip():
         raise BadInput(f"{shown} is empty; {EXPECTED}")
