@@ -28,6 +28,7 @@ sys.path[:0] = [str(HERE), str(ROOT / "scripts"), str(ROOT / "tests")]  # tests/
 
 import bench_activation as act  # noqa: E402
 import bench_build  # noqa: E402
+import bench_check  # noqa: E402
 import bench_solve  # noqa: E402
 from cpu_samples import first_block, many_processors  # noqa: E402
 
@@ -193,6 +194,7 @@ class Measured:
     build: bench_build.Timed
     generate: bench_build.Timed
     solves: list[bench_solve.Solve]
+    check: bench_check.CheckTimed
     instructions: dict[str, tuple[int, int]]
     instructions_note: str | None
     load_at_end: str
@@ -391,6 +393,20 @@ def solve_section(m: Measured) -> list[str]:
                         for s in m.solves]), ""]
 
 
+def check_section(m: Measured) -> list[str]:
+    c = m.check
+    return [f"## 8. check: a lock file of {c.records:,} records × {c.environments} environments, {c.machines} CPUs", "",
+            "`microarch-level check` over a pixi.lock written by py-rattler (every environment holds the gate; "
+            f"one record in {bench_check.GATED} depends on it) against {c.machines} real /proc/cpuinfo samples, "
+            "rendering JSON, in this process; py-rattler's `LockFile.from_path` of the same file timed moments "
+            f"before it in each of {m.settings.solve_repeats} rounds; the ratio is the median of the rounds' "
+            "ratios.  The command as a fresh process includes Python's start and the imports.", "",
+            *table(["case", "median ms", "÷ plain parse"],
+                   [["py-rattler `LockFile.from_path`", ms(c.parse), "1×"],
+                    ["check, in process", ms(c.check), times(c.ratio)],
+                    [f"`microarch-level check` as a process (exit {c.status})", ms(c.command), "—"]]), ""]
+
+
 def report(m: Measured) -> str:
     lines = ["# microarch-level benchmarks", ""]
     if m.quick:
@@ -405,7 +421,7 @@ def report(m: Measured) -> str:
               "is shared: the load average says how busy it was.", "",
               *table(["machine", ""], [[k, v] for k, v in machine.items()]), ""]
     for section in (targets_section, guard_section, floor_section, cores_section, flag_section, build_section,
-                    solve_section, instruction_section):
+                    solve_section, instruction_section, check_section):
         lines += section(m)
     return "\n".join(lines)
 
@@ -463,9 +479,12 @@ def main(argv: list[str] | None = None) -> int:
         log("building the downstream package and timing solves")
         optimised, plain = bench_solve.build_downstream(workdir / "downstream", channel)
         solves = bench_solve.time_solves(channel, optimised, plain, settings.solve_repeats)
+        log("timing check on a large lock file")
+        (workdir / "check").mkdir()
+        checked = bench_check.time_check(workdir / "check", settings.solve_repeats)
 
         text = report(Measured(settings, args.quick, machine, command_line(argv), sample, headline, gate_level,
-                               mount_note, archspec, guards, floors, flags, build, generate, solves,
+                               mount_note, archspec, guards, floors, flags, build, generate, solves, checked,
                                counted, counted_note, load_average()))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

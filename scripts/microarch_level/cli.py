@@ -97,6 +97,7 @@ MODULE_COMMANDS = {
     "doctor": ("microarch_level.diagnostics.doctor", "explain this machine's CPU and what each tool would install"),
     "explain": ("microarch_level.diagnostics.explain", "explain a solver error about __archspec in plain words"),
     "snippet": ("microarch_level.diagnostics.snippet", "print the recipe lines a downstream package needs"),
+    "check": ("microarch_level.diagnostics.check", "say whether environments and lock files will run on these CPUs"),
 }
 
 

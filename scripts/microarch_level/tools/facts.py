@@ -287,3 +287,76 @@ def advice(tool: str, version: str) -> str | None:
     rows = _rows(tool)
     fixed = next(r for r in rows[rows.index(row):] if not STYLES[r.style].problem)
     return f"{tool} {version} {problem}: upgrade to {tool} >= {fixed.first}"
+
+
+
+# ----------------------------------------------------------------------------
+# Environments made elsewhere: what each kind of target `check` reads is, whether installing
+# it checks the gate's `__archspec` dependency, and how each tool gets a lower gate.
+
+@dataclass(frozen=True)
+class TargetFacts:
+    """What one kind of `check` target (a prefix, a lock file) means for the gate it holds.
+
+    install: what installing it does with the gate's `__archspec` dependency.
+    lower: how each tool gets a gate at level {level} (placeholders {gate}, {level}, {level_name}).
+    seen: where each of those was seen (source files of the tools, real runs, captures).
+    """
+
+    kind: str
+    install: str
+    lower: str
+    seen: str
+
+
+# pixi's lock platforms: what `check` reports as "solved for" (targets/pixi_lock.py).
+PIXI_LOCK_VIRTUAL_PACKAGES = (
+    "pixi >= 0.71 writes each lock platform's declared virtual packages in lock format 7 "
+    "(pixi crates/pixi_core/src/lock_file/update.rs: `virtual_packages: declared_virtual_packages()`, "
+    "v0.71.0 to v0.77.0 and main 2b25fc76; v0.70.2 wrote none); a plain linux-64 declares __unix=0=0, "
+    "__linux=4.18, __glibc=2.28, __archspec=0=x86_64 (crates/pixi_manifest/src/platform.rs "
+    "subdir_default_virtual_packages; pixi's own pixi.lock), a platform with `archspec = \"x86_64_v3\"` "
+    "__archspec=0=x86_64_v3 (crates/pixi_manifest/src/toml/platform.rs), written under an alias p1, p2, ... "
+    "(docs/workspace/multi_platform_configuration.md); pixi solves a platform with exactly those "
+    "(crates/pixi_core/src/workspace/virtual_packages.rs get_minimal_virtual_packages)")
+_CONDA_EXPLICIT = ("conda's explicit install links the named records without a solve (conda conda/misc.py explicit -> "
+                   "install_explicit_packages, 26.7.1-56-g0f64223)")
+_GATE_PINS = ("conda 26.7.1 and micromamba 1.5.8/2.0.5 solve a pin on the gate like any spec (their refusals of "
+              "`==N` pins above the CPU: tests/data/solver-errors-real); that `<=N` then gets level N was seen with "
+              "py-rattler's solver (tests/test_check.py)")
+
+TARGET_FACTS = {
+    "prefix": TargetFacts(
+        "prefix",
+        install="already installed: its gate's activation warns on a CPU below its level",
+        lower="conda/mamba/micromamba: install `{gate}<={level}` into it, or recreate it with that spec",
+        seen=_GATE_PINS),
+    "pixi.lock": TargetFacts(
+        "pixi.lock",
+        install="`pixi install` does not check __archspec against the machine (and picks a platform declared "
+                "for a newer CPU on any machine), so the locked gate installs and its activation warns",
+        lower="pixi: declare the platform's CPU at that level (`pixi workspace platform edit NAME --archspec "
+              "{level_name}`) or add `{gate} = \"<={level}\"` to [dependencies], then `pixi lock`",
+        seen="pixi crates/pixi_core/src/lock_file/virtual_packages.rs (2b25fc76): the install-time check's "
+             "ACCEPTED_VIRTUAL_PACKAGES omits __archspec; crates/pixi_manifest/src/workspace.rs "
+             "possible_pixi_platforms keeps a platform whose declared virtual packages the host has at a version as "
+             "high (platform.rs capability_satisfied_by compares no build string, and a declared __archspec is "
+             "version 0); docs/reference/cli/pixi/workspace/platform/edit.md "
+             "(--archspec); " + PIXI_LOCK_VIRTUAL_PACKAGES),
+    "conda-lock": TargetFacts(
+        "conda-lock",
+        install="`conda-lock install` installs an explicit file with conda, which does not solve, so the "
+                "locked gate installs and its activation warns",
+        lower="conda-lock: add `{gate} <={level}` to the environment file, or lock with a "
+              "`--virtual-package-spec` file giving `__archspec: \"1 {level_name}\"`, then `conda-lock lock`",
+        seen="conda-lock 4.0.3 conda_lock/conda_lock.py (_render_lockfile_for_install renders kind=explicit, "
+             "do_conda_install runs `create --file`); " + _CONDA_EXPLICIT + "; conda_lock/virtual_package.py "
+             "(--virtual-package-spec) and default-virtual-packages.yaml (linux-64 solves with "
+             "`__archspec: \"1 x86_64\"`, linux-ppc64le `1 ppc64le`)"),
+    "explicit": TargetFacts(
+        "explicit",
+        install="installing an explicit file does not solve, so the named gate installs and its activation warns",
+        lower="recreate the environment the file was written from with `{gate}<={level}`, then "
+              "`conda list --explicit` again",
+        seen=_CONDA_EXPLICIT + "; " + _GATE_PINS),
+}
