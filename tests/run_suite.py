@@ -31,7 +31,7 @@ from microarch_level.catalog.levels import load_catalog  # noqa: E402
 from microarch_level.diagnostics.cpuinfo import first_flags, mount_problem, mounted  # noqa: E402
 
 LEVEL2_SAMPLE = Path(os.environ.get("MICROARCH_LEVEL_TEST_CPU",
-                                    ROOT.parent / "shared" / "cpuinfo" / "linux-rhel7-ivybridge"))
+                                    ROOT / "tests" / "data" / "cpuinfo" / "linux-rhel7-ivybridge"))
 SEEN_LEVEL = ("import sys; sys.path.insert(0, sys.argv[1]); "
               "from microarch_level.diagnostics.cpuinfo import read_flags; from microarch_level.catalog.levels import load_catalog; "
               "print(load_catalog().level_from_flags(read_flags()))")

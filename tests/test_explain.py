@@ -1,6 +1,6 @@
 """`explain`: every solver error, real or shaped like real ones, gets the right diagnosis.
 
-../shared/solver-errors-real/ holds what conda 26.7.1 and micromamba 1.5.8 /
+tests/data/solver-errors-real/ holds what conda 26.7.1 and micromamba 1.5.8 /
 2.0.5 really printed; tests/data/solver-errors-real/expected.tsv names, per
 file and situation (an override in explain's own environment, a CPU sample
 mounted as this machine's, --cpu), the tool, the diagnosis, the CPU and the fix.
@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DEFAULT_CPUINFO, ROOT, SHARED, run_cli
+from conftest import DATA, DEFAULT_CPUINFO, ROOT, captures, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -39,8 +39,8 @@ from microarch_level.tools.solver_text import TOOLS, parse
 
 CATALOG = load_catalog()
 CORPUS = ROOT / "tests" / "data" / "solver-errors"
-REAL = SHARED / "solver-errors-real"
-REAL_EXPECTED = ROOT / "tests" / "data" / "solver-errors-real" / "expected.tsv"
+REAL = DATA / "solver-errors-real"
+REAL_EXPECTED = REAL / "expected.tsv"
 NEWER = "zen7"  # a CPU name this archspec does not know yet (asserted below)
 FAMILIES = ("conda-classic", "conda-libmamba", "conda-rattler", "conda", "micromamba", "mamba", "pixi", "rattler")
 CAN_MOUNT = os.geteuid() == 0 and shutil.which("unshare") is not None
@@ -257,7 +257,7 @@ def test_without_a_cpu_in_the_text_this_machines_override_is_used():
     assert "CONDA_OVERRIDE_ARCHSPEC" in out["host"]["source"]
 
 
-# --- what real package managers printed (../shared/solver-errors-real) ------------------------
+# --- what real package managers printed (tests/data/solver-errors-real) ---------------------
 
 def explain_cli(path: Path, override: str = "-", machine: str = "-", cpu: str = "-") -> dict:
     """`explain --json PATH` with `override` in its environment, `machine` (a CPU sample) as this machine's
@@ -289,7 +289,7 @@ def real_id(row: dict) -> str:
 
 
 def test_every_real_capture_has_expected_diagnoses():
-    captured = {p.name for p in REAL.iterdir() if p.name != "README.md"}
+    captured = {p.name for p in captures(REAL)}
     assert captured and captured == {row["file"] for row in REAL_ROWS}
 
 
@@ -360,7 +360,7 @@ def test_conda_rattler_solvers_tree_never_calls_an_unseen_cpu_one_that_can_run_i
 NASTY = [":", "\\n", "\n", "\r", "\t", "'", '"', "\\", "\x1b[31m", "\x1b]0;owned\x07", "\x07", "\x00", "\x7f",
          "\u009b", ";", ",", "=", "]", "[", "|", "*", ".", "/", "@", "$(", "`", "%s", "{}", " ", "\u2502", "é"]
 NAME_CHARS = set("".join(CATALOG.names)) | set("-") | set(string.ascii_letters + string.digits)
-REAL_TEXTS = [p.read_text() for p in sorted(REAL.iterdir()) if p.name != "README.md"]
+REAL_TEXTS = [p.read_text() for p in captures(REAL)]
 
 
 def fuzzed():

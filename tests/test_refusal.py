@@ -1,7 +1,7 @@
 """The driver's verdict on a failed install: refused because of __archspec, channel not loaded, or other.
 
 Which texts are what:
-- REAL: every capture in ../shared/solver-errors-real/ (conda 26.7.1 classic
+- REAL: every capture in tests/data/solver-errors-real/ (conda 26.7.1 classic
   text and --json, micromamba 1.5.8 --json, micromamba 2.0.5 text), read in
   place; and rattler's own messages, produced here by py-rattler against the
   built channel.
@@ -19,13 +19,13 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import SHARED
+from conftest import DATA, captures
 from refusal import ARCHSPEC, NOT_LOADED, OTHER, classify
 
 from microarch_level.catalog.families import GATE
 
-REAL = SHARED / "solver-errors-real"
-CAPTURES = sorted(p for p in REAL.glob("*") if p.name != "README.md") if REAL.is_dir() else []
+REAL = DATA / "solver-errors-real"
+CAPTURES = captures(REAL)
 MICROMAMBA_205 = REAL / "micromamba-2.0.5-override-x86_64_v2-pin3.txt"
 CONDA_JSON = REAL / "conda-26.7.1-classic-zen2-pin4.json"
 
