@@ -18,8 +18,9 @@ build: $(STAMP)
 	$(BIN)/microarch-level generate --check
 	$(BIN)/microarch-level build --output $(CHANNEL)
 
-## test: build, then the whole test suite twice: as this machine is, and seeing a level-2 CPU
-## (a real sample over /proc/cpuinfo); both must pass with the same outcome for every test
+## test: build, then the whole test suite as this machine is, then the tests that read the CPU
+## (seen opening /proc/cpuinfo, tests/cpu_reads.py) again seeing a level-2 CPU (a real sample
+## over /proc/cpuinfo); both must pass with the same outcome for every test of the second
 test: build
 	$(BIN)/python tests/run_suite.py $(PYTEST_ARGS)
 
