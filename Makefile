@@ -30,7 +30,7 @@ test: build
 TOOL_VARS := MICROARCH_LEVEL_CONDA MICROARCH_LEVEL_MAMBA MICROARCH_LEVEL_MICROMAMBA MICROARCH_LEVEL_PIXI
 export $(TOOL_VARS)
 test-tools: build
-	$(BIN)/python -m pytest tests/test_install_tools.py -v -rs -p no:randomly $(PYTEST_ARGS)
+	$(BIN)/python tests/run_tools.py $(PYTEST_ARGS)
 
 ## generate: rewrite every file derived from archspec
 generate: $(STAMP)
