@@ -5,8 +5,11 @@ by shell_template.render) holding all of its shell syntax; this module only
 computes what must come from archspec (names, keys and levels, level features in
 kernel order, the gcc CPU names glibc prints), so the shells never carry a
 hand-typed list.  Scripts are rendered once per level, laid out as they are
-installed (`<package>/<level>/etc/conda/...`); only `@PREFIX@` is left for the
-recipe's install script, where a script must name a sibling file.
+installed (`<package>/<level>/etc/conda/...`).  No script holds its prefix: conda's
+relocation writes a path into a file as raw text, which a shell would then parse.
+A script that needs a sibling file finds it at run time (templates/prefix-macros.in:
+"$CONDA_PREFIX/...", which conda, micromamba and rattler export before sourcing
+activate.d; fish from `status dirname`, zsh's quick check from `$0`).
 """
 
 from __future__ import annotations
