@@ -170,16 +170,17 @@ def test_generate_never_creates_the_root_it_is_pointed_at(paths):
     assert not Path(paths["missing"]).exists()
 
 
-def test_generate_on_a_read_only_tree_fails_in_one_line_and_changes_nothing(tmp_path):
+def test_generate_on_a_read_only_tree_fails_in_one_line_and_changes_nothing(root, tmp_path):
     tree = tmp_path / "tree"
-    tree.mkdir()
+    (tree / "recipe").mkdir(parents=True)
+    shutil.copy2(root / "recipe" / "recipe.yaml", tree / "recipe" / "recipe.yaml")
     prefix = private_mounts(f"mount --bind -o ro '{tree}' '{tree}'")
     result = subprocess.run([*prefix, sys.executable, "-m", "microarch_level", "generate", "--root", str(tree)],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 1, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "read-only file system; nothing was changed" in result.stderr
-    assert list(tree.iterdir()) == []
+    assert [p.name for p in tree.rglob("*")] == ["recipe", "recipe.yaml"]
 
 
 def test_generate_on_a_read_only_tree_that_is_up_to_date_succeeds(root):
