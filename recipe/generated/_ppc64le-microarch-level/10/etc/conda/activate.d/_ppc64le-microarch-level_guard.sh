@@ -16,10 +16,9 @@
 # Same guarantees as the x86-64 guard: never exits or fails (even under set -e with
 # stderr closed), never evaluates its input, writes no files, trusts no level
 # cached in the environment; builtins only (mksh without PATH works).
-[ -z "${ZSH_VERSION:-}" ] || typeset -g _mal_l _mal_cpu _mal_from _mal_line _mal_out _mal_ov _mal_olv _mal_oname _mal_nl \
+[ -z "${ZSH_VERSION:-}" ] || typeset -g _mal_l _mal_cpu _mal_from _mal_line _mal_out _mal_ov _mal_olv _mal_oname \
   _mal_rest _mal_low _mal_c _mal_best _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d
-_mal_cpu= _mal_from= _mal_line= _mal_olv= _mal_oname= _mal_nl='
-'
+_mal_cpu= _mal_from= _mal_line= _mal_olv= _mal_oname=
 if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r /proc/cpuinfo ]; then
   # Line by line to the first processor's `cpu` line (`|| [ -n ... ]` keeps a last
   # line without a newline); a blank line ends the first processor.
@@ -133,13 +132,12 @@ if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -n "$_mal_ov" ] \
   fi
 fi
 if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -n "$_mal_cpu" ] && [ "$_mal_cpu" -lt 10 ]; then
-  _mal_line="_ppc64le-microarch-level: warning: this environment was built for ppc64le level 10 but this CPU is level $_mal_cpu (from $_mal_from); its programs may crash with \"Illegal instruction\".${_mal_line:+$_mal_nl$_mal_line}$_mal_nl  Fix: recreate the environment on this machine, or pin '_ppc64le-microarch-level<=$_mal_cpu' when creating it. Silence: MICROARCH_LEVEL_GUARD=0."
   # A failed write never fails activation (see the x86-64 guard for zsh's case).
   if [ -n "${ZSH_VERSION:-}" ]; then
-    [ ! -e /dev/fd/2 ] || echo "$_mal_line" 3>&2 2>/dev/null >&3 || :
+    [ ! -e /dev/fd/2 ] || { echo "_ppc64le-microarch-level: warning: this environment was built for ppc64le level 10 but this CPU is level $_mal_cpu (from $_mal_from); its programs may crash with \"Illegal instruction\"."; [ -z "$_mal_line" ] || echo "$_mal_line"; echo "  Fix: recreate the environment on this machine, or pin '_ppc64le-microarch-level<=$_mal_cpu' when creating it. Silence: MICROARCH_LEVEL_GUARD=0."; } 3>&2 2>/dev/null >&3 || :
   else
-    echo "$_mal_line" >&2 || :
+    { echo "_ppc64le-microarch-level: warning: this environment was built for ppc64le level 10 but this CPU is level $_mal_cpu (from $_mal_from); its programs may crash with \"Illegal instruction\"."; [ -z "$_mal_line" ] || echo "$_mal_line"; echo "  Fix: recreate the environment on this machine, or pin '_ppc64le-microarch-level<=$_mal_cpu' when creating it. Silence: MICROARCH_LEVEL_GUARD=0."; } >&2 || :
   fi
 fi
-unset _mal_l _mal_cpu _mal_from _mal_line _mal_out _mal_ov _mal_olv _mal_oname _mal_nl \
+unset _mal_l _mal_cpu _mal_from _mal_line _mal_out _mal_ov _mal_olv _mal_oname \
   _mal_rest _mal_low _mal_c _mal_best _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d
