@@ -42,17 +42,20 @@ fi
 
 _mal_ov=${CONDA_OVERRIDE_ARCHSPEC:-}
 if [ -n "$_mal_ov" ] && { [ -z "$_mal_cpu" ] || [ "$_mal_cpu" -lt "$_mal_need" ]; }; then
-  # Read the override: spelling-independent key ('-', '_' and blanks dropped, either case).
+  # Read the override: spelling-independent key (blanks around it and '-', '_' dropped, either
+  # case); whitespace or a control character inside it makes it no name (spelling.py's rule).
   # No CPU name is longer than 64 characters: a longer value is not one, and the
   # loops below never see it.
   if [ "${#_mal_ov}" -gt 64 ]; then
     _mal_line="  CONDA_OVERRIDE_ARCHSPEC (a value of ${#_mal_ov} characters, not shown) is not an x86-64 CPU name."
   else
-    _mal_rest=$_mal_ov _mal_low=
+    _mal_rest=${_mal_ov#"${_mal_ov%%[![:space:]]*}"} _mal_low=
+    _mal_rest=${_mal_rest%"${_mal_rest##*[![:space:]]}"}
+    case $_mal_rest in *[[:space:][:cntrl:]]*) _mal_rest= _mal_low=' ' ;; esac
     while [ -n "$_mal_rest" ]; do
       _mal_c=${_mal_rest%"${_mal_rest#?}"} _mal_rest=${_mal_rest#?}
       case $_mal_c in
-        [-_[:space:]]) _mal_c= ;;
+        [-_]) _mal_c= ;;
         A) _mal_c=a ;;
         B) _mal_c=b ;;
         C) _mal_c=c ;;
