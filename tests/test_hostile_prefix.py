@@ -94,8 +94,16 @@ def _commands(suffix: str, steps: list[tuple[str, str]]) -> str:
             lines.append(f"echo '-- {what}'")
             lines.append(f"env | env LC_ALL=C sort | grep -E '{VARS}'")
             continue
+        if var == "label":
+            lines.append(f"echo '-- {what}'")
+            continue
         if var == "sep":
             lines.append(f"echo '{SEPARATOR}'")
+            continue
+        if var == "build":  # conda-build's report of every change (the rare files' other path)
+            lines.append({"sh": "CONDA_BUILD=1; export CONDA_BUILD", "fish": "set -gx CONDA_BUILD 1",
+                          "csh": "setenv CONDA_BUILD 1"}[suffix] if what == "on" else
+                         {"sh": "unset CONDA_BUILD", "fish": "set -e CONDA_BUILD", "csh": "unsetenv CONDA_BUILD"}[suffix])
             continue
         if suffix == "sh":
             lines.append(f'CONDA_PREFIX="${var}"; export CONDA_PREFIX')
@@ -133,7 +141,8 @@ def test_a_hostile_prefix_activates_exactly_like_a_plain_one_on_a_cpu_below_the_
         prefixes, cpuinfo_at, tmp_path, shell_name):
     """Level-2 CPU: the level-3 guard warns; the flags are added, removed, and survive a stacked
     level-2 environment activated and deactivated on top (conda's protocol: the upper
-    environment's deactivate.d, then the lower one's activate.d again, CONDA_PREFIX its own)."""
+    environment's deactivate.d, then the lower one's activate.d again, CONDA_PREFIX its own);
+    with CONDA_BUILD=1 every change is reported (the rare files' path)."""
     sh = shell(shell_name)
     env, names = _env(prefixes)
     steps: list[tuple[str, str]] = []
@@ -141,13 +150,18 @@ def test_a_hostile_prefix_activates_exactly_like_a_plain_one_on_a_cpu_below_the_
         low, up = f"MAL_LOWER{i}", f"MAL_UPPER{i}"
         steps += [(low, "guard"), ("show", "start"), (low, "activate"), ("show", "activated"),
                   (up, "guard"), (up, "activate"), ("show", "stacked"), (up, "deactivate"), (low, "activate"),
-                  ("show", "unstacked"), (low, "deactivate"), ("show", "deactivated"), ("sep", "")]
+                  ("show", "unstacked"), (low, "deactivate"), ("show", "deactivated"),
+                  ("label", "reports"), ("build", "on"), (low, "activate"), (low, "deactivate"), ("build", "off"),
+                  ("show", "built"),
+                  ("sep", "")]
     outputs = _run(sh, _commands(sh.suffix, steps), env, cpuinfo_at(2), tmp_path)
     assert len(outputs) == len(names) + 1, outputs[-1]
     plain = outputs[0]
     assert plain.count(f"{WARNING} 3 but this CPU is level 2") == 1, plain
     shown = {part.split("\n", 1)[0]: part.split("\n", 1)[1] for part in plain.split("-- ")[1:]}
-    assert "CFLAGS=-O2 -pipe\nGOAMD64=v1\n" == shown["start"] == shown["deactivated"], plain
+    assert "CFLAGS=-O2 -pipe\nGOAMD64=v1\n" == shown["start"] == shown["deactivated"] == shown["built"], plain
+    assert "x86_64-microarch-level: CFLAGS: '-O2 -pipe' -> '-O2 -pipe -march=x86-64-v3'\n" in shown["reports"]
+    assert "x86_64-microarch-level: CFLAGS: '-O2 -pipe -march=x86-64-v3' -> '-O2 -pipe'\n" in shown["reports"]
     for label, level in (("activated", 3), ("stacked", 2), ("unstacked", 3)):
         assert f"\nCFLAGS=-O2 -pipe -march=x86-64-v{level}\nCPPFLAGS=-march=x86-64-v{level}\n" in shown[label], plain
         assert f"\nGOAMD64=v{level}\n" in shown[label], plain
