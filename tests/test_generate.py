@@ -35,7 +35,9 @@ def copy_generated(root: Path, dest: Path) -> Path:
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
-    return {p.relative_to(directory).as_posix(): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+    """Every regular file's bytes (a FIFO is listed, never read)."""
+    return {p.relative_to(directory).as_posix(): p.read_bytes() if p.is_file() else b"<not a file>"
+            for p in sorted(directory.rglob("*")) if not p.is_dir()}
 
 
 def test_the_committed_files_match_the_installed_archspec(root):
@@ -131,15 +133,20 @@ def test_a_file_someone_put_in_the_generated_tree_is_named_and_never_touched(roo
     tree = copy_generated(root, tmp_path / "tree")
     mine = tree / SCRIPTS / GATE / "4" / "etc" / "conda" / "activate.d" / "my-notes.sh"
     mine.write_text("echo my own\n")
+    replaced = tree / SCRIPTS / GATE / "4" / GUARD_RARE_SH  # a path the generator writes, someone's content
+    replaced.write_text("echo replaced by hand\n")
+    fifo = tree / SCRIPTS / "a-fifo"
+    os.mkfifo(fifo)
     (tree / VARIANTS).write_text((tree / VARIANTS).read_text() + "# edited\n")  # real drift beside it
     before = snapshot(tree)
     check = run_cli("generate", "--check", "--root", str(tree))
     assert check.returncode == 1
-    assert f"foreign: {mine.relative_to(tree).as_posix()} (not written by" in check.stderr
+    for path in (mine, replaced, fifo):
+        assert f"foreign: {path.relative_to(tree).as_posix()} (not" in check.stderr, check.stderr
     result = run_cli("generate", "--root", str(tree))
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert mine.relative_to(tree).as_posix() in result.stderr and "nothing was changed" in result.stderr
-    assert snapshot(tree) == before
+    assert snapshot(tree) == before and fifo.exists()
 
 
 FOREIGN_RECIPE = """\
@@ -166,15 +173,14 @@ def test_generate_refuses_a_root_that_is_not_this_feedstock_and_writes_nothing(t
     elif kind == "a recipe that is a FIFO":
         (tree / "recipe").mkdir()
         os.mkfifo(tree / RECIPE)
-    before = snapshot(tree) if kind != "a recipe that is a FIFO" else None
+    before = snapshot(tree)
     listing = sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*"))
     result = run_cli("generate", *mode, "--root", str(tree))
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and "is not the microarch-level feedstock" in result.stderr
     assert "nothing was written" in result.stderr and "Traceback" not in result.stderr
     assert sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*")) == listing
-    if before is not None:
-        assert snapshot(tree) == before
+    assert snapshot(tree) == before
 
 
 # A file of each type the generator writes, and the generator-written files that have it.

@@ -153,7 +153,7 @@ def _owned_on_disk(root: Path) -> set[str]:
     for d in OWNED_DIRS:
         base = root / d
         if base.is_dir():
-            found |= {p.relative_to(root).as_posix() for p in base.rglob("*") if p.is_file()}
+            found |= {p.relative_to(root).as_posix() for p in base.rglob("*") if not p.is_dir()}
     return found
 
 
@@ -181,7 +181,7 @@ def drift(root: Path, files: dict[str, str]) -> list[Drift]:
     "stale": a file the generator writes holds other bytes (named: CRLF, BOM,
     trailing whitespace, or what changed); "unexpected": a file it wrote once and
     no longer produces; "foreign": a file under recipe/generated/ it never wrote
-    (no signature), or something other than a regular file where it writes one.
+    (no signature, even at a path it writes), or something other than a regular file.
     """
     problems = []
     for path, content in files.items():
@@ -192,6 +192,8 @@ def drift(root: Path, files: dict[str, str]) -> list[Drift]:
         current = _read(target)
         if current is None:
             problems.append(Drift(path, "foreign", "not a regular file the generator could have written"))
+        elif current != content.encode("utf-8") and not is_generated(current):
+            problems.append(Drift(path, "foreign", f"not written by `{COMMAND}` (no GENERATED header)"))
         elif current != content.encode("utf-8"):
             problems.append(Drift(path, "stale", _byte_detail(current, content)))
     for path in sorted(_owned_on_disk(root) - set(files)):
