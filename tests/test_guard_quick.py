@@ -65,7 +65,7 @@ def test_a_cpu_reaching_the_level_costs_a_few_buffered_reads_of_cpuinfo(installe
 
 
 def test_zsh_runs_the_quick_check_installed_under_its_own_prefix(installed, cpuinfo_at):
-    """The sh guard finds the file from its own path, `$0` (zsh names the sourced file there)."""
+    """The sh guard finds the file in the environment conda exported as CONDA_PREFIX."""
     sh = shell("zsh")
     quick = installed(3) / GUARD_QUICK_ZSH
     assert quick.is_file()
@@ -73,11 +73,11 @@ def test_zsh_runs_the_quick_check_installed_under_its_own_prefix(installed, cpui
 
 
 def test_the_sh_guard_holds_no_prefix_and_names_its_files_inside_the_environment(installed):
-    """No prefix is written into the script (a shell would parse it): the quick check is found
-    from the guard's own path, the rare paths from CONDA_PREFIX, both read inside double quotes."""
+    """No prefix is written into the script (a shell would parse it): the quick check and the rare
+    paths are found from CONDA_PREFIX, read inside double quotes."""
     text = guard(installed(4), "sh").read_text()
     assert str(installed(4)) not in text and "@PREFIX@" not in text
-    assert f'"${{0%/*}}/../../../{GUARD_QUICK_ZSH}"' in text
+    assert f'"$CONDA_PREFIX/{GUARD_QUICK_ZSH}"' in text
     assert f'"$CONDA_PREFIX/{GUARD_RARE_SH}"' in text
 
 

@@ -4,7 +4,7 @@ conda, micromamba and rattler install into whatever path a user names, and a
 prefix may come from a shared filesystem someone else named.  No installed script
 holds its prefix: each finds its sibling files at run time, from the CONDA_PREFIX
 conda exports before it sources activate.d (read inside double quotes), fish from
-`status dirname`, zsh's quick check from `$0`.  So a prefix holding `$(...)`,
+`status dirname`.  So a prefix holding `$(...)`,
 backticks, quotes, backslashes, glob and history characters, a literal `$HOME`,
 blanks or non-ASCII letters gives, in every shell, exactly what a plain prefix
 gives: the same warning (or silence), the same flags, the same restore, after a

@@ -135,6 +135,23 @@ if [ -n "$_mal_ov" ] && { [ -z "$_mal_cpu" ] || [ "$_mal_cpu" -lt "$_mal_need" ]
             _mal_best=${_mal_c#*:} _mal_bp=$_mal_p _mal_bd=$_mal_d
           fi
         done
+        # A generic name of no level (x86_64_v0, x86_64_v1, x86_64_v9): the nearest level's
+        # name instead, as spelling.normalize suggests.
+        case $_mal_low in
+          x8664v|x8664v*[!0-9]*) ;;
+          x8664v*)
+            _mal_a=${_mal_low#x8664v}
+            while [ "${_mal_a#0}" != "$_mal_a" ]; do _mal_a=${_mal_a#0}; done
+            case $_mal_a in
+              "") _mal_best=x86_64 ;;
+              1) _mal_best=x86_64 ;;
+              2) _mal_best=x86_64_v2 ;;
+              3) _mal_best=x86_64_v3 ;;
+              4) _mal_best=x86_64_v4 ;;
+              *) _mal_best=x86_64_v4 ;;
+            esac
+            _mal_bp=3 ;;
+        esac
         # Shown only when it holds nothing but what names are made of: never a control character.
         case $_mal_ov in
           *[![:alnum:]_.\ -]*) _mal_line="  CONDA_OVERRIDE_ARCHSPEC (a value with characters no CPU name has, not shown)" ;;

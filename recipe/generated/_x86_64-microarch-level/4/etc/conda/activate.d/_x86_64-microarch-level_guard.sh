@@ -4,7 +4,7 @@ case ${KSH_VERSION:+ksh}${BASH_VERSION:+bash}:$- in bash:*B*) if [ "${BASH_VERSI
   mapfile -t -s 19 -n 1 _mal_l < /proc/cpuinfo
   case ${_mal_l-} in flags[[:space:]:]*" mmx"*" sse sse2"*" ssse3"*" fma cx16"*" sse4_1 sse4_2"*" movbe popcnt"*" xsave"*" avx f16c"*" lahf_lm"*" abm"*" bmi1"*" avx2"*" bmi2"*" avx512f avx512dq"*" avx512cd"*" avx512bw avx512vl"*) unset _mal_l; return 0 ;; esac; unset _mal_l
 fi ;; esac
-if [ "${0##*/}" = _x86_64-microarch-level_guard.sh ] && [ -n "${ZSH_VERSION:-}" ] && [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r "${0%/*}/../../../share/_x86_64-microarch-level/guard-quick.zsh" ] && . "${0%/*}/../../../share/_x86_64-microarch-level/guard-quick.zsh"; then return 0; fi
+case ${CONDA_PREFIX-} in /*) if [ "${0##*/}" = _x86_64-microarch-level_guard.sh ] && [ -n "${ZSH_VERSION:-}" ] && [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r "$CONDA_PREFIX/share/_x86_64-microarch-level/guard-quick.zsh" ] && . "$CONDA_PREFIX/share/_x86_64-microarch-level/guard-quick.zsh"; then return 0; fi ;; esac
 [ -z "${ZSH_VERSION:-}" ] || typeset -g _mal_f _mal_l _mal_x _mal_ok 2>/dev/null || :
 _mal_f= _mal_ok=
 if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r /proc/cpuinfo ]; then
@@ -50,9 +50,10 @@ unset _mal_f _mal_l _mal_x _mal_ok
 #   sh emulation take the path for every other shell: slower, as right.
 # - zsh reads a byte per system call except with `read -k`, and its parser and matcher
 #   are slow on long strings: its quick check is share/_x86_64-microarch-level/guard-quick.zsh
-#   (zsh syntax, run in its own option scope), found from this file's own path, `$0`
-#   (read inside double quotes: no character of a path is parsed); when it is missing
-#   zsh takes the path for every other shell.
+#   (zsh syntax, run in its own option scope), found as "$CONDA_PREFIX/share/_x86_64-microarch-level/guard-quick.zsh"
+#   like the rare paths below (read inside double quotes: no character of the prefix is
+#   parsed; `${0%/*}` would cost zsh's matcher more than the rest of the line); when it
+#   is missing zsh takes the path for every other shell.
 # - every other shell, and what those did not settle: line by line to the flags line
 #   (`|| [ -n ... ]` keeps a last line without a newline), then the ordered pattern; after
 #   it, ksh93's check (below); else (an unusual order) each feature on its own.
