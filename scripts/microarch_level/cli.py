@@ -81,11 +81,10 @@ def _check_writable(root: Path, paths: list[str]) -> None:
 
 def cmd_build(args) -> int:
     from .feedstock.channel import build_channel
-    from .feedstock.render import feedstock_root
 
     if not args.output:
         raise UsageError("--output is empty; give the channel's directory (default: build_artifacts)")
-    root = feedstock_root(_root(args))
+    root = _root(args)
     output = Path(args.output) if Path(args.output).is_absolute() else root / args.output
     report = build_channel(root, output, run_tests=not args.no_tests)
     print(report.summary())
