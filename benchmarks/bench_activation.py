@@ -214,9 +214,12 @@ class Timer:
                              f"stderr: {proc.stderr.strip()[:500]}")
         return elapsed, proc.stderr
 
-    def case(self, shell: str, body: list[str], mount: Path | None = None) -> Case:
+    def case(self, shell: str, body: list[str], mount: Path | None = None, prefix: Path | None = None) -> Case:
+        """`prefix`: the environment the scripts belong to, exported as CONDA_PREFIX the way
+        conda does before sourcing activate.d (the scripts find their rare files there)."""
         blank = [source_line(shell, self.empty)] * len(body)
-        run, baseline = ([*ARGV[shell], str(self.script(shell, lines))] for lines in (body, blank))
+        env = ["env", f"CONDA_PREFIX={prefix}"] if prefix else []
+        run, baseline = ([*env, *ARGV[shell], str(self.script(shell, lines))] for lines in (body, blank))
         return Case(mounted(run, mount), mounted(baseline, mount)) if mount else Case(run, baseline)
 
     def calibrate(self, case: Case) -> int:
@@ -262,7 +265,8 @@ def guard_cases(timer: Timer, prefix: Path, shells: list[str], mounts: dict[str,
     cases: dict = {}
     for shell in shells:
         for label, mount in mounts.items():
-            cases[(shell, label)] = timer.case(shell, [source_line(shell, guard_script(prefix, shell))], mount)
+            cases[(shell, label)] = timer.case(shell, [source_line(shell, guard_script(prefix, shell))], mount,
+                                                prefix)
         cases[("floor", shell)] = timer.case(shell, [source_line(shell, floor_script(timer.workdir, shell))],
                                              next(iter(mounts.values())))
         n = timer.calibrate(cases[(shell, next(iter(mounts)))])
@@ -277,9 +281,11 @@ def flag_cycle_cases(timer: Timer, prefix: Path, level: int, shells: list[str]) 
     cases = {}
     for shell in shells:
         activate, deactivate = flag_scripts(prefix, shell)
-        once = [*ARGV[shell], str(timer.script(shell, [source_line(shell, a) for a in activate])), "1"]
+        once = ["env", f"CONDA_PREFIX={prefix}", *ARGV[shell],
+                str(timer.script(shell, [source_line(shell, a) for a in activate])), "1"]
         timer.run(once, expect=f"GOAMD64=[v{level}]")
-        cases[("cycle", shell)] = timer.case(shell, [source_line(shell, x) for x in [*activate, *deactivate]])
+        cases[("cycle", shell)] = timer.case(shell, [source_line(shell, x) for x in [*activate, *deactivate]],
+                                             prefix=prefix)
     return cases
 
 
@@ -311,7 +317,7 @@ def instruction_counts(timer: Timer, prefix: Path, shells: list[str], mount: Pat
         cost = {}
         for name, script in (("empty", timer.empty), ("guard", guard_script(prefix, shell)),
                              ("floor", floor_script(timer.workdir, shell))):
-            argv = ["valgrind", "--tool=callgrind", "--trace-children=yes", "--callgrind-out-file=/dev/null",
+            argv = ["env", f"CONDA_PREFIX={prefix}", "valgrind", "--tool=callgrind", "--trace-children=yes", "--callgrind-out-file=/dev/null",
                     *ARGV[shell], str(timer.script(shell, [source_line(shell, script)])), str(n)]
             stderr = timer.run(mounted(argv, mount) if mount else argv)[1]
             cost[name] = sum(int(c) for c in _COLLECTED.findall(stderr))

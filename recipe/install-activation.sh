@@ -9,10 +9,5 @@ if [ ! -d "$src" ]; then
     exit 0
 fi
 cp -R "$src/." "$PREFIX/"
-# Scripts that run a sibling file name it by @PREFIX@; writing the build prefix
-# there lets conda, mamba and rattler relocate it at install time.
-while IFS= read -r -d '' f; do
-    if grep -qF '@PREFIX@' "$f"; then
-        sed -i "s|@PREFIX@|$PREFIX|g" "$f"
-    fi
-done < <(find "$PREFIX/etc" "$PREFIX/share" -type f -print0 2>/dev/null)
+# The scripts hold no prefix (conda's relocation would write it as raw text, which a
+# shell parses): they find their sibling files at run time, from CONDA_PREFIX.

@@ -50,7 +50,8 @@ def quoted(sh, path: Path) -> str:
 
 
 def source(sh, path: Path) -> str:
-    return f"{'.' if sh.suffix == 'sh' else 'source'} {quoted(sh, path)}"
+    """Source `path` as conda does: its environment exported as CONDA_PREFIX first."""
+    return f"{sh.export_prefix(path)}{'.' if sh.suffix == 'sh' else 'source'} {quoted(sh, path)}"
 
 
 def activate(sh, prefix: Path, then: str = "") -> str:

@@ -21,7 +21,22 @@ class Shell:
     status: str                # how it spells the last command's exit status
 
     def source(self, path: Path) -> str:
-        return f"{'.' if self.suffix == 'sh' else 'source'} '{path}'"
+        """Source `path` as conda does: an activate.d or deactivate.d script of an environment
+        with that environment exported as CONDA_PREFIX first (the scripts find their other
+        files there).  `path` must not hold a `'`."""
+        return f"{self.export_prefix(path)}{'.' if self.suffix == 'sh' else 'source'} '{path}'"
+
+    def export_prefix(self, path: Path) -> str:
+        """The command exporting the environment of `path` (…/etc/conda/<x>.d/<script>) as
+        CONDA_PREFIX, then "; ", or "" for a script outside an environment."""
+        if path.parent.name not in ("activate.d", "deactivate.d") or path.parent.parent.name != "conda":
+            return ""
+        prefix = str(path.parents[3])
+        if self.suffix == "fish":
+            return "set -gx CONDA_PREFIX '" + prefix.replace("\\", "\\\\").replace("'", "\\'") + "'; "
+        if self.suffix == "csh":
+            return f'setenv CONDA_PREFIX "{prefix}"; '
+        return "export CONDA_PREFIX='" + prefix.replace("'", "'\\''") + "'; "
 
     @property
     def exe(self) -> str | None:

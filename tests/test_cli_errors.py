@@ -9,6 +9,7 @@ by SIGPIPE, silently, as it ends any Unix tool.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -76,7 +77,11 @@ CASES = [
 
     ("normalize-missing", ["normalize"], {}, 2, "required: NAME"),
     ("normalize-garbage", ["normalize", "not-a-cpu"], {}, 2, "unknown x86-64 CPU name"),
-    ("normalize-binary-name", ["normalize", "\udcff\udcfe\x01"], {}, 2, "unknown x86-64 CPU name"),
+    ("normalize-binary-name", ["normalize", "\udcff\udcfe\x01"], {}, 2, "is not a CPU name"),
+    ("normalize-newline-inside", ["normalize", "has\nwell"], {}, 2, "a name holds no whitespace or control"),
+    ("normalize-blank-inside", ["normalize", "has well"], {}, 2, "a name holds no whitespace or control"),
+    ("normalize-level-0", ["normalize", "x86_64_v0"], {}, 2, "no x86-64 level 0 in 'x86_64_v0': levels are 1 to 4; "
+     "did you mean 'x86_64'?"),
     ("normalize-huge-name", ["normalize", HUGE_NAME], {}, 2, "unknown x86-64 CPU name"),
     ("normalize-binary-json", ["normalize", "--archspec-json", "{bin}", "zen"], {}, 2, "not UTF-8 text"),
     ("normalize-garbage-json", ["normalize", "--archspec-json", "{garbage}", "zen"], {}, 2, "not JSON"),
@@ -114,6 +119,8 @@ CASES = [
      "no such cpuinfo directory"),
     ("matrix-cpuinfo-binary", ["matrix", "--channel", "{channel}", "--cpuinfo-dir", "{binaries}"], {}, 2,
      "no /proc/cpuinfo samples"),
+    ("matrix-cpuinfo-empty", ["matrix", "--channel", "{channel}", "--cpuinfo-dir", ""], {}, 2,
+     "--cpuinfo-dir is empty"),
     ("matrix-styles-garbage", ["matrix", "--channel", "{channel}", "--styles", "frob"], {}, 2, "unknown column"),
     ("matrix-format-garbage", ["matrix", "--format", "frob"], {}, 2, "invalid choice: 'frob'"),
     ("matrix-closed-stdout", ["matrix", "--channel", "{channel}", "--cpuinfo-dir", "{one_sample}"],
@@ -130,6 +137,9 @@ CASES = [
     ("doctor-full-stdout", ["doctor"], {"stdout": "full"}, 1, "No space left on device"),
 
     ("explain-file-missing", ["explain", "{missing}"], {}, 2, "cannot read"),
+    ("explain-file-empty-argument", ["explain", ""], {}, 2, "FILE is empty"),
+    ("explain-file-directory", ["explain", "{empty}"], {}, 2, "is a directory"),
+    ("explain-file-endless", ["explain", "/dev/zero"], {}, 2, "cannot read /dev/zero: is larger than"),
     ("explain-file-binary", ["explain", "--no-detect", "{bin}"], {}, 1, "nothing about __archspec"),
     ("explain-file-huge", ["explain", "--no-detect", "{huge}"], {}, 1, "nothing about __archspec"),
     ("explain-stdin-closed", ["explain"], {"stdin": "closed"}, 2, "stdin is closed"),
@@ -170,16 +180,17 @@ def test_generate_never_creates_the_root_it_is_pointed_at(paths):
     assert not Path(paths["missing"]).exists()
 
 
-def test_generate_on_a_read_only_tree_fails_in_one_line_and_changes_nothing(tmp_path):
+def test_generate_on_a_read_only_tree_fails_in_one_line_and_changes_nothing(root, tmp_path):
     tree = tmp_path / "tree"
-    tree.mkdir()
+    (tree / "recipe").mkdir(parents=True)
+    shutil.copy2(root / "recipe" / "recipe.yaml", tree / "recipe" / "recipe.yaml")
     prefix = private_mounts(f"mount --bind -o ro '{tree}' '{tree}'")
     result = subprocess.run([*prefix, sys.executable, "-m", "microarch_level", "generate", "--root", str(tree)],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 1, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "read-only file system; nothing was changed" in result.stderr
-    assert list(tree.iterdir()) == []
+    assert [p.name for p in tree.rglob("*")] == ["recipe", "recipe.yaml"]
 
 
 def test_generate_on_a_read_only_tree_that_is_up_to_date_succeeds(root):
@@ -235,3 +246,20 @@ def test_matrix_piped_into_head_prints_its_first_line_and_nothing_else(paths):
     assert result.stdout.startswith("CPU sample") and result.stdout.count("\n") == 1
     assert result.stderr == ""
     assert result.returncode in (0, 128 + signal.SIGPIPE)  # 0 when head read after the whole table was written
+
+
+@pytest.mark.parametrize("how, words", [
+    ("stdin /dev/zero", "cannot read stdin: is larger than"),
+    ("a FIFO without a writer", "nothing about __archspec"),  # an empty input, at once
+])
+def test_explain_never_blocks_on_an_endless_or_writerless_input(tmp_path, how, words):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    command = [sys.executable, "-m", "microarch_level", "explain", "--no-detect"]
+    if how == "stdin /dev/zero":
+        with open("/dev/zero", "rb") as zero:
+            result = subprocess.run(command, stdin=zero, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    else:
+        result = subprocess.run([*command, str(fifo)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode in (1, 2) and result.stderr.count("\n") == 1, result.stderr
+    assert words in result.stderr and "Traceback" not in result.stderr

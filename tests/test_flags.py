@@ -46,13 +46,14 @@ def dump_env(sh) -> str:
 
 
 def environments(result) -> list[dict[str, str]]:
-    """Parse the `env -0` dumps of a run into dicts (shell bookkeeping variables dropped)."""
+    """Parse the `env -0` dumps of a run into dicts (shell bookkeeping variables dropped, and
+    CONDA_PREFIX, which the harness exports before sourcing as conda does)."""
     dumps = result.stdout.split("\n@@\n")[:-1]
     parsed = []
     for dump in dumps:
         entries = [e for e in dump.split("\0") if e]
         env = dict(e.split("=", 1) for e in entries)
-        for noise in ("PWD", "OLDPWD", "SHLVL", "_", "fish_greeting"):
+        for noise in ("PWD", "OLDPWD", "SHLVL", "_", "fish_greeting", "CONDA_PREFIX"):
             env.pop(noise, None)
         parsed.append(env)
     return parsed

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import jinja2
@@ -12,22 +14,30 @@ from conftest import run_cli
 from microarch_level.catalog.families import GATE, catalogs
 from microarch_level.catalog.levels import installed_version, load_catalog
 from microarch_level.feedstock.ci_support import CI_SUPPORT
-from microarch_level.feedstock.render import OWNED_DIRS, SCRIPTS, VARIANTS, render_all
+from microarch_level.feedstock.render import OWNED_DIRS, RECIPE, SCRIPTS, VARIANTS, is_generated, render_all
 from microarch_level.runtime.activation import GUARD_RARE_SH
 from microarch_level.runtime.shell_template import DELIMITERS, render
 
 
+def feedstock(root: Path, dest: Path) -> Path:
+    """An empty feedstock at `dest`: only this repository's recipe, by which generate recognises it."""
+    (dest / RECIPE).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(root / RECIPE, dest / RECIPE)
+    return dest
+
+
 def copy_generated(root: Path, dest: Path) -> Path:
-    """The repository's generated files, and conda-smithy's CI jobs made from them, under `dest`."""
+    """The repository's recipe, generated files, and conda-smithy's CI jobs made from them, under `dest`."""
     for d in (*OWNED_DIRS, CI_SUPPORT):
         shutil.copytree(root / d, dest / d)
-    (dest / VARIANTS).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(root / VARIANTS, dest / VARIANTS)
+    shutil.copy2(root / VARIANTS, feedstock(root, dest) / VARIANTS)
     return dest
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
-    return {p.relative_to(directory).as_posix(): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+    """Every regular file's bytes (a FIFO is listed, never read)."""
+    return {p.relative_to(directory).as_posix(): p.read_bytes() if p.is_file() else b"<not a file>"
+            for p in sorted(directory.rglob("*")) if not p.is_dir()}
 
 
 def test_the_committed_files_match_the_installed_archspec(root):
@@ -36,10 +46,10 @@ def test_the_committed_files_match_the_installed_archspec(root):
     assert f"match archspec {installed_version()}" in result.stdout
 
 
-def test_generating_twice_is_byte_identical(tmp_path):
+def test_generating_twice_is_byte_identical(root, tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     for target in (first, second):
-        target.mkdir()
+        feedstock(root, target)
         assert run_cli("generate", "--root", str(target)).returncode == 0
     assert snapshot(first) == snapshot(second)
     assert snapshot(first)  # it wrote something
@@ -59,6 +69,7 @@ def test_every_generated_file_names_the_command_and_the_archspec_version():
     for path, content in render_all([c for _, c in catalogs()]).items():
         assert "microarch-level generate" in content, path
         assert f"archspec {version}" in content, path
+        assert is_generated(content.encode()), path  # what tells it from a file someone put there
 
 
 @pytest.mark.parametrize("delimiter", sorted(DELIMITERS.values()))
@@ -104,16 +115,105 @@ def test_check_fails_on_a_hand_edited_file(root, tmp_path):
     assert f"stale: {VARIANTS}" in result.stderr
 
 
-def test_check_fails_on_a_file_the_generator_would_not_write(root, tmp_path):
+def test_a_file_the_generator_wrote_and_no_longer_produces_is_drift_and_removed(root, tmp_path):
     tree = copy_generated(root, tmp_path / "tree")
-    stray = tree / SCRIPTS / GATE / "5" / "etc" / "conda" / "activate.d" / "guard.sh"
-    stray.parent.mkdir(parents=True)
-    stray.write_text("echo stray\n")
+    old = tree / SCRIPTS / GATE / "5" / "etc" / "conda" / "activate.d" / "guard.sh"
+    old.parent.mkdir(parents=True)
+    old.write_text((tree / SCRIPTS / GATE / "4" / "etc" / "conda" / "activate.d" / f"{GATE}_guard.sh").read_text())
     result = run_cli("generate", "--check", "--root", str(tree))
     assert result.returncode == 1
-    assert f"unexpected: {stray.relative_to(tree).as_posix()}" in result.stderr
+    assert f"unexpected: {old.relative_to(tree).as_posix()}" in result.stderr
     assert run_cli("generate", "--root", str(tree)).returncode == 0
-    assert not stray.exists() and not (tree / SCRIPTS / GATE / "5").exists()
+    assert not old.exists() and not (tree / SCRIPTS / GATE / "5").exists()
+
+
+def test_a_file_someone_put_in_the_generated_tree_is_named_and_never_touched(root, tmp_path):
+    """Not the generator's (no signature): --check names it; generate refuses, exit 2, and
+    changes nothing (install-activation.sh would ship the file in a package)."""
+    tree = copy_generated(root, tmp_path / "tree")
+    mine = tree / SCRIPTS / GATE / "4" / "etc" / "conda" / "activate.d" / "my-notes.sh"
+    mine.write_text("echo my own\n")
+    replaced = tree / SCRIPTS / GATE / "4" / GUARD_RARE_SH  # a path the generator writes, someone's content
+    replaced.write_text("echo replaced by hand\n")
+    fifo = tree / SCRIPTS / "a-fifo"
+    os.mkfifo(fifo)
+    (tree / VARIANTS).write_text((tree / VARIANTS).read_text() + "# edited\n")  # real drift beside it
+    before = snapshot(tree)
+    check = run_cli("generate", "--check", "--root", str(tree))
+    assert check.returncode == 1
+    for path in (mine, replaced, fifo):
+        assert f"foreign: {path.relative_to(tree).as_posix()} (not" in check.stderr, check.stderr
+    result = run_cli("generate", "--root", str(tree))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert mine.relative_to(tree).as_posix() in result.stderr and "nothing was changed" in result.stderr
+    assert snapshot(tree) == before and fifo.exists()
+
+
+FOREIGN_RECIPE = """\
+schema_version: 1
+context:
+  version: "2.1.0"
+recipe:
+  name: numpy
+  version: ${{ version }}
+"""
+
+
+@pytest.mark.parametrize("mode", [[], ["--check"]], ids=["generate", "check"])
+@pytest.mark.parametrize("kind", ["another feedstock", "an empty directory", "a recipe that is a FIFO"])
+def test_generate_refuses_a_root_that_is_not_this_feedstock_and_writes_nothing(tmp_path, kind, mode):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    if kind == "another feedstock":
+        (tree / "recipe").mkdir()
+        (tree / RECIPE).write_text(FOREIGN_RECIPE)
+        (tree / VARIANTS).write_text("python:\n  - 3.12\n")
+        (tree / SCRIPTS).mkdir()
+        (tree / SCRIPTS / "theirs.sh").write_text("echo theirs\n")
+    elif kind == "a recipe that is a FIFO":
+        (tree / "recipe").mkdir()
+        os.mkfifo(tree / RECIPE)
+    before = snapshot(tree)
+    listing = sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*"))
+    result = run_cli("generate", *mode, "--root", str(tree))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "is not the microarch-level feedstock" in result.stderr
+    assert "nothing was written" in result.stderr and "Traceback" not in result.stderr
+    assert sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*")) == listing
+    assert snapshot(tree) == before
+
+
+# A file of each type the generator writes, and the generator-written files that have it.
+def _one_of_each_type(files: dict[str, str]) -> dict[str, str]:
+    picked: dict[str, str] = {}
+    for path in files:
+        picked.setdefault(Path(path).suffix or Path(path).name, path)
+    return picked
+
+
+CORRUPTIONS = {
+    "CRLF line endings": lambda b: b.replace(b"\n", b"\r\n"),
+    "byte-order mark": lambda b: b"\xef\xbb\xbf" + b,
+    "trailing whitespace": lambda b: b.replace(b"\n", b" \n", 1),
+}
+
+
+@pytest.mark.parametrize("corruption", list(CORRUPTIONS))
+def test_check_compares_bytes_and_generate_repairs_them_in_every_file_type(root, tmp_path, corruption):
+    tree = copy_generated(root, tmp_path / "tree")
+    picked = _one_of_each_type(render_all([c for _, c in catalogs()]))
+    assert {".sh", ".csh", ".fish", ".zsh", ".yaml", "README"} <= set(picked), picked
+    original = snapshot(tree)
+    for path in picked.values():
+        (tree / path).write_bytes(CORRUPTIONS[corruption]((tree / path).read_bytes()))
+    check = run_cli("generate", "--check", "--root", str(tree))
+    assert check.returncode == 1
+    for path in picked.values():
+        assert f"stale: {path} ({corruption})" in check.stderr, (path, check.stderr)
+    assert check.stderr.count("stale:") == len(picked), check.stderr
+    result = run_cli("generate", "--root", str(tree))
+    assert result.returncode == 0 and result.stdout.startswith(f"{len(picked)} of "), result.stdout
+    assert snapshot(tree) == original
 
 
 def test_unreadable_archspec_data_fails_in_one_line_and_writes_nothing(root, tmp_path):
@@ -125,3 +225,15 @@ def test_unreadable_archspec_data_fails_in_one_line_and_writes_nothing(root, tmp
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "cannot read archspec data" in result.stderr
     assert snapshot(tree) == before
+
+
+def test_git_checks_out_every_generated_file_and_template_with_lf(root):
+    """A checkout with core.autocrlf (Windows) must not turn them into drift or break the shells."""
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    templates = [p.relative_to(root).as_posix() for p in (root / "scripts/microarch_level/runtime/templates").iterdir()]
+    paths = [*render_all([c for _, c in catalogs()]), *templates, "recipe/install-activation.sh"]
+    out = subprocess.run(["git", "-C", str(root), "check-attr", "-z", "eol", "--", *paths], capture_output=True,
+                         text=True, check=True).stdout.split("\0")
+    values = dict(zip(out[0::3], out[2::3]))
+    assert {p for p in paths if values.get(p) != "lf"} == set()

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 from guard_support import (  # noqa: F401
-    cpuinfo_at, each_override, emulated_loader, guard, run_with_glibc_only, split_outputs
+    activate, cpuinfo_at, each_override, emulated_loader, expect_alive, guard, run_with_glibc_only, split_outputs
 )
-from shells import POSIX, SHELLS, run, shell
+from shells import POSIX, SHELLS, base_env, run, shell
 
 from microarch_level.catalog.levels import load_catalog
 from microarch_level.catalog.spelling import normalize
@@ -24,7 +24,7 @@ ENV_LEVEL = 3
 
 def respellings(name: str) -> list[str]:
     return sorted({name, name.upper(), name.replace("_", "-"), name.replace("x86_64_", "x86_64-"),
-                   f"  {name}\t", name.title().replace("_", " ")})
+                   f"  {name}\t", name.title().replace("_", "-")})
 
 
 # Every known name in every spelling: for a CPU at level L these are higher, lower and equal overrides.
@@ -86,3 +86,27 @@ def test_the_override_is_the_cpu_only_when_neither_cpuinfo_nor_glibc_can_tell(in
             assert out == "", (text, out)
     for text, out in zip(UNKNOWN, outputs[len(OVERRIDES):]):
         assert out == "", (text, out)  # nothing is known: silent
+
+
+# Whitespace or a control character inside a value: no name, in Python (spelling.normalize) and in
+# every guard alike; whitespace around one is dropped.
+INNER_BLANKS = ["has\nwell", "has well", "has\twell", "x86_64\r_v3", "zen\x1b4"]
+
+
+@pytest.mark.parametrize("shell_name", list(SHELLS))
+def test_a_name_with_whitespace_or_a_control_character_inside_is_no_name_in_any_guard(installed, cpuinfo_at,
+                                                                                      shell_name):
+    from microarch_level.catalog.spelling import UnknownName
+
+    sh = shell(shell_name)
+    for value in INNER_BLANKS:
+        with pytest.raises(UnknownName):
+            normalize(value, CATALOG)
+        result = run(sh, activate(sh, installed(ENV_LEVEL)), env=base_env(CONDA_OVERRIDE_ARCHSPEC=value),
+                     cpuinfo=cpuinfo_at(2))
+        expect_alive(result)
+        assert "is not an x86-64 CPU name known to archspec" in result.stderr, (value, result.stderr)
+        assert "claims level" not in result.stderr and "did you mean" not in result.stderr, (value, result.stderr)
+    around = run(sh, activate(sh, installed(ENV_LEVEL)), env=base_env(CONDA_OVERRIDE_ARCHSPEC=" \thaswell\n"),
+                 cpuinfo=cpuinfo_at(2))
+    assert "CONDA_OVERRIDE_ARCHSPEC=haswell claims level 3" in around.stderr, around.stderr

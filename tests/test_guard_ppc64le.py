@@ -278,7 +278,7 @@ def test_a_long_override_is_not_shown(power_installed, power9, shell_name):
 
 def respellings(name: str) -> list[str]:
     return sorted({name, name.upper(), name.replace("power", "power-"), name.upper().replace("LE", "_LE"),
-                   f"  {name}\t", name.replace("power", "Power ")})
+                   f"  {name}\t", name.replace("power", "Power_")})
 
 
 OVERRIDES = [(text, name) for name in CATALOG.names for text in respellings(name)]

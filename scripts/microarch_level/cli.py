@@ -35,11 +35,11 @@ def cmd_normalize(args) -> int:
 
 def cmd_generate(args) -> int:
     from .catalog.families import catalogs
-    from .feedstock.render import COMMAND, check, drift, render_all, write
+    from .feedstock.render import COMMAND, check, drift, feedstock_root, refuse_foreign, render_all, write
 
     catalog = _catalog(args)
     files = render_all([c for _, c in catalogs(catalog_path(args))])
-    root = _root(args)
+    root = feedstock_root(_root(args))
     if args.check:
         problems = check(root, files)
         if problems:
@@ -51,7 +51,9 @@ def cmd_generate(args) -> int:
             return 1
         print(f"{len(files)} generated files and the .ci_support jobs match archspec {catalog.archspec_version}")
         return 0
-    _check_writable(root, [d.path for d in drift(root, files)])
+    problems = drift(root, files)
+    refuse_foreign(problems)
+    _check_writable(root, [d.path for d in problems])
     try:
         changed = write(root, files)
     except OSError as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import sys
 
 from .errors import Failure, UsageError
@@ -155,3 +156,46 @@ def exit_now(status: int) -> None:
         status = 1
     _quiet_flush(sys.stderr)
     os._exit(status)
+
+
+class NotAFile(ValueError):
+    """What `read_bounded` found instead of a regular file of bounded size (its message says)."""
+
+
+def read_bounded(path, limit: int, *, streams: bool = False) -> bytes:
+    """The bytes of the file `path`, at most `limit` of them.
+
+    The file is opened non-blocking (a FIFO with no writer opens at once) and its
+    type checked before a byte is read: a directory is refused (NotAFile), and so,
+    unless `streams`, is anything but a regular file (a FIFO, a socket, a device
+    such as /dev/zero), rather than waited on or read forever.  With `streams` (a
+    command's input, e.g. `explain <(conda install ...)`) pipes and devices are read
+    like files, blocking, up to `limit`.  More than `limit` bytes: NotAFile.
+    OSError passes through (missing, permission denied).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise NotAFile("is a directory")
+        if not stat.S_ISREG(mode):
+            if not streams:
+                raise NotAFile("is not a regular file (a FIFO, socket or device)")
+            os.set_blocking(fd, True)
+        return read_fd_bounded(fd, limit)
+    finally:
+        os.close(fd)
+
+
+def read_fd_bounded(fd: int, limit: int) -> bytes:
+    """What descriptor `fd` holds up to its end, when that is at most `limit` bytes; else NotAFile."""
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = os.read(fd, min(1 << 16, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise NotAFile(f"is larger than {limit} bytes")
+    return b"".join(chunks)

@@ -17,6 +17,12 @@ from ..errors import UsageError
 from .levels import LEVELS, Catalog, CatalogError, load_catalog
 
 _SEPARATORS = re.compile(r"[-_\s]+")
+# Whitespace around a name is dropped (ASCII, what every shell's [:space:] holds); whitespace
+# or a control character inside it makes it no name.  The guards read CONDA_OVERRIDE_ARCHSPEC
+# by the same rule (templates/override.*.in), so `has<newline>well` is haswell for neither.
+_AROUND = " \t\n\v\f\r"
+_INSIDE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+_GENERIC_LEVEL = re.compile(r"^x8664v([0-9]+)$")
 _LEVEL_SHORTHAND = re.compile(r"^(?:v|level)?([0-9]+)$")
 _SIGNED = re.compile(r"^\s*-\s*[0-9]+\s*$")
 _GCC_LEVEL_ONE = "x8664v1"  # gcc and glibc have no x86-64-v1, but people write it for level 1
@@ -45,6 +51,14 @@ class Normalized:
 def key(text: str) -> str:
     """The spelling-independent form: lower case, no separators or whitespace."""
     return _SEPARATORS.sub("", text.strip().lower())
+
+
+def _refuse_inner_blanks(text: str) -> None:
+    """UnknownName when `text`, once the whitespace around it is dropped, still holds whitespace
+    or a control character."""
+    if _INSIDE.search(text.strip(_AROUND)):
+        raise UnknownName(text, f"'{printable(text)}' is not a CPU name: a name holds no whitespace "
+                                "or control character")
 
 
 def _keys(catalog: Catalog) -> dict[str, str]:
@@ -109,6 +123,7 @@ def normalize(text: str, catalog: Catalog | None = None, *, allow_level: bool = 
     k = key(text)
     if not k:
         raise UnknownName(text, "empty CPU name; expected an archspec name such as 'x86_64_v3'")
+    _refuse_inner_blanks(text)
     if _SIGNED.match(text):
         raise UnknownName(text, f"'{shown}' is not an x86-64 level: levels are {LEVELS[0]} to {LEVELS[-1]}")
     keys = _keys(catalog)
@@ -137,6 +152,12 @@ def normalize(text: str, catalog: Catalog | None = None, *, allow_level: bool = 
     if shorthand:
         guess = catalog.generic_name(level) if level in LEVELS else None
         raise UnknownName(text, f"'{shown}' is a level, not an archspec CPU name", guess)
+    generic = _GENERIC_LEVEL.match(k)
+    if generic:  # x86_64_v0 or x86_64_v5: a generic name of a level that does not exist
+        digits = generic.group(1).lstrip("0") or "0"
+        wanted = int(digits) if len(digits) <= 6 else 10**6
+        raise UnknownName(text, f"no x86-64 level {digits[:6]} in '{shown}': levels are {LEVELS[0]} to "
+                                f"{LEVELS[-1]}", catalog.generic_name(min(max(wanted, LEVELS[0]), LEVELS[-1])))
     foreign = {key(n): (n, fam) for n, fam in catalog.foreign.items()}
     if k in foreign:
         name, family = foreign[k]
@@ -162,6 +183,7 @@ def normalize_power(text: str, catalog: Catalog, *, allow_level: bool = False) -
     k = key(text)
     if not k:
         raise UnknownName(text, f"empty CPU name; expected an archspec name such as '{catalog.family}'")
+    _refuse_inner_blanks(text)
     keys = _keys(catalog)
     if k in keys:
         name = keys[k]

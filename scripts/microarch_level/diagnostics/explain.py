@@ -17,7 +17,6 @@ import json
 import os
 import sys
 from dataclasses import asdict
-from pathlib import Path
 
 from ..catalog.families import GATE
 from ..catalog.families import OVERRIDE as VARIABLE
@@ -218,15 +217,28 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
 
 
-def _read(args) -> tuple[str, str]:
-    from ..errors import UsageError
+# A solver's output is a few KB, a verbose log a few MB: more is not one (and /dev/zero never ends).
+MAX_INPUT = 64 << 20
 
+
+def _read(args) -> tuple[str, str]:
+    """The text to explain, read bounded (process.read_bounded): a file, a pipe, or stdin."""
+    from ..errors import UsageError
+    from ..process import NotAFile, read_bounded, read_fd_bounded
+
+    if args.file == "":
+        raise UsageError("FILE is empty; give the file holding the solver's output, or - for stdin")
     if args.file in (None, "-"):
-        return sys.stdin.read(), "stdin"
+        if not hasattr(sys.stdin, "fileno"):  # descriptor 0 was closed: its stand-in says so
+            return sys.stdin.read(), "stdin"
+        where, read = "stdin", lambda: read_fd_bounded(0, MAX_INPUT)
+    else:
+        where, read = args.file, lambda: read_bounded(args.file, MAX_INPUT, streams=True)
     try:
-        return Path(args.file).read_text(encoding="utf-8", errors="replace"), args.file
-    except OSError as exc:
-        raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+        return read().decode("utf-8", errors="replace"), where
+    except (OSError, NotAFile) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise UsageError(f"cannot read {where}: {reason}") from None
 
 
 SOURCE_WORDS = {"override": f"{VARIABLE}", "text": "the text", "option": "--cpu",

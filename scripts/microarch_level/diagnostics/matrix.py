@@ -219,6 +219,8 @@ def run(args) -> int:
     from ..errors import UsageError
 
     channel = Path(args.channel)
+    if args.cpuinfo_dir == "":  # Path("") would be the working directory
+        raise UsageError("--cpuinfo-dir is empty; give a directory of /proc/cpuinfo samples")
     directory = None if args.cpuinfo_dir is None else Path(args.cpuinfo_dir)
     if directory is not None and not directory.is_dir():
         raise UsageError(f"no such cpuinfo directory: {directory}")

@@ -5,8 +5,11 @@ by shell_template.render) holding all of its shell syntax; this module only
 computes what must come from archspec (names, keys and levels, level features in
 kernel order, the gcc CPU names glibc prints), so the shells never carry a
 hand-typed list.  Scripts are rendered once per level, laid out as they are
-installed (`<package>/<level>/etc/conda/...`); only `@PREFIX@` is left for the
-recipe's install script, where a script must name a sibling file.
+installed (`<package>/<level>/etc/conda/...`).  No script holds its prefix: conda's
+relocation writes a path into a file as raw text, which a shell would then parse.
+A script that needs a sibling file finds it at run time (templates/prefix-macros.in:
+"$CONDA_PREFIX/...", which conda, micromamba and rattler export before sourcing
+activate.d; fish from `status dirname`).
 """
 
 from __future__ import annotations
@@ -82,9 +85,15 @@ def guard_tables(catalog: Catalog, a_label: str) -> dict:
     (templates/override.<shell>.in): one code for every family, any spelling
     (spelling.key: '-', '_' and blanks dropped, either case), read up to
     `max_override` characters, "did you mean" from `min_prefix` shared characters;
-    `a_label` names the family in messages ("an x86-64").
+    `a_label` names the family in messages ("an x86-64").  `generic_stem` (x86-64's `x8664v`)
+    and `generic_levels` (level, generic name): a generic name of no level (`x86_64_v0`) is
+    answered with the nearest level's name, as spelling.normalize does; None for a family
+    without generic level names.
     """
+    generic = catalog.is_generic(catalog.generic_name(catalog.levels[-1]))
     return {
+        "generic_stem": key(catalog.generic_name(catalog.levels[-1])).rstrip("0123456789") if generic else None,
+        "generic_levels": [(lv, catalog.generic_name(lv)) for lv in catalog.levels] if generic else [],
         "archspec_version": catalog.archspec_version,
         "hwcaps": [(lv, catalog.march[lv]) for lv in reversed(catalog.levels[1:])],
         "baseline": catalog.levels[0],

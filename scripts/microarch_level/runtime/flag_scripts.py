@@ -59,8 +59,8 @@ nothing set before / C, C++, Fortran and Rust flags set before; old -> new):
 bash 6.9M -> 1.9M / 7.2M -> 3.4M, zsh 3.5M -> 1.0M / 3.7M -> 1.9M, fish
 15.5M -> 5.3M / 16.7M -> 6.7M; dash, ksh93 and mksh about 3x fewer as well.
 
-The rare paths live in `share/<package>/` and are sourced by name (`@PREFIX@`,
-written by recipe/install-activation.sh and relocated by conda): the general
+The rare paths live in `share/<package>/` and are sourced by name,
+"$CONDA_PREFIX/share/..." read at run time (templates/prefix-macros.in): the general
 removal (`flags-remove.*`: any level's token, flags after it, reports), the
 CONDA_BUILD=1 report after an activation (`flags-report.*`, the old value read
 back from the marker) and, for POSIX, the variables touched only when set
@@ -84,7 +84,7 @@ from .shell_template import render
 FLAGS_FILE = "etc/conda/{kind}.d/~{package}.{shell}"
 # "+" sorts before digits and letters: before `activate-gcc_linux-64.sh` and the like.
 FLAGS_FIRST_FILE = "etc/conda/activate.d/+{package}.{shell}"
-# The POSIX scripts' rare paths, sourced by name (@PREFIX@, relocated by conda) only when needed.
+# The POSIX scripts' rare paths, sourced as "$CONDA_PREFIX/<path>" only when needed.
 REMOVE_FILE = "share/{package}/flags-remove.{shell}"
 REPORT_FILE = "share/{package}/flags-report.{shell}"
 RARE_ACTIVATE_FILE = "share/{package}/flags-activate.sh"

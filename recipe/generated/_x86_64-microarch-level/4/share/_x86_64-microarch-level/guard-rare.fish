@@ -63,8 +63,14 @@ if test -n "$CONDA_OVERRIDE_ARCHSPEC"; and begin; test -z "$_mal_cpu"; or test "
     if test $_mal_len -gt 64
         set _mal_line "  CONDA_OVERRIDE_ARCHSPEC (a value of $_mal_len characters, not shown) is not an x86-64 CPU name."
     else
-        # Spelling-independent key: '-', '_' and whitespace dropped; letters match in either case.
-        set -l _mal_key (string lower -- "$CONDA_OVERRIDE_ARCHSPEC" | string replace -ra -- '[-_\s]' '' | string join '')
+        # Spelling-independent key: whitespace around it, '-' and '_' dropped; letters match in
+        # either case.  Whitespace or a control character inside it: no name (' ' matches none).
+        set -l _mal_key (string trim -- "$CONDA_OVERRIDE_ARCHSPEC" | string collect)
+        if string match -qr -- '[\s[:cntrl:]]' "$_mal_key"
+            set _mal_key ' '
+        else
+            set _mal_key (string lower -- "$_mal_key" | string replace -a -- '-' '' | string replace -a -- '_' '' | string join '')
+        end
         switch "$_mal_key"
             case x8664
                 set _mal_olv 1
@@ -187,6 +193,25 @@ if test -n "$CONDA_OVERRIDE_ARCHSPEC"; and begin; test -z "$_mal_cpu"; or test "
                         set _mal_bp $_mal_p
                         set _mal_bd $_mal_d
                     end
+                end
+                # A generic name of no level (x86_64_v0, x86_64_v1, x86_64_v9): the nearest
+                # level's name instead, as spelling.normalize suggests.
+                if string match -qr -- '^x8664v[0-9]+$' "$_mal_key"
+                    switch (string replace -r -- '^x8664v0*' '' "$_mal_key")
+                        case ''
+                            set _mal_best x86_64
+                        case 1
+                            set _mal_best x86_64
+                        case 2
+                            set _mal_best x86_64_v2
+                        case 3
+                            set _mal_best x86_64_v3
+                        case 4
+                            set _mal_best x86_64_v4
+                        case '*'
+                            set _mal_best x86_64_v4
+                    end
+                    set _mal_bp 3
                 end
                 # Shown only when it holds nothing but what names are made of: never a
                 # control character (C0, DEL or C1 such as U+009B).

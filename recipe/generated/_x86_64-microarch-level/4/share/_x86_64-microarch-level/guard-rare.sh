@@ -18,9 +18,7 @@
 # The guard never exits or fails (even under set -e with stderr closed), never
 # evaluates its input, writes no files, and trusts no level cached in the environment
 # (schedulers such as SLURM copy a login node's environment to compute nodes).
-[ -z "${ZSH_VERSION:-}" ] || typeset -g _mal_need _mal_cpu _mal_from _mal_ov _mal_rest _mal_low _mal_c _mal_best _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d _mal_olv _mal_oname _mal_line _mal_out _mal_nl 2>/dev/null || :
-_mal_nl='
-'
+[ -z "${ZSH_VERSION:-}" ] || typeset -g _mal_need _mal_cpu _mal_from _mal_ov _mal_rest _mal_low _mal_c _mal_best _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d _mal_olv _mal_oname _mal_line _mal_out 2>/dev/null || :
 _mal_need=4 _mal_cpu= _mal_from= _mal_olv= _mal_oname= _mal_line=
 case $_mal_f in
   *[a-z0-9]*)
@@ -44,17 +42,20 @@ fi
 
 _mal_ov=${CONDA_OVERRIDE_ARCHSPEC:-}
 if [ -n "$_mal_ov" ] && { [ -z "$_mal_cpu" ] || [ "$_mal_cpu" -lt "$_mal_need" ]; }; then
-  # Read the override: spelling-independent key ('-', '_' and blanks dropped, either case).
+  # Read the override: spelling-independent key (blanks around it and '-', '_' dropped, either
+  # case); whitespace or a control character inside it makes it no name (spelling.py's rule).
   # No CPU name is longer than 64 characters: a longer value is not one, and the
   # loops below never see it.
   if [ "${#_mal_ov}" -gt 64 ]; then
     _mal_line="  CONDA_OVERRIDE_ARCHSPEC (a value of ${#_mal_ov} characters, not shown) is not an x86-64 CPU name."
   else
-    _mal_rest=$_mal_ov _mal_low=
+    _mal_rest=${_mal_ov#"${_mal_ov%%[![:space:]]*}"} _mal_low=
+    _mal_rest=${_mal_rest%"${_mal_rest##*[![:space:]]}"}
+    case $_mal_rest in *[[:space:][:cntrl:]]*) _mal_rest= _mal_low=' ' ;; esac
     while [ -n "$_mal_rest" ]; do
       _mal_c=${_mal_rest%"${_mal_rest#?}"} _mal_rest=${_mal_rest#?}
       case $_mal_c in
-        [-_[:space:]]) _mal_c= ;;
+        [-_]) _mal_c= ;;
         A) _mal_c=a ;;
         B) _mal_c=b ;;
         C) _mal_c=c ;;
@@ -134,6 +135,23 @@ if [ -n "$_mal_ov" ] && { [ -z "$_mal_cpu" ] || [ "$_mal_cpu" -lt "$_mal_need" ]
             _mal_best=${_mal_c#*:} _mal_bp=$_mal_p _mal_bd=$_mal_d
           fi
         done
+        # A generic name of no level (x86_64_v0, x86_64_v1, x86_64_v9): the nearest level's
+        # name instead, as spelling.normalize suggests.
+        case $_mal_low in
+          x8664v|x8664v*[!0-9]*) ;;
+          x8664v*)
+            _mal_a=${_mal_low#x8664v}
+            while [ "${_mal_a#0}" != "$_mal_a" ]; do _mal_a=${_mal_a#0}; done
+            case $_mal_a in
+              "") _mal_best=x86_64 ;;
+              1) _mal_best=x86_64 ;;
+              2) _mal_best=x86_64_v2 ;;
+              3) _mal_best=x86_64_v3 ;;
+              4) _mal_best=x86_64_v4 ;;
+              *) _mal_best=x86_64_v4 ;;
+            esac
+            _mal_bp=3 ;;
+        esac
         # Shown only when it holds nothing but what names are made of: never a control character.
         case $_mal_ov in
           *[![:alnum:]_.\ -]*) _mal_line="  CONDA_OVERRIDE_ARCHSPEC (a value with characters no CPU name has, not shown)" ;;
@@ -154,15 +172,14 @@ if [ -n "$_mal_ov" ] && { [ -z "$_mal_cpu" ] || [ "$_mal_cpu" -lt "$_mal_need" ]
 fi
 
 if [ -n "$_mal_cpu" ] && [ "$_mal_cpu" -lt "$_mal_need" ]; then
-  _mal_line="_x86_64-microarch-level: warning: this environment was built for x86-64 level $_mal_need but this CPU is level $_mal_cpu (from $_mal_from); its programs may crash with \"Illegal instruction\".${_mal_line:+$_mal_nl$_mal_line}$_mal_nl  Fix: recreate the environment on this machine, or pin '_x86_64-microarch-level<=$_mal_cpu' when creating it. Silence: MICROARCH_LEVEL_GUARD=0."
   # Builtins only (mksh without PATH has no printf); nothing printed holds a backslash.
   # A failed write (stderr closed or full) never fails activation: `|| :`, and zsh,
   # which abandons a sourced file when its complaint about a failed write fails too,
   # writes only to an open stderr and sends that complaint to /dev/null.
   if [ -n "${ZSH_VERSION:-}" ]; then
-    [ ! -e /dev/fd/2 ] || echo "$_mal_line" 3>&2 2>/dev/null >&3 || :
+    [ ! -e /dev/fd/2 ] || { echo "_x86_64-microarch-level: warning: this environment was built for x86-64 level $_mal_need but this CPU is level $_mal_cpu (from $_mal_from); its programs may crash with \"Illegal instruction\"."; [ -z "$_mal_line" ] || echo "$_mal_line"; echo "  Fix: recreate the environment on this machine, or pin '_x86_64-microarch-level<=$_mal_cpu' when creating it. Silence: MICROARCH_LEVEL_GUARD=0."; } 3>&2 2>/dev/null >&3 || :
   else
-    echo "$_mal_line" >&2 || :
+    { echo "_x86_64-microarch-level: warning: this environment was built for x86-64 level $_mal_need but this CPU is level $_mal_cpu (from $_mal_from); its programs may crash with \"Illegal instruction\"."; [ -z "$_mal_line" ] || echo "$_mal_line"; echo "  Fix: recreate the environment on this machine, or pin '_x86_64-microarch-level<=$_mal_cpu' when creating it. Silence: MICROARCH_LEVEL_GUARD=0."; } >&2 || :
   fi
 fi
-unset _mal_need _mal_cpu _mal_from _mal_ov _mal_rest _mal_low _mal_c _mal_best _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d _mal_olv _mal_oname _mal_line _mal_out _mal_nl
+unset _mal_need _mal_cpu _mal_from _mal_ov _mal_rest _mal_low _mal_c _mal_best _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d _mal_olv _mal_oname _mal_line _mal_out

@@ -3,7 +3,7 @@
 # ppc64le-microarch-level 8 for POSIX shells: the whole activation when the activate.d script's
 # common path does not apply (a marker left, a variable touched only when set, or
 # CONDA_BUILD set).  Design: the docstring of microarch_level/flag_scripts.py.
-case ${_PPC64LE_MICROARCH_LEVEL_CFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_CXXFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_CPPFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_FFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_FCFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_GOPPC64+x} in ?*) . "@PREFIX@/share/ppc64le-microarch-level/flags-remove.sh" ;; esac
+case ${_PPC64LE_MICROARCH_LEVEL_CFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_CXXFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_CPPFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_FFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_FCFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_GOPPC64+x} in ?*) case ${CONDA_PREFIX-} in /*) [ ! -r "$CONDA_PREFIX/share/ppc64le-microarch-level/flags-remove.sh" ] || . "$CONDA_PREFIX/share/ppc64le-microarch-level/flags-remove.sh" ;; esac ;; esac
 case ${CFLAGS:+a}${CFLAGS+s}:${CFLAGS-} in
   *-mcpu=*) ;;
   as:*) export CFLAGS="$CFLAGS -mcpu=power8 -mtune=power8" _PPC64LE_MICROARCH_LEVEL_CFLAGS=appended:8 ;;
@@ -41,4 +41,4 @@ esac
 # The variables touched only when already set (cargo reads the first set of RUSTFLAGS,
 # CARGO_TARGET_<triple>_RUSTFLAGS, CARGO_BUILD_RUSTFLAGS).
 # (none at this level)
-case ${CONDA_BUILD:-} in 1) . "@PREFIX@/share/ppc64le-microarch-level/flags-report.sh" ;; esac
+case ${CONDA_BUILD:-} in 1) case ${CONDA_PREFIX-} in /*) [ ! -r "$CONDA_PREFIX/share/ppc64le-microarch-level/flags-report.sh" ] || . "$CONDA_PREFIX/share/ppc64le-microarch-level/flags-report.sh" ;; esac ;; esac

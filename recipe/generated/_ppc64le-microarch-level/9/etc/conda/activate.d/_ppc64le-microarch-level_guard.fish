@@ -45,8 +45,14 @@ if test "$MICROARCH_LEVEL_GUARD" != 0
         if test $_mal_len -gt 64
             set _mal_line "  CONDA_OVERRIDE_ARCHSPEC (a value of $_mal_len characters, not shown) is not a ppc64le CPU name."
         else
-            # Spelling-independent key: '-', '_' and whitespace dropped; letters match in either case.
-            set -l _mal_key (string lower -- "$CONDA_OVERRIDE_ARCHSPEC" | string replace -ra -- '[-_\s]' '' | string join '')
+            # Spelling-independent key: whitespace around it, '-' and '_' dropped; letters match in
+            # either case.  Whitespace or a control character inside it: no name (' ' matches none).
+            set -l _mal_key (string trim -- "$CONDA_OVERRIDE_ARCHSPEC" | string collect)
+            if string match -qr -- '[\s[:cntrl:]]' "$_mal_key"
+                set _mal_key ' '
+            else
+                set _mal_key (string lower -- "$_mal_key" | string replace -a -- '-' '' | string replace -a -- '_' '' | string join '')
+            end
             switch "$_mal_key"
                 case ppc64le
                     set _mal_olv 8

@@ -16,10 +16,9 @@
 # Same guarantees as the x86-64 guard: never exits or fails (even under set -e with
 # stderr closed), never evaluates its input, writes no files, trusts no level
 # cached in the environment; builtins only (mksh without PATH works).
-[ -z "${ZSH_VERSION:-}" ] || typeset -g _mal_l _mal_cpu _mal_from _mal_line _mal_out _mal_ov _mal_olv _mal_oname _mal_nl \
+[ -z "${ZSH_VERSION:-}" ] || typeset -g _mal_l _mal_cpu _mal_from _mal_line _mal_out _mal_ov _mal_olv _mal_oname \
   _mal_rest _mal_low _mal_c _mal_best _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d
-_mal_cpu= _mal_from= _mal_line= _mal_olv= _mal_oname= _mal_nl='
-'
+_mal_cpu= _mal_from= _mal_line= _mal_olv= _mal_oname=
 if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r /proc/cpuinfo ]; then
   # Line by line to the first processor's `cpu` line (`|| [ -n ... ]` keeps a last
   # line without a newline); a blank line ends the first processor.
@@ -53,17 +52,20 @@ fi
 _mal_ov=${CONDA_OVERRIDE_ARCHSPEC:-}
 if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -n "$_mal_ov" ] \
   && { [ -z "$_mal_cpu" ] || [ "$_mal_cpu" -lt 9 ]; }; then
-  # Read the override: spelling-independent key ('-', '_' and blanks dropped, either case).
+  # Read the override: spelling-independent key (blanks around it and '-', '_' dropped, either
+  # case); whitespace or a control character inside it makes it no name (spelling.py's rule).
   # No CPU name is longer than 64 characters: a longer value is not one, and the
   # loops below never see it.
   if [ "${#_mal_ov}" -gt 64 ]; then
     _mal_line="  CONDA_OVERRIDE_ARCHSPEC (a value of ${#_mal_ov} characters, not shown) is not a ppc64le CPU name."
   else
-    _mal_rest=$_mal_ov _mal_low=
+    _mal_rest=${_mal_ov#"${_mal_ov%%[![:space:]]*}"} _mal_low=
+    _mal_rest=${_mal_rest%"${_mal_rest##*[![:space:]]}"}
+    case $_mal_rest in *[[:space:][:cntrl:]]*) _mal_rest= _mal_low=' ' ;; esac
     while [ -n "$_mal_rest" ]; do
       _mal_c=${_mal_rest%"${_mal_rest#?}"} _mal_rest=${_mal_rest#?}
       case $_mal_c in
-        [-_[:space:]]) _mal_c= ;;
+        [-_]) _mal_c= ;;
         A) _mal_c=a ;;
         B) _mal_c=b ;;
         C) _mal_c=c ;;
@@ -133,13 +135,12 @@ if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -n "$_mal_ov" ] \
   fi
 fi
 if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -n "$_mal_cpu" ] && [ "$_mal_cpu" -lt 9 ]; then
-  _mal_line="_ppc64le-microarch-level: warning: this environment was built for ppc64le level 9 but this CPU is level $_mal_cpu (from $_mal_from); its programs may crash with \"Illegal instruction\".${_mal_line:+$_mal_nl$_mal_line}$_mal_nl  Fix: recreate the environment on this machine, or pin '_ppc64le-microarch-level<=$_mal_cpu' when creating it. Silence: MICROARCH_LEVEL_GUARD=0."
   # A failed write never fails activation (see the x86-64 guard for zsh's case).
   if [ -n "${ZSH_VERSION:-}" ]; then
-    [ ! -e /dev/fd/2 ] || echo "$_mal_line" 3>&2 2>/dev/null >&3 || :
+    [ ! -e /dev/fd/2 ] || { echo "_ppc64le-microarch-level: warning: this environment was built for ppc64le level 9 but this CPU is level $_mal_cpu (from $_mal_from); its programs may crash with \"Illegal instruction\"."; [ -z "$_mal_line" ] || echo "$_mal_line"; echo "  Fix: recreate the environment on this machine, or pin '_ppc64le-microarch-level<=$_mal_cpu' when creating it. Silence: MICROARCH_LEVEL_GUARD=0."; } 3>&2 2>/dev/null >&3 || :
   else
-    echo "$_mal_line" >&2 || :
+    { echo "_ppc64le-microarch-level: warning: this environment was built for ppc64le level 9 but this CPU is level $_mal_cpu (from $_mal_from); its programs may crash with \"Illegal instruction\"."; [ -z "$_mal_line" ] || echo "$_mal_line"; echo "  Fix: recreate the environment on this machine, or pin '_ppc64le-microarch-level<=$_mal_cpu' when creating it. Silence: MICROARCH_LEVEL_GUARD=0."; } >&2 || :
   fi
 fi
-unset _mal_l _mal_cpu _mal_from _mal_line _mal_out _mal_ov _mal_olv _mal_oname _mal_nl \
+unset _mal_l _mal_cpu _mal_from _mal_line _mal_out _mal_ov _mal_olv _mal_oname \
   _mal_rest _mal_low _mal_c _mal_best _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d

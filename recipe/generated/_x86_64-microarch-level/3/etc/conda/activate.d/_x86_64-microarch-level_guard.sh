@@ -4,7 +4,7 @@ case ${KSH_VERSION:+ksh}${BASH_VERSION:+bash}:$- in bash:*B*) if [ "${BASH_VERSI
   mapfile -t -s 19 -n 1 _mal_l < /proc/cpuinfo
   case ${_mal_l-} in flags[[:space:]:]*" mmx"*" sse sse2"*" ssse3"*" fma cx16"*" sse4_1 sse4_2"*" movbe popcnt"*" xsave"*" avx f16c"*" lahf_lm"*" abm"*" bmi1"*" avx2"*" bmi2"*) unset _mal_l; return 0 ;; esac; unset _mal_l
 fi ;; esac
-if [ "${0##*/}" = _x86_64-microarch-level_guard.sh ] && [ -n "${ZSH_VERSION:-}" ] && [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r "@PREFIX@/share/_x86_64-microarch-level/guard-quick.zsh" ] && . "@PREFIX@/share/_x86_64-microarch-level/guard-quick.zsh"; then return 0; fi
+case ${CONDA_PREFIX-} in /*) if [ "${0##*/}" = _x86_64-microarch-level_guard.sh ] && [ -n "${ZSH_VERSION:-}" ] && [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r "$CONDA_PREFIX/share/_x86_64-microarch-level/guard-quick.zsh" ] && . "$CONDA_PREFIX/share/_x86_64-microarch-level/guard-quick.zsh"; then return 0; fi ;; esac
 [ -z "${ZSH_VERSION:-}" ] || typeset -g _mal_f _mal_l _mal_x _mal_ok 2>/dev/null || :
 _mal_f= _mal_ok=
 if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r /proc/cpuinfo ]; then
@@ -27,8 +27,8 @@ if [ -n "$_mal_ok" ]; then
   unset _mal_f _mal_l _mal_x _mal_ok
   return 0
 fi
-if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -r "@PREFIX@/share/_x86_64-microarch-level/guard-rare.sh" ]; then
-  . "@PREFIX@/share/_x86_64-microarch-level/guard-rare.sh"
+if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ]; then
+  case ${CONDA_PREFIX-} in /*) [ ! -r "$CONDA_PREFIX/share/_x86_64-microarch-level/guard-rare.sh" ] || . "$CONDA_PREFIX/share/_x86_64-microarch-level/guard-rare.sh" ;; esac
 fi
 unset _mal_f _mal_l _mal_x _mal_ok
 
@@ -50,9 +50,10 @@ unset _mal_f _mal_l _mal_x _mal_ok
 #   sh emulation take the path for every other shell: slower, as right.
 # - zsh reads a byte per system call except with `read -k`, and its parser and matcher
 #   are slow on long strings: its quick check is share/_x86_64-microarch-level/guard-quick.zsh
-#   (zsh syntax, run in its own option scope), named by this environment's prefix in
-#   double quotes (a prefix holding `'` works); when it is missing zsh takes the path for
-#   every other shell.
+#   (zsh syntax, run in its own option scope), found as "$CONDA_PREFIX/share/_x86_64-microarch-level/guard-quick.zsh"
+#   like the rare paths below (read inside double quotes: no character of the prefix is
+#   parsed; `${0%/*}` would cost zsh's matcher more than the rest of the line); when it
+#   is missing zsh takes the path for every other shell.
 # - every other shell, and what those did not settle: line by line to the flags line
 #   (`|| [ -n ... ]` keeps a last line without a newline), then the ordered pattern; after
 #   it, ksh93's check (below); else (an unusual order) each feature on its own.
@@ -66,8 +67,10 @@ unset _mal_f _mal_l _mal_x _mal_ok
 #   then never parse them.
 # - ksh93 also parses ahead what follows a `return` in a sourced file (about a million
 #   instructions for the rest of this guard), so the rare paths live in a file of their
-#   own, named by this environment's prefix like zsh's quick check; when it is missing,
-#   the guard is silent.
+#   own, found as "$CONDA_PREFIX/share/_x86_64-microarch-level/guard-rare.sh" (conda, micromamba and rattler
+#   export CONDA_PREFIX before sourcing activate.d; dash and mksh cannot tell the path of
+#   a sourced file); when it is missing, or CONDA_PREFIX is not an absolute path, the
+#   guard is silent.
 # The flags line is read the way archspec reads it: the first processor block's `flags`.
 # Only syntax every POSIX shell parses; no process, no file written.
 # zsh: `typeset -g` declares the variables global first, so that warn_create_global stays

@@ -3,8 +3,9 @@
 # Runtime guard of _x86_64-microarch-level 4 for csh and tcsh.  csh has no
 # builtin that reads a file, so rather than keep a second copy of the rules it
 # sources the POSIX sh guard installed next to it (same sources, same messages)
-# in one /bin/sh process.  The prefix is in double quotes: a prefix holding `'`
-# works.  MICROARCH_LEVEL_GUARD=0 turns it off.
-if ( -r "@PREFIX@/etc/conda/activate.d/_x86_64-microarch-level_guard.sh" ) then
-    /bin/sh -c '. "$1"' _x86_64-microarch-level "@PREFIX@/etc/conda/activate.d/_x86_64-microarch-level_guard.sh"
-endif
+# in one /bin/sh process.  That process finds it as "$CONDA_PREFIX/etc/..." from
+# the environment conda exports before sourcing activate.d: csh never expands the
+# prefix, and sh reads it inside double quotes, so no character of it is parsed.
+# No absolute CONDA_PREFIX, or no sh guard there: silent.  MICROARCH_LEVEL_GUARD=0
+# turns it off.
+/bin/sh -c 'case ${CONDA_PREFIX-} in /*) [ ! -r "$CONDA_PREFIX/etc/conda/activate.d/_x86_64-microarch-level_guard.sh" ] || . "$CONDA_PREFIX/etc/conda/activate.d/_x86_64-microarch-level_guard.sh" ;; esac' _x86_64-microarch-level
