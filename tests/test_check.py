@@ -10,6 +10,7 @@ conda-lock.yml written by conda-lock's models, an explicit file as `conda list
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -340,8 +341,18 @@ def _bad_inputs(world) -> dict[str, tuple[list[str], int, str]]:
     if not unreadable.exists():
         shutil.copytree(world["prefixes"]["demo1"], unreadable, symlinks=True)
         (unreadable / "conda-meta" / "zz-a-directory.json").mkdir()  # read_text fails as it would without permission
+    fifo_record = d / "fifo-record"
+    if not fifo_record.exists():
+        shutil.copytree(world["prefixes"]["demo1"], fifo_record, symlinks=True)
+        os.mkfifo(fifo_record / "conda-meta" / "zz-a-fifo.json")
+    if not (d / "fifo.lock").exists():
+        os.mkfifo(d / "fifo.lock")
+        (d / "zero.lock").symlink_to("/dev/zero")
     good = str(world["prefixes"]["demo1"])
     cases = {
+        "a FIFO as the lock file": ([str(d / "fifo.lock")], 1, "not a regular file"),
+        "/dev/zero as the lock file": ([str(d / "zero.lock")], 1, "not a regular file"),
+        "a record that is a FIFO": ([str(fifo_record)], 1, "cannot read"),
         "truncated pixi.lock": ([str(d / "truncated.lock")], 2, "pixi.lock"),
         "foreign lock version": ([str(d / "foreign.lock")], 2, "pixi.lock"),
         "environment.yml": ([str(d / "environment.yml")], 2, "none of the files"),

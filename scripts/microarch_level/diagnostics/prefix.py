@@ -9,23 +9,18 @@ before that happens, which programs are at risk.
 from __future__ import annotations
 
 import json
-import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..catalog.families import GATE
 from ..catalog.levels import LEVELS
 from ..errors import UsageError
+from ..process import NotAFile, read_bounded
 
 
 class NotAnEnvironment(UsageError):
     """The path is not a conda environment; the message is one line."""
-
-
-class NotARecord(ValueError):
-    """A conda-meta entry that is no package record (a FIFO, a device, too large); the message says why."""
 
 
 # A package record is a few kilobytes (the largest, with a long file list, a few megabytes); reading stops past this.
@@ -34,23 +29,8 @@ MAX_RECORD = 32 * 1024 * 1024
 
 def read_record(path: Path, limit: int = MAX_RECORD) -> str:
     """The text of one conda-meta record, read without ever blocking: a FIFO, a device (a symlink to
-    /dev/zero) or a file larger than `limit` is refused, not read."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise NotARecord("not a regular file")
-        chunks, size = [], 0
-        while size <= limit:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
-            raise NotARecord(f"larger than {limit // (1024 * 1024)} MiB")
-        return b"".join(chunks).decode("utf-8")
-    finally:
-        os.close(fd)
+    /dev/zero) or a file larger than `limit` is refused (NotAFile), not read."""
+    return read_bounded(path, limit).decode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -147,7 +127,7 @@ def _other_gates(gate: str) -> set[str]:
 
 def _why(exc: Exception) -> str:
     """One line saying why a record could not be read."""
-    if isinstance(exc, NotARecord):
+    if isinstance(exc, NotAFile):
         return str(exc)
     if isinstance(exc, UnicodeDecodeError):
         return "not UTF-8 text"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ...errors import Failure
 from . import conda_lock, conda_prefix, explicit, pixi_lock
-from .model import BadInput, Environment, shown_path
+from .model import BadInput, Environment, require_readable, shown_path
 
 HEAD_BYTES = 64 * 1024
 _TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*):", re.M)
@@ -33,6 +33,7 @@ def kind_of(path: Path, shown: str) -> str:
         return conda_prefix.KIND
     if not path.exists():
         raise BadInput(f"{shown}: no such file or directory; {EXPECTED}")
+    require_readable(path, shown)  # a FIFO or a device is refused here, never waited on
     try:
         with open(path, "rb") as fh:
             head = fh.read(HEAD_BYTES)

@@ -10,7 +10,9 @@ of `x86_64-microarch-level 3`): the lowest gate version the constraint admits.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable
@@ -18,6 +20,7 @@ from typing import Iterable
 from ...catalog.families import FAMILIES, Family
 from ...catalog.spelling import printable
 from ...errors import Failure, UsageError
+from ...process import NotAFile, read_bounded
 
 # The conda subdirs whose packages carry a family's gate.
 SUBDIRS = {"linux-64": FAMILIES[0], "linux-ppc64le": FAMILIES[1]}
@@ -210,10 +213,17 @@ def checked_depends(value, where: str, name: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+# A lock file of tens of thousands of records is tens of megabytes; reading stops past this.
+MAX_TARGET = 1 << 30
+
+
 def read_text(path, shown: str, what: str) -> str:
-    """A target's text: Failure (exit 1) when it cannot be read, BadInput when it is no UTF-8 `what`."""
+    """A target's text: Failure (exit 1) when it cannot be read (a FIFO, a device or a file past
+    MAX_TARGET is refused, never waited on), BadInput when it is no UTF-8 `what`."""
     try:
-        return path.read_text(encoding="utf-8")
+        return read_bounded(path, MAX_TARGET).decode("utf-8")
+    except NotAFile as why:
+        raise Failure(f"cannot read {shown}: it {why}") from None
     except OSError as exc:
         raise Failure(f"cannot read {shown}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -221,9 +231,14 @@ def read_text(path, shown: str, what: str) -> str:
 
 
 def require_readable(path, shown: str) -> None:
-    """Failure (exit 1) when `path` cannot be opened, before a library reads it and blames its content."""
+    """Failure (exit 1) when `path` is not a regular file this process can open, before a library reads it
+    and blames its content (or waits on a FIFO)."""
     try:
-        with open(path, "rb"):
-            pass
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise Failure(f"cannot read {shown}: {exc.strerror or exc}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise Failure(f"cannot read {shown}: it is not a regular file (a directory, FIFO, socket or device)")
+    finally:
+        os.close(fd)
