@@ -17,6 +17,7 @@ import json
 import os
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 from ..catalog.families import GATE
 from ..catalog.families import OVERRIDE as VARIABLE
