@@ -7,9 +7,9 @@ import json
 import jsonschema
 import pytest
 import yaml
-from conftest import ROOT, SHARED, require_shared
+from conftest import ROOT, require_shared
 
-SCHEMAS = SHARED / "schemas"
+SCHEMAS = ROOT / "tests" / "data" / "schemas"
 
 
 def load_schema(name: str) -> dict:

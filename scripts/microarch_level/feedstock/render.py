@@ -61,7 +61,7 @@ def render_all(catalogs: list[Catalog]) -> dict[str, str]:
     files: dict[str, str] = {}
     files[VARIANTS] = (
         f"{head}\n# One gate build per (family, level, __archspec matcher); see scripts/microarch_level/catalog/gate.py.\n"
-        "# conda-smithy makes one CI job per level from it (.ci_support/, not ours to write).\n"
+        "# conda-smithy makes one CI job per family and level from it (.ci_support/, not ours to write).\n"
         + _yaml(_variants(catalogs))
     )
     for catalog in catalogs:
