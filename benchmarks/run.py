@@ -409,8 +409,9 @@ def rerender_section(m: Measured) -> list[str]:
     changed = "none" if not r.status else f"{len(r.status)} paths"
     return lines + [f"One real `conda-smithy rerender --no-check-uptodate -e <pinning>` of a clean clone, under "
                     "`/usr/bin/time -v`:", "",
-                    *table(["wall time", "peak memory", "files changed"],
-                           [[f"{r.seconds:.1f} s", f"{r.peak_mib / 1024:.2f} GiB", changed]]), ""]
+                    *table(["wall time", "CPU time (user + system)", "peak memory", "files changed"],
+                           [[f"{r.seconds:.1f} s", f"{r.cpu_seconds:.1f} s", f"{r.peak_mib / 1024:.2f} GiB",
+                             changed]]), ""]
 
 
 def report(m: Measured) -> str:

@@ -27,6 +27,7 @@ WHY_ABSENT = (f"conda-smithy not installed: set {SMITHY_VAR} to its executable a
 @dataclass
 class Rerender:
     seconds: float        # wall clock, from /usr/bin/time
+    cpu_seconds: float    # user + system time, which a busy machine inflates less
     peak_mib: float       # maximum resident set size, from /usr/bin/time
     status: list[str]     # `git status --porcelain` of the clone afterwards
 
@@ -51,6 +52,7 @@ def rerender_clone(root: Path, clone: Path, exe: str, pinning: str) -> Rerender:
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)", proc.stderr)
     peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
     seconds = int(wall.group(1) or 0) * 3600 + int(wall.group(2)) * 60 + float(wall.group(3))
+    cpu = sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", proc.stderr))
     status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True,
                             check=True).stdout.splitlines()
-    return Rerender(seconds, int(peak.group(1)) / 1024, status)
+    return Rerender(seconds, cpu, int(peak.group(1)) / 1024, status)
