@@ -53,8 +53,12 @@ class Row:
         return build_tag(self.archspec_build, self.family)
 
     def __str__(self) -> str:
-        prefix = "" if self.family == "x86_64" else f"{self.family} "
-        return f"{prefix}level-{self.level} build {self.tag} (__archspec {self.archspec_build})"
+        return f"{_named(self.family)}level-{self.level} build {self.tag} (__archspec {self.archspec_build})"
+
+
+def _named(family: str) -> str:
+    """How messages prefix a family's level: nothing for x86-64, the family otherwise."""
+    return "" if family == "x86_64" else f"{family} "
 
 
 def rows_of(data: object) -> list[Row]:
@@ -132,7 +136,6 @@ def check(root: Path, expected: list[Row]) -> list[Drift]:
         if home is not None:
             problems += [Drift(home, "stale", f"lacks the {row}; {RERENDER}") for row in rows]
         else:
-            label = "" if family == "x86_64" else f"{family} "
             problems.append(Drift(CI_SUPPORT, "missing",
-                                  f"no job builds the {len(rows)} {label}level-{level} builds; {RERENDER}"))
+                                  f"no job builds the {len(rows)} {_named(family)}level-{level} builds; {RERENDER}"))
     return problems
