@@ -29,7 +29,9 @@ sys.path[:0] = [str(HERE), str(ROOT / "scripts"), str(ROOT / "tests")]  # tests/
 import bench_activation as act  # noqa: E402
 import bench_build  # noqa: E402
 import bench_check  # noqa: E402
+import bench_rerender  # noqa: E402
 import bench_solve  # noqa: E402
+import smithy_rerender  # noqa: E402
 from cpu_samples import first_block, many_processors  # noqa: E402
 
 GATE_LEVEL = 4            # the gate with the most features to match, on a level-4 sample
@@ -198,6 +200,8 @@ class Measured:
     instructions: dict[str, tuple[int, int]]
     instructions_note: str | None
     load_at_end: str
+    variants: bench_rerender.VariantCount | None = None
+    rerender: smithy_rerender.Rerender | None = None
 
 
 def ms(seconds: float | None) -> str:
@@ -407,6 +411,25 @@ def check_section(m: Measured) -> list[str]:
                     [f"`microarch-level check` as a process (exit {c.status})", ms(c.command), "—"]]), ""]
 
 
+def rerender_section(m: Measured) -> list[str]:
+    v, r = m.variants, m.rerender
+    lines = ["## 9. Rerender", "",
+             "What conda-smithy's cost grows with, counted without it: the zipped rows of `recipe/variants.yaml` "
+             "and the packages rattler-build renders from `.ci_support/`; conda-smithy keeps one variant dict per "
+             "row for each output, per platform it renders, times the combinations of the pinning's own zipped "
+             "keys.", "",
+             *table(["zipped rows", "outputs", "variant dicts per render (before the pinning's)"],
+                    [[str(v.rows), str(v.outputs), f"{v.per_render:,}"]]), ""]
+    if r is None:
+        return lines + [f"The rerender itself: not measured ({smithy_rerender.WHY_ABSENT}).", ""]
+    changed = "none" if not r.status else f"{len(r.status)} paths"
+    return lines + [f"One real `conda-smithy rerender --no-check-uptodate -e <pinning>` of a clean clone, under "
+                    "`/usr/bin/time -v`:", "",
+                    *table(["wall time", "CPU time (user + system)", "peak memory", "files changed"],
+                           [[f"{r.seconds:.1f} s", f"{r.cpu_seconds:.1f} s", f"{r.peak_mib / 1024:.2f} GiB",
+                             changed]]), ""]
+
+
 def report(m: Measured) -> str:
     lines = ["# microarch-level benchmarks", ""]
     if m.quick:
@@ -421,7 +444,7 @@ def report(m: Measured) -> str:
               "is shared: the load average says how busy it was.", "",
               *table(["machine", ""], [[k, v] for k, v in machine.items()]), ""]
     for section in (targets_section, guard_section, floor_section, cores_section, flag_section, build_section,
-                    solve_section, instruction_section, check_section):
+                    solve_section, instruction_section, check_section, rerender_section):
         lines += section(m)
     return "\n".join(lines)
 
@@ -483,9 +506,17 @@ def main(argv: list[str] | None = None) -> int:
         (workdir / "check").mkdir()
         checked = bench_check.time_check(workdir / "check", settings.solve_repeats)
 
+        log("counting the recipe's variants")
+        variants = bench_rerender.variant_count(ROOT)
+        smithy = smithy_rerender.find()
+        rerendered = None
+        if smithy is not None:
+            log(f"rerendering a clean clone with {smithy[0]}")
+            rerendered = smithy_rerender.rerender_clone(ROOT, workdir / "rerender", *smithy)
+
         text = report(Measured(settings, args.quick, machine, command_line(argv), sample, headline, gate_level,
                                mount_note, archspec, guards, floors, flags, build, generate, solves, checked,
-                               counted, counted_note, load_average()))
+                               counted, counted_note, load_average(), variants, rerendered))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(text)

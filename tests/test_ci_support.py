@@ -1,9 +1,10 @@
-"""`.ci_support/` is conda-smithy's: `generate --check` judges what its CI jobs build, not its bytes.
+"""`.ci_support/` is conda-smithy's: `generate --check` judges what its CI jobs build, not its bytes or names.
 
 Every test starts from the files conda-smithy 2026.8.5 really wrote for this
-feedstock (tests/data/conda-smithy/2026-11/rerendered, x86-64 only, with the build_tag
-key the recipe dropped since), brought up to date the way its next rerender
-updates them: each job holds the rows of recipe/variants.yaml at its level.
+feedstock (tests/data/conda-smithy/2026-12/rerendered, both families, under
+smithy's own names); the stale case from its November run
+(tests/data/conda-smithy/2026-11/rerendered, x86-64 only, other names, with the
+build_tag key the recipe dropped since).
 """
 
 from __future__ import annotations
@@ -13,51 +14,50 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DATA, ROOT, require_data, run_cli
+from conftest import DATA, ROOT, run_cli
 
 from microarch_level.catalog.families import catalogs
 from microarch_level.catalog.gate import gate_builds
-from microarch_level.feedstock.ci_support import CI_SUPPORT, FAMILY_KEY, LEVEL_KEY, MATCHER_KEY, ZIPPED, job_file
+from microarch_level.feedstock.ci_support import CI_SUPPORT, FAMILY_KEY, LEVEL_KEY, MATCHER_KEY
 
-LEVELS = [level for _, c in catalogs() for level in c.levels]
-PPC_LEVELS = [level for f, c in catalogs() if f.name == "ppc64le" for level in c.levels]
-
-RERENDERED = DATA / "conda-smithy" / "2026-11" / "rerendered" / CI_SUPPORT
-# The key the recipe stopped using after that rerender (it derives the build tag now).
-DROPPED_KEY = "build_tag"
+SMITHY_DATA = DATA / "conda-smithy"
+RERENDERED = SMITHY_DATA / "2026-12" / "rerendered" / CI_SUPPORT
+BEFORE_PPC64LE = SMITHY_DATA / "2026-11" / "rerendered" / CI_SUPPORT
 
 
-@pytest.fixture(scope="module")
-def rerendered() -> Path:
-    return require_data(RERENDERED, "conda-smithy's real output")
-
-
-@pytest.fixture
-def stale_tree(tmp_path, rerendered) -> Path:
-    """A feedstock as conda-smithy left it before ppc64le: our recipe, its .ci_support."""
+def copy_tree(tmp_path: Path, ci_support: Path) -> Path:
     shutil.copytree(ROOT / "recipe", tmp_path / "recipe")
-    shutil.copytree(rerendered, tmp_path / CI_SUPPORT)
+    shutil.copytree(ci_support, tmp_path / CI_SUPPORT)
     for path in (tmp_path / CI_SUPPORT).iterdir():
         path.chmod(0o644)
     return tmp_path
 
 
 @pytest.fixture
-def tree(stale_tree) -> Path:
-    """The same feedstock after the next rerender (see as_next_rerender)."""
-    variants = yaml.safe_load((stale_tree / "recipe" / "variants.yaml").read_text())
-    pinning = load(stale_tree, 1)
-    for level in LEVELS:
-        save(stale_tree, level, as_next_rerender(pinning, variants, level))
-    return stale_tree
+def tree(tmp_path) -> Path:
+    """Our recipe with the .ci_support conda-smithy really wrote from it."""
+    return copy_tree(tmp_path, RERENDERED)
 
 
-def load(tree: Path, level: int) -> dict:
-    return yaml.safe_load((tree / job_file(level)).read_text())
+def job(tree: Path, level: int, family: str = "x86_64") -> Path:
+    """The job file building `family`'s `level`, found by its contents (conda-smithy picks the names)."""
+    for path in sorted((tree / CI_SUPPORT).glob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        if set(data[LEVEL_KEY]) == {str(level)} and set(data[FAMILY_KEY]) == {family}:
+            return path
+    raise LookupError(f"no job builds {family} level {level}")
 
 
-def save(tree: Path, level: int, data: dict) -> None:
-    (tree / job_file(level)).write_text(yaml.dump(data, default_flow_style=False))
+def rel(path: Path) -> str:
+    return f"{CI_SUPPORT}/{path.name}"
+
+
+def load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def save(path: Path, data: dict) -> None:
+    path.write_text(yaml.dump(data, default_flow_style=False))
 
 
 def rows(data: dict) -> list[tuple]:
@@ -76,122 +76,134 @@ def check(tree: Path, *extra: str):
     return run_cli("generate", "--check", "--root", str(tree), *extra)
 
 
-def as_next_rerender(pinning: dict, variants: dict, level: int) -> dict:
-    """What conda-smithy writes for `level` from today's recipe/variants.yaml.
-
-    conda-smithy keeps the pinning keys (docker_image, channel_*), only the variant
-    keys the recipe uses (so build_tag goes, microarch_family comes), sorts each
-    zipped group by its rows' values and dumps with PyYAML's default dumper
-    (configure_feedstock.py: sort_config, dump_subspace_config_files); re-dumping
-    its real files reproduces their bytes.
-    """
-    data = {k: v for k, v in pinning.items() if k not in (DROPPED_KEY, "zip_keys", *ZIPPED)}
-    at = sorted(r for r in zip(*(variants[k] for k in ZIPPED)) if r[ZIPPED.index(LEVEL_KEY)] == str(level))
-    data.update({key: [r[i] for r in at] for i, key in enumerate(ZIPPED)})
-    data["zip_keys"] = [list(ZIPPED)]
-    return data
-
-
-def test_the_check_passes_on_what_the_next_rerender_writes(tree):
+def test_the_check_passes_on_conda_smithys_real_rerender(tree):
     result = check(tree)
     assert result.returncode == 0, result.stderr
     assert "match archspec" in result.stdout
 
 
-def test_the_files_conda_smithy_wrote_before_ppc64le_need_a_rerender(stale_tree):
-    result = check(stale_tree)
+def test_the_names_are_conda_smithys_not_the_checks(tree):
+    """A job renamed (as another set of looped variables would name it) still builds the same."""
+    for path in (tree / CI_SUPPORT).glob("*.yaml"):
+        path.rename(path.with_name(path.name.replace("microarch_family", "f").replace("microarch_level", "")))
+    result = check(tree)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_files_conda_smithy_wrote_before_ppc64le_need_a_rerender(tmp_path):
+    stale = copy_tree(tmp_path, BEFORE_PPC64LE)
+    result = check(stale)
     assert result.returncode == 1
-    assert f"unreadable: {job_file(1)} (no list of {FAMILY_KEY} values; rerender" in result.stderr
-    for level in PPC_LEVELS:
-        assert f"missing: {job_file(level)} (" in result.stderr
-
-
-def test_rerendered_files_differ_in_bytes_but_not_in_meaning(tree, rerendered):
-    text = (rerendered / "linux_64_microarch_level3.yaml").read_text()
-    assert "GENERATED" not in text and "alma10" in text  # smithy's bytes: no header, pinning's image
-    assert check(tree).returncode == 0
+    assert f"unreadable: {CI_SUPPORT}/linux_64_microarch_level1.yaml (no list of {FAMILY_KEY} values; rerender" \
+        in result.stderr
+    for level, builds in ((8, 1), (9, 2), (10, 1)):
+        assert f"missing: {CI_SUPPORT} (no job builds the {builds} ppc64le level-{level} builds; rerender" \
+            in result.stderr
 
 
 def test_order_comments_and_pinning_keys_do_not_matter(tree):
-    data = load(tree, 3)
+    path = job(tree, 3)
+    data = load(path)
     set_rows(data, list(reversed(rows(data))))
     data["docker_image"] = ["quay.io/condaforge/linux-anvil-x86_64:alma11"]
     data["cdt_name"] = ["conda"]
-    (tree / job_file(3)).write_text("# a comment conda-smithy never writes\n" + yaml.dump(data))
+    path.write_text("# a comment conda-smithy never writes\n" + yaml.dump(data))
     result = check(tree)
     assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.parametrize("level", [2, 3, 4])
 def test_a_missing_row_fails_naming_the_file_and_the_cpu(tree, level):
-    data = load(tree, level)
+    path = job(tree, level)
+    data = load(path)
     gone = next(r for r in rows(data) if r[0] == "haswell" or r[0] == "zen4")
-    save(tree, level, set_rows(data, [r for r in rows(data) if r != gone]))
+    save(path, set_rows(data, [r for r in rows(data) if r != gone]))
     result = check(tree)
     assert result.returncode == 1
     line = next(x for x in result.stderr.splitlines() if "lacks" in x)
-    assert f"{job_file(level)}" in line and f"level-{level} build {gone[0]}" in line
+    assert f"{rel(path)}" in line and f"level-{level} build {gone[0]}" in line
 
 
 def test_an_extra_row_fails_naming_the_file_and_the_row(tree):
-    data = load(tree, 4)
+    path = job(tree, 4)
+    data = load(path)
     # haswell is level 3: a level-4 gate build for it would install on CPUs below level 4.
-    save(tree, 4, set_rows(data, rows(data) + [("haswell", "x86_64", "4")]))
+    save(path, set_rows(data, rows(data) + [("haswell", "x86_64", "4")]))
     result = check(tree)
     assert result.returncode == 1
-    assert f"stale: {job_file(4)} (has the level-4 build haswell (__archspec haswell), " \
+    assert f"stale: {rel(path)} (has the level-4 build haswell (__archspec haswell), " \
            "which archspec does not call for" in result.stderr
 
 
-def test_a_row_at_the_wrong_level_fails_naming_the_file_and_the_row(tree):
-    data = load(tree, 3)
+def test_a_row_at_the_wrong_level_fails_naming_both_files(tree):
+    path, other = job(tree, 3), job(tree, 2)
+    data = load(path)
     moved = [(a, f, "2" if a == "zen2" else lv) for a, f, lv in rows(data)]
-    save(tree, 3, set_rows(data, moved))
+    save(path, set_rows(data, moved))
     result = check(tree)
     assert result.returncode == 1
-    assert f"{job_file(3)} (has the level-2 build zen2 (__archspec zen2) in the level-3 job" in result.stderr
-    assert f"{job_file(3)} (lacks the level-3 build zen2" in result.stderr
+    first, second = sorted([rel(path), rel(other)])
+    assert f"{second} (repeats the level-2 build zen2 (__archspec zen2) of {first}" in result.stderr
+    assert f"{rel(path)} (lacks the level-3 build zen2" in result.stderr
 
 
-@pytest.mark.parametrize("level, builds", [(4, 9), (9, 2)])
-def test_a_missing_job_fails_naming_the_file(tree, level, builds):
-    (tree / job_file(level)).unlink()
+@pytest.mark.parametrize("level, family, builds", [(4, "x86_64", "9 level-4"), (9, "ppc64le", "2 ppc64le level-9")])
+def test_a_missing_job_fails_naming_the_builds(tree, level, family, builds):
+    job(tree, level, family).unlink()
     result = check(tree)
     assert result.returncode == 1
-    assert f"missing: {job_file(level)} ({builds} level-{level} builds" in result.stderr
+    assert f"missing: {CI_SUPPORT} (no job builds the {builds} builds" in result.stderr
 
 
 def test_a_ppc64le_row_in_the_wrong_family_fails_naming_the_file(tree):
-    data = load(tree, 9)
-    save(tree, 9, set_rows(data, [(a, "x86_64", lv) for a, _, lv in rows(data)]))
+    path = job(tree, 9, "ppc64le")
+    data = load(path)
+    save(path, set_rows(data, [(a, "x86_64", lv) for a, _, lv in rows(data)]))
     result = check(tree)
     assert result.returncode == 1
-    assert f"{job_file(9)} (lacks the ppc64le level-9 build power9le (__archspec power9le)" in result.stderr
+    assert f"missing: {CI_SUPPORT} (no job builds the 2 ppc64le level-9 builds" in result.stderr
+    assert f"stale: {rel(path)} (has the level-9 build power9le (__archspec power9le), which archspec" \
+        in result.stderr
 
 
-def test_a_job_for_a_level_archspec_lacks_fails_naming_the_file(tree):
-    shutil.copy(tree / job_file(4), tree / CI_SUPPORT / "linux_64_microarch_level5.yaml")
+def test_a_job_copied_under_another_name_fails_naming_the_copy(tree):
+    source = job(tree, 4)
+    copy = source.with_name("linux_64_microarch_level5.yaml")
+    shutil.copy(source, copy)
     result = check(tree)
     assert result.returncode == 1
-    assert f"unexpected: {CI_SUPPORT}/linux_64_microarch_level5.yaml" in result.stderr
+    first, second = sorted([rel(source), rel(copy)])
+    assert f"stale: {second} (repeats the level-4 build zen4 (__archspec zen4) of {first}" in result.stderr
+
+
+def test_a_row_listed_twice_in_one_job_fails(tree):
+    path = job(tree, 2)
+    data = load(path)
+    save(path, set_rows(data, rows(data) + rows(data)[:1]))
+    result = check(tree)
+    assert result.returncode == 1
+    assert f"stale: {rel(path)} (lists the level-2 build " in result.stderr and " 2 times; rerender" in result.stderr
 
 
 def test_levels_not_zipped_with_matchers_are_refused(tree):
-    data = load(tree, 1)
+    path = job(tree, 1)
+    data = load(path)
     data[LEVEL_KEY] = ["1", "2"]
     data["zip_keys"] = []
-    save(tree, 1, data)
+    save(path, data)
     result = check(tree)
     assert result.returncode == 1
-    assert f"unreadable: {job_file(1)} (microarch_level takes several values but is not zipped" in result.stderr
+    assert f"unreadable: {rel(path)} (microarch_level takes several values but is not zipped" in result.stderr
 
 
 def test_a_cpu_archspec_gains_fails_in_every_job_it_belongs_to(tree, json_with_new_cpu):
+    level1 = job(tree, 1)
     result = check(tree, "--archspec-json", str(json_with_new_cpu))
     assert result.returncode == 1
     for level in (2, 3, 4):
-        assert f"stale: {job_file(level)} (lacks the level-{level} build zen7 (__archspec zen7)" in result.stderr
-    assert job_file(1) not in result.stderr
+        assert f"stale: {rel(job(tree, level))} (lacks the level-{level} build zen7 (__archspec zen7)" \
+            in result.stderr
+    assert rel(level1) not in result.stderr
 
 
 def test_the_generator_never_writes_ci_support(tree, json_with_new_cpu):
@@ -203,9 +215,9 @@ def test_the_generator_never_writes_ci_support(tree, json_with_new_cpu):
 
 
 def test_the_committed_ci_support_is_in_conda_smithys_format():
-    """One file per level, named, serialized and sorted the way conda-smithy writes them."""
+    """One job per family and level, serialized and sorted the way conda-smithy writes them."""
     names = sorted(p.name for p in (ROOT / CI_SUPPORT).glob("*.yaml"))
-    assert names == sorted(job_file(level).removeprefix(f"{CI_SUPPORT}/") for level in LEVELS)
+    assert sorted(job(ROOT, level, f.name).name for f, c in catalogs() for level in c.levels) == names
     for name in names:
         text = (ROOT / CI_SUPPORT / name).read_text()
         data = yaml.safe_load(text)
@@ -214,9 +226,9 @@ def test_the_committed_ci_support_is_in_conda_smithys_format():
     assert (ROOT / CI_SUPPORT / "README").read_text().startswith("This file is automatically generated by conda-smithy")
 
 
-def test_pyyaml_reproduces_conda_smithys_bytes(rerendered):
-    """The premise of the transformation above: smithy's files are PyYAML's default dump."""
-    for path in rerendered.glob("*.yaml"):
+def test_pyyaml_reproduces_conda_smithys_bytes():
+    """conda-smithy's files are PyYAML's default dump, so the committed ones are checked against one."""
+    for path in [*RERENDERED.glob("*.yaml"), *BEFORE_PPC64LE.glob("*.yaml")]:
         assert yaml.dump(yaml.safe_load(path.read_text()), default_flow_style=False) == path.read_text()
 
 

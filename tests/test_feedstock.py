@@ -16,10 +16,12 @@ import pytest
 import yaml
 from conftest import DATA, ROOT, require_data
 
-SMITHY = DATA / "conda-smithy" / "2026-11"
-# conda-smithy's own: it rewrites these on every rerender, and the project checks their meaning
-# (.ci_support, ci_support.py) or their content (.github/CODEOWNERS, below).
-SMITHY_OWNED = (".ci_support", ".github/CODEOWNERS")
+SMITHY = DATA / "conda-smithy" / "2026-11"  # the rerender before skip_render
+# conda-smithy's own: it rewrites these on every rerender, committed as it writes them
+# (tests/test_rerender.py); the project checks the meaning of .ci_support (ci_support.py)
+# and the content of .github/CODEOWNERS (below).
+SMITHY_OWNED = (".ci_support", ".github/CODEOWNERS", ".github/workflows/conda-build.yml", ".scripts", ".circleci",
+                "build-locally.py")
 WORKFLOWS = ".github/workflows"
 GITHUB_HANDLE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?")
 GITHUB_TEAM = re.compile(r"conda-forge/[a-z0-9_.-]+")
@@ -78,7 +80,9 @@ def test_every_project_file_a_rerender_would_replace_is_in_skip_render(smithy_wr
 
 
 def test_skip_render_leaves_conda_smithys_ci_files_to_it(forge_config):
-    for path in (".ci_support/linux_64_microarch_level1.yaml", f"{WORKFLOWS}/conda-build.yml", ".scripts/build_steps.sh"):
+    ci_files = [p for p in tracked_files() if p.startswith((".ci_support/", ".scripts/", f"{WORKFLOWS}/", ".circleci/"))]
+    assert f"{WORKFLOWS}/conda-build.yml" in ci_files and ".scripts/build_steps.sh" in ci_files
+    for path in [*ci_files, "build-locally.py"]:
         assert not skipped_by(path, forge_config["skip_render"]), path
 
 

@@ -13,7 +13,7 @@ from conftest import run_cli
 
 from microarch_level.catalog.families import GATE, catalogs
 from microarch_level.catalog.levels import installed_version, load_catalog
-from microarch_level.feedstock.ci_support import CI_SUPPORT
+from microarch_level.feedstock.ci_support import CI_SUPPORT, job_of, read_jobs
 from microarch_level.feedstock.render import OWNED_DIRS, RECIPE, SCRIPTS, VARIANTS, is_generated, render_all
 from microarch_level.runtime.activation import GUARD_RARE_SH
 from microarch_level.runtime.shell_template import DELIMITERS, render
@@ -90,7 +90,8 @@ def test_check_fails_and_names_the_files_when_archspec_gains_a_cpu(root, tmp_pat
     result = run_cli("generate", "--check", "--root", str(tree), "--archspec-json", str(json_with_new_cpu))
     assert result.returncode == 1
     assert f"stale: {VARIANTS} (archspec adds zen7)" in result.stderr
-    assert f"stale: {CI_SUPPORT}/linux_64_microarch_level4.yaml (lacks the level-4 build zen7" in result.stderr
+    level4 = job_of(read_jobs(tree), "x86_64", 4)
+    assert f"stale: {level4} (lacks the level-4 build zen7" in result.stderr
     assert f"{GATE}/4/{GUARD_RARE_SH}" in result.stderr  # the sh guard's table of CPU names
     assert snapshot(tree) == before  # --check changes nothing
 

@@ -20,6 +20,7 @@ from microarch_level.catalog.levels import CatalogError, installed_json_path, in
 from microarch_level.catalog.power import build_power_catalog, load_power_catalog
 from microarch_level.catalog.spelling import UnknownName, normalize_any
 from microarch_level.diagnostics.snippet import meta_yaml, parse_levels, recipe_v1
+from microarch_level.feedstock.ci_support import job_of, read_jobs
 
 CATALOG = load_power_catalog()
 
@@ -87,10 +88,11 @@ def test_the_check_names_each_ci_job_lacking_a_newer_power(tmp_path, json_with_p
     result = run_cli("generate", "--check", "--root", str(tmp_path), "--archspec-json", str(json_with_power11))
     assert result.returncode == 1
     assert "archspec adds power11le" in result.stderr
+    jobs = read_jobs(tmp_path)
     for level in (9, 10):
-        assert (f".ci_support/linux_64_microarch_level{level}.yaml (lacks the ppc64le level-{level} build "
+        assert (f"{job_of(jobs, 'ppc64le', level)} (lacks the ppc64le level-{level} build "
                 f"power11le (__archspec power11le)") in result.stderr
-    assert "linux_64_microarch_level8.yaml" not in result.stderr
+    assert job_of(jobs, "ppc64le", 8) not in result.stderr
 
 
 def test_power_data_without_generations_is_refused():

@@ -3,9 +3,9 @@
 Adding a family is adding a row here (and an archspec reader when its levels
 come from other data than x86-64's psABI levels or POWER's generations): the
 generator, the recipe, the CI jobs, the flag scripts and the checks all loop
-over FAMILIES.  conda-smithy names one CI job per level
-(`linux_64_microarch_level<N>.yaml`), so two families must never share a level
-number; `_check` refuses a table where they would.
+over FAMILIES.  Level numbers may repeat across families: conda-smithy names a
+CI job by family and level together (`linux_64_microarch_familyppc64lemicroarch_level9.yaml`),
+and every check keys a build by its family, level and matcher.
 """
 
 from __future__ import annotations
@@ -100,18 +100,6 @@ def by_name(name: str) -> Family:
 
 
 def catalogs(json_path: Path | None = None) -> list[tuple[Family, Catalog]]:
-    """Each family with its catalog (of the data archspec.cpu reads, or of a given
-    microarchitectures.json), checked for level numbers shared between families."""
-    out = [(f, f.catalog(json_path)) for f in FAMILIES]
-    _check(out)
-    return out
+    """Each family with its catalog (of the data archspec.cpu reads, or of a given microarchitectures.json)."""
+    return [(f, f.catalog(json_path)) for f in FAMILIES]
 
-
-def _check(pairs: list[tuple[Family, Catalog]]) -> None:
-    seen: dict[int, str] = {}
-    for family, catalog in pairs:
-        for level in catalog.levels:
-            if level in seen:
-                raise ValueError(f"families {seen[level]} and {family.name} both have a level {level}; "
-                                 "conda-smithy's CI job names (linux_64_microarch_level<N>) would collide")
-            seen[level] = family.name

@@ -7,11 +7,18 @@ bytes would turn the feedstock red after every bot rerender, so this module
 compares meaning instead: the gate builds each CI job makes, read the way
 rattler-build reads a variant file -- the zipped (microarch_family, microarch_level,
 archspec_build) rows.  Keys the recipe does not use are ignored.
+
+File names are conda-smithy's too, and not judged: it names a job by the platform
+and the variables it distributes over CI jobs, each followed by its value
+(configure_feedstock.py, `package_key`: today `linux_64_microarch_familyx86_64microarch_level2`),
+and which variables those are follows from what rattler-build-conda-compat finds
+the recipe using -- an input this check cannot see without running conda-smithy.
+CI builds what a file holds, whatever its name, so the check reads every job
+file and asks that together they make each gate build exactly once.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +33,6 @@ LEVEL_KEY = "microarch_level"
 MATCHER_KEY = "archspec_build"
 FAMILY_KEY = "microarch_family"
 ZIPPED = [MATCHER_KEY, FAMILY_KEY, LEVEL_KEY]  # conda-smithy keeps zip_keys groups sorted; so do we
-JOB_FILE = re.compile(r"linux_64_microarch_level(\d+)\.yaml")
 RERENDER = "rerender with conda-smithy"
 
 
@@ -47,13 +53,12 @@ class Row:
         return build_tag(self.archspec_build, self.family)
 
     def __str__(self) -> str:
-        prefix = "" if self.family == "x86_64" else f"{self.family} "
-        return f"{prefix}level-{self.level} build {self.tag} (__archspec {self.archspec_build})"
+        return f"{_named(self.family)}level-{self.level} build {self.tag} (__archspec {self.archspec_build})"
 
 
-def job_file(level: int) -> str:
-    """conda-smithy's name for the CI job of `level`: platform, then the looped key and its value."""
-    return f"{CI_SUPPORT}/linux_64_microarch_level{level}.yaml"
+def _named(family: str) -> str:
+    """How messages prefix a family's level: nothing for x86-64, the family otherwise."""
+    return "" if family == "x86_64" else f"{family} "
 
 
 def rows_of(data: object) -> list[Row]:
@@ -85,48 +90,52 @@ def rows_of(data: object) -> list[Row]:
         raise Unreadable(f"{LEVEL_KEY} values must be integers, got {sorted(set(map(str, levels)))}") from None
 
 
-def rows_by_level(rows: list[Row]) -> dict[int, list[Row]]:
-    grouped: dict[int, list[Row]] = {}
-    for row in rows:
-        grouped.setdefault(row.level, []).append(row)
-    return grouped
-
-
-def check(root: Path, expected: dict[int, list[Row]]) -> list[Drift]:
-    """How `root`/.ci_support differs in meaning from the builds `expected` (level -> rows)."""
-    problems: list[Drift] = []
-    seen_levels = set()
+def read_jobs(root: Path) -> list[tuple[str, list[Row] | Unreadable]]:
+    """Each job file of `root`/.ci_support, sorted by name: its path from `root`, and its rows or why none."""
+    jobs: list[tuple[str, list[Row] | Unreadable]] = []
     for path in sorted((root / CI_SUPPORT).glob("*.yaml")):
-        rel = f"{CI_SUPPORT}/{path.name}"
-        named = JOB_FILE.fullmatch(path.name)
-        if named is None or int(named.group(1)) not in expected:
-            problems.append(Drift(rel, "unexpected", f"no CI job of that name builds a gate level; {RERENDER}"))
-            continue
-        level = int(named.group(1))
-        seen_levels.add(level)
         try:
-            found = rows_of(yaml.safe_load(path.read_text(encoding="utf-8")))
+            jobs.append((f"{CI_SUPPORT}/{path.name}", rows_of(yaml.safe_load(path.read_text(encoding="utf-8")))))
         except (Unreadable, yaml.YAMLError, OSError) as exc:
-            problems.append(Drift(rel, "unreadable", f"{str(exc).splitlines()[0]}; {RERENDER}"))
+            jobs.append((f"{CI_SUPPORT}/{path.name}", Unreadable(str(exc).splitlines()[0])))
+    return jobs
+
+
+def job_of(jobs: list[tuple[str, list[Row] | Unreadable]], family: str, level: int) -> str | None:
+    """The first job file building a gate of `family` at `level`, whatever conda-smithy named it."""
+    return next((rel for rel, rows in jobs if not isinstance(rows, Unreadable)
+                 and any((r.family, r.level) == (family, level) for r in rows)), None)
+
+
+def check(root: Path, expected: list[Row]) -> list[Drift]:
+    """How `root`/.ci_support differs in meaning from the gate builds `expected`."""
+    problems: list[Drift] = []
+    jobs = read_jobs(root)
+    where: dict[Row, list[str]] = {}  # each row found -> the job files listing it, once per listing
+    for rel, found in jobs:
+        if isinstance(found, Unreadable):
+            problems.append(Drift(rel, "unreadable", f"{found}; {RERENDER}"))
             continue
-        problems += _compare(rel, level, found, expected[level])
-    for level in sorted(set(expected) - seen_levels):
-        problems.append(Drift(job_file(level), "missing", f"{len(expected[level])} level-{level} builds; {RERENDER}"))
-    return problems
-
-
-def _compare(rel: str, level: int, found: list[Row], wanted: list[Row]) -> list[Drift]:
-    problems = []
-    counts = Counter(found)
-    for row in sorted(set(wanted) - set(found)):
-        problems.append(Drift(rel, "stale", f"lacks the {row}; {RERENDER}"))
-    for row in sorted(set(found) - set(wanted)):
-        if row.level != level:
-            detail = f"has the {row} in the level-{level} job"
+        for row in found:
+            where.setdefault(row, []).append(rel)
+        for row in sorted(set(found) - set(expected)):
+            problems.append(Drift(rel, "stale", f"has the {row}, which archspec does not call for; {RERENDER}"))
+    for row, files in sorted(where.items()):
+        for rel, n in sorted(Counter(files).items()):
+            if n > 1:
+                problems.append(Drift(rel, "stale", f"lists the {row} {n} times; {RERENDER}"))
+        if len(set(files)) > 1:
+            first, *others = sorted(set(files))
+            for rel in others:
+                problems.append(Drift(rel, "stale", f"repeats the {row} of {first}; {RERENDER}"))
+    missing: dict[tuple[str, int], list[Row]] = {}
+    for row in sorted(set(expected) - set(where)):
+        missing.setdefault((row.family, row.level), []).append(row)
+    for (family, level), rows in missing.items():
+        home = job_of(jobs, family, level)  # the job building the level's other rows: where a rerender adds it
+        if home is not None:
+            problems += [Drift(home, "stale", f"lacks the {row}; {RERENDER}") for row in rows]
         else:
-            detail = f"has the {row}, which archspec does not call for"
-        problems.append(Drift(rel, "stale", f"{detail}; {RERENDER}"))
-    for row, n in sorted(counts.items()):
-        if n > 1:
-            problems.append(Drift(rel, "stale", f"lists the {row} {n} times; {RERENDER}"))
+            problems.append(Drift(CI_SUPPORT, "missing",
+                                  f"no job builds the {len(rows)} {_named(family)}level-{level} builds; {RERENDER}"))
     return problems

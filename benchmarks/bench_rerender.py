@@ -1,0 +1,45 @@
+"""What a conda-smithy rerender of this feedstock costs.
+
+conda-smithy renders the recipe once per platform that has a CI provider, and for
+every output keeps one variant dict per row of the recipe's zipped variants
+(times the combinations of the pinning's own zipped keys, which it keeps
+whether used or not): its time and memory grow with outputs x rows.  The first
+two factors are counted here without conda-smithy, by rattler-build, from the
+committed recipe and `.ci_support/`.  Where conda-smithy is installed
+(MICROARCH_LEVEL_CONDA_SMITHY names its executable, MICROARCH_LEVEL_CONDA_SMITHY_PINNING
+the conda-forge-pinning `conda_build_config.yaml` it renders with), a real
+rerender of a clean clone is timed under `/usr/bin/time -v` for its peak memory
+(tests/smithy_rerender.py, which the test of the rerender uses too).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+
+@dataclass
+class VariantCount:
+    rows: int             # zipped rows of recipe/variants.yaml
+    outputs: int          # distinct packages rattler-build renders from the committed .ci_support
+
+    @property
+    def per_render(self) -> int:
+        """Variant dicts conda-smithy keeps per platform render, before the pinning's zipped keys."""
+        return self.rows * self.outputs
+
+
+def variant_count(root: Path) -> VariantCount:
+    from rattler_build import Stage0Recipe, VariantConfig
+
+    variants = yaml.safe_load((root / "recipe" / "variants.yaml").read_text())
+    zipped = variants["zip_keys"][0]
+    rows = len(variants[zipped[0]])
+    recipe = Stage0Recipe.from_file(root / "recipe" / "recipe.yaml")
+    outputs = set()
+    for config in sorted((root / ".ci_support").glob("*.yaml")):
+        for v in recipe.render(VariantConfig.from_file(str(config))):
+            outputs.add((v.recipe.package.name, str(v.recipe.package.version), v.recipe.build.string))
+    return VariantCount(rows, len(outputs))
