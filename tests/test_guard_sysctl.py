@@ -1,0 +1,170 @@
+"""The guard on macOS: no /proc/cpuinfo, the CPU read from `sysctl`, in every shell.
+
+The "Mac" is made for each test: a private mount namespace whose /proc is an empty
+tmpfs holding only `self` (so /dev/fd works, as macOS's own /dev/fd does), and a
+`sysctl` stand-in first on PATH that answers `sysctl -n KEY...` from a real capture
+of a Mac (tests/data/sysctl-darwin).  Where the test needs glibc silent too (macOS has
+none), ld.so is replaced by the fake that knows nothing (guard_support.emulated_loader).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from guard_support import GUARDED, SEPARATOR, WARNING, emulated_loader, guard, source  # noqa: F401
+from shells import POSIX, SHELLS, base_env, shell
+
+from microarch_level.diagnostics.cpuinfo import namespace
+
+DATA = Path(__file__).parent / "data" / "sysctl-darwin"
+# The x86-64 level of each x86 Mac captured (tests/data/sysctl-darwin/README.md).
+SYSCTL_LEVELS = {"darwin-mojave-ivybridge": 2, "darwin-mojave-haswell": 3}
+# Directories without a sysctl (the stand-in is put first); /usr/sbin and /sbin hold Linux's.
+NO_SBIN = "/usr/bin:/bin"
+
+# Answers `sysctl -n KEY...` as macOS does: each known key's value on a line of its
+# own, an unknown key named on stderr and exit status 1.  Static, so it runs where ld.so
+# is the fake.
+STANDIN_C = r"""
+#include <stdio.h>
+#include <string.h>
+int main(int argc, char **argv) {
+    char line[8192]; int status = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-n") == 0) continue;
+        FILE *f = fopen(CAPTURE, "r"); int found = 0; size_t n = strlen(argv[i]);
+        while (f && fgets(line, sizeof line, f))
+            if (strncmp(line, argv[i], n) == 0 && line[n] == ':' && line[n + 1] == ' ') {
+                fputs(line + n + 2, stdout); found = 1; break;
+            }
+        if (f) fclose(f);
+        if (!found) { fprintf(stderr, "sysctl: unknown oid '%s'\n", argv[i]); status = 1; }
+    }
+    return status;
+}
+"""
+
+# What a broken or hostile sysctl might print: no level feature among the words, and
+# shell syntax that must stay text.
+GARBAGE = ("machdep.cpu.features: $(touch /tmp/sysctl-pwned) `touch /tmp/sysctl-pwned` ; * ?? [ \\\n"
+           "machdep.cpu.leaf7_features: \xff\xfe not a cpu\n"
+           "machdep.cpu.extfeatures: ${HOME?} %s %n\n")
+
+
+@pytest.fixture(scope="session")
+def sysctl_bin(tmp_path_factory):
+    """sysctl_bin(capture) -> a directory whose `sysctl` answers from that capture file."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("gcc not found on PATH (needed to build the static sysctl stand-in)")
+    work = tmp_path_factory.mktemp("sysctl")
+    (work / "stand-in.c").write_text(STANDIN_C)
+    built: dict[Path, Path] = {}
+
+    def make(capture: Path) -> Path:
+        if capture not in built:
+            d = work / f"bin{len(built)}"
+            d.mkdir()
+            subprocess.run([gcc, "-static", "-O1", "-o", str(d / "sysctl"), f'-DCAPTURE="{capture}"',
+                            str(work / "stand-in.c")], check=True, capture_output=True)
+            built[capture] = d
+        return built[capture]
+
+    return make
+
+
+def on_a_mac(sh, script: str, path: str, tmp_path: Path, loader=None) -> subprocess.CompletedProcess:
+    """`script` in `sh` where /proc holds only `self` and PATH is `path`; with `loader`
+    ((fake, real) ld.so), glibc's report is the fake's and the shell starts through the real one."""
+    prefix = namespace()
+    if prefix is None:
+        pytest.skip("unshare not found (util-linux)")
+    real_proc = tmp_path / "real-proc"
+    real_proc.mkdir(exist_ok=True)
+    mounts = 'mount --rbind /proc "$1" && mount -t tmpfs none /proc && ln -s "$1/self" /proc/self'
+    argv = [shutil.which(sh.argv[0]), *sh.argv[1:], "-c", script]
+    if loader is not None:
+        mounts += ' && mount --bind "$2" /lib64/ld-linux-x86-64.so.2'
+        argv = [str(loader[1]), *argv]
+    mounts += ' && PATH=$3 && export PATH && shift 3 && exec "$@"'
+    return subprocess.run([*prefix, "sh", "-c", mounts, "sh", str(real_proc), str(loader[0]) if loader else "-",
+                           path, *argv], env=base_env(), capture_output=True, text=True, timeout=120)
+
+
+def each_level(sh, installed) -> str:
+    """One script sourcing the guard of every guarded level, stderr onto stdout, SEPARATOR after each."""
+    if sh.suffix == "csh":
+        return "".join(f"{source(sh, guard(installed(lv), sh.suffix))} |& cat\necho '{SEPARATOR}'\n" for lv in GUARDED)
+    return "".join(f"{source(sh, guard(installed(lv), sh.suffix))} 2>&1; echo '{SEPARATOR}'\n" for lv in GUARDED)
+
+
+def outputs(result) -> list[str]:
+    parts = result.stdout.split(f"{SEPARATOR}\n")[:-1]
+    assert len(parts) == len(GUARDED), (result.stdout[-2000:], result.stderr)
+    return parts
+
+
+@pytest.mark.parametrize("capture", sorted(SYSCTL_LEVELS))
+@pytest.mark.parametrize("shell_name", list(SHELLS))
+def test_on_macos_the_guard_warns_exactly_when_sysctl_shows_a_cpu_below_the_level(
+        installed, sysctl_bin, tmp_path, shell_name, capture):
+    sh = shell(shell_name)
+    cpu_level = SYSCTL_LEVELS[capture]
+    result = on_a_mac(sh, each_level(sh, installed), f"{sysctl_bin(DATA / capture)}:{NO_SBIN}", tmp_path)
+    for level, out in zip(GUARDED, outputs(result)):
+        if cpu_level < level:
+            assert f"{WARNING} {level} but this CPU is level {cpu_level} (from sysctl machdep.cpu)" in out, out
+            assert out.count("warning:") == 1, out
+            assert all(line.startswith((f"{WARNING}", "  ")) for line in out.splitlines()), out
+        else:
+            assert out == "", (level, out)
+
+
+@pytest.mark.parametrize("shell_name", [*POSIX, "fish"])
+@pytest.mark.parametrize("case", ["no sysctl", "garbage", "apple silicon"])
+def test_on_macos_the_guard_is_silent_when_sysctl_tells_nothing(
+        installed, sysctl_bin, emulated_loader, tmp_path, shell_name, case):
+    """No sysctl on PATH, one printing garbage, or an arm64 Mac (no machdep.cpu features):
+    nothing is known (glibc's report is the fake's "nothing"), so no warning, no complaint."""
+    sh = shell(shell_name)
+    if case == "no sysctl":
+        path = tmp_path / "empty-bin"
+        path.mkdir()
+    elif case == "garbage":
+        capture = tmp_path / "garbage"
+        capture.write_bytes(GARBAGE.encode("latin-1"))
+        path = sysctl_bin(capture)
+    else:
+        path = sysctl_bin(DATA / "darwin-bigsur-m1")
+    pwned = Path("/tmp/sysctl-pwned")
+    pwned.unlink(missing_ok=True)
+    result = on_a_mac(sh, each_level(sh, installed) + f"false; echo next={sh.status}",
+                      str(path), tmp_path, loader=emulated_loader(""))
+    assert all(out == "" for out in outputs(result)), result.stdout
+    assert "next=1" in result.stdout, result
+    assert result.stderr == ""
+    assert not pwned.exists()
+
+
+@pytest.mark.parametrize("case", ["no sysctl", "garbage", "apple silicon"])
+def test_on_macos_tcsh_learns_nothing_from_a_sysctl_that_tells_nothing(installed, sysctl_bin, tmp_path, case):
+    """tcsh's guard runs the sh guard in /bin/sh, which cannot start where ld.so is the fake:
+    here glibc's real report stays, so any warning must come from glibc, never from sysctl."""
+    sh = shell("tcsh")
+    if case == "no sysctl":
+        path = tmp_path / "empty-bin"
+        path.mkdir()
+    elif case == "garbage":
+        capture = tmp_path / "garbage"
+        capture.write_bytes(GARBAGE.encode("latin-1"))
+        path = sysctl_bin(capture)
+    else:
+        path = sysctl_bin(DATA / "darwin-bigsur-m1")
+    result = on_a_mac(sh, each_level(sh, installed), f"{path}:{NO_SBIN}", tmp_path)
+    for out in outputs(result):
+        assert "sysctl" not in out, out
+        assert all(line.startswith((f"{WARNING}", "  ")) and "(from glibc's ld.so --help)" in out
+                   for line in out.splitlines()), out
