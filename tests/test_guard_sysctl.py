@@ -17,64 +17,12 @@ import pytest
 from guard_support import GUARDED, SEPARATOR, WARNING, emulated_loader, guard, source  # noqa: F401
 from shells import POSIX, SHELLS, base_env, shell
 
+from sysctl_standin import DATA, GARBAGE, SYSCTL_LEVELS, sysctl_bin  # noqa: F401
+
 from microarch_level.diagnostics.cpuinfo import namespace
 
-DATA = Path(__file__).parent / "data" / "sysctl-darwin"
-# The x86-64 level of each x86 Mac captured (tests/data/sysctl-darwin/README.md).
-SYSCTL_LEVELS = {"darwin-mojave-ivybridge": 2, "darwin-mojave-haswell": 3}
 # Directories without a sysctl (the stand-in is put first); /usr/sbin and /sbin hold Linux's.
 NO_SBIN = "/usr/bin:/bin"
-
-# Answers `sysctl -n KEY...` as macOS does: each known key's value on a line of its
-# own, an unknown key named on stderr and exit status 1.  Static, so it runs where ld.so
-# is the fake.
-STANDIN_C = r"""
-#include <stdio.h>
-#include <string.h>
-int main(int argc, char **argv) {
-    char line[8192]; int status = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-n") == 0) continue;
-        FILE *f = fopen(CAPTURE, "r"); int found = 0; size_t n = strlen(argv[i]);
-        while (f && fgets(line, sizeof line, f))
-            if (strncmp(line, argv[i], n) == 0 && line[n] == ':' && line[n + 1] == ' ') {
-                fputs(line + n + 2, stdout); found = 1; break;
-            }
-        if (f) fclose(f);
-        if (!found) { fprintf(stderr, "sysctl: unknown oid '%s'\n", argv[i]); status = 1; }
-    }
-    return status;
-}
-"""
-
-# What a broken or hostile sysctl might print: no level feature among the words, and
-# shell syntax that must stay text.
-GARBAGE = ("machdep.cpu.features: $(touch /tmp/sysctl-pwned) `touch /tmp/sysctl-pwned` ; * ?? [ \\\n"
-           "machdep.cpu.leaf7_features: \xff\xfe not a cpu\n"
-           "machdep.cpu.extfeatures: ${HOME?} %s %n\n")
-
-
-@pytest.fixture(scope="session")
-def sysctl_bin(tmp_path_factory):
-    """sysctl_bin(capture) -> a directory whose `sysctl` answers from that capture file."""
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        pytest.skip("gcc not found on PATH (needed to build the static sysctl stand-in)")
-    work = tmp_path_factory.mktemp("sysctl")
-    (work / "stand-in.c").write_text(STANDIN_C)
-    built: dict[Path, Path] = {}
-
-    def make(capture: Path) -> Path:
-        if capture not in built:
-            d = work / f"bin{len(built)}"
-            d.mkdir()
-            subprocess.run([gcc, "-static", "-O1", "-o", str(d / "sysctl"), f'-DCAPTURE="{capture}"',
-                            str(work / "stand-in.c")], check=True, capture_output=True)
-            built[capture] = d
-        return built[capture]
-
-    return make
-
 
 def on_a_mac(sh, script: str, path: str, tmp_path: Path, loader=None) -> subprocess.CompletedProcess:
     """`script` in `sh` where /proc holds only `self` and PATH is `path`; with `loader`
