@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from guard_support import GUARDED, SEPARATOR, WARNING, emulated_loader, guard, source  # noqa: F401
+from guard_support import GUARDED, SEPARATOR, STRICT, WARNING, emulated_loader, guard, source  # noqa: F401
 from shells import POSIX, SHELLS, base_env, shell
 
 from sysctl_standin import DATA, GARBAGE, SYSCTL_LEVELS, sysctl_bin  # noqa: F401
@@ -61,7 +61,8 @@ def test_on_macos_the_guard_warns_exactly_when_sysctl_shows_a_cpu_below_the_leve
         installed, sysctl_bin, tmp_path, shell_name, capture):
     sh = shell(shell_name)
     cpu_level = SYSCTL_LEVELS[capture]
-    result = on_a_mac(sh, each_level(sh, installed), f"{sysctl_bin(DATA / capture)}:{NO_SBIN}", tmp_path)
+    strict = f"{STRICT[shell_name]}\n" if shell_name in STRICT else ""  # the guard survives the strictest options
+    result = on_a_mac(sh, strict + each_level(sh, installed), f"{sysctl_bin(DATA / capture)}:{NO_SBIN}", tmp_path)
     for level, out in zip(GUARDED, outputs(result)):
         if cpu_level < level:
             assert f"{WARNING} {level} but this CPU is level {cpu_level} (from sysctl machdep.cpu)" in out, out

@@ -20,7 +20,7 @@
 # The guard never exits or fails (even under set -e with stderr closed), never
 # evaluates its input, writes no files, and trusts no level cached in the environment
 # (schedulers such as SLURM copy a login node's environment to compute nodes).
-[ -z "${ZSH_VERSION:-}" ] || typeset -g _mal_need _mal_cpu _mal_from _mal_ov _mal_rest _mal_low _mal_c _mal_best _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d _mal_olv _mal_oname _mal_line _mal_out _mal_sw 2>/dev/null || :
+[ -z "${ZSH_VERSION:-}" ] || typeset -g _mal_need _mal_cpu _mal_from _mal_ov _mal_rest _mal_low _mal_c _mal_best _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d _mal_olv _mal_oname _mal_line _mal_out _mal_sw _mal_y _mal_fw 2>/dev/null || :
 _mal_need=4 _mal_cpu= _mal_from= _mal_olv= _mal_oname= _mal_line=
 case $_mal_f in *[a-z0-9]*) _mal_from=/proc/cpuinfo ;; esac
 if [ -z "$_mal_from" ] && [ ! -e /proc/cpuinfo ]; then
@@ -189,4 +189,4 @@ if [ -n "$_mal_cpu" ] && [ "$_mal_cpu" -lt "$_mal_need" ]; then
     { echo "_x86_64-microarch-level: warning: this environment was built for x86-64 level $_mal_need but this CPU is level $_mal_cpu (from $_mal_from); its programs may crash with \"Illegal instruction\"."; [ -z "$_mal_line" ] || echo "$_mal_line"; echo "  Fix: recreate the environment on this machine, or pin '_x86_64-microarch-level<=$_mal_cpu' when creating it. Silence: MICROARCH_LEVEL_GUARD=0."; } >&2 || :
   fi
 fi
-unset _mal_need _mal_cpu _mal_from _mal_ov _mal_rest _mal_low _mal_c _mal_best _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d _mal_olv _mal_oname _mal_line _mal_out _mal_sw
+unset _mal_need _mal_cpu _mal_from _mal_ov _mal_rest _mal_low _mal_c _mal_best _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d _mal_olv _mal_oname _mal_line _mal_out _mal_sw _mal_y _mal_fw
