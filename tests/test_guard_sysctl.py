@@ -55,6 +55,19 @@ def outputs(result) -> list[str]:
     return parts
 
 
+def telling_nothing(case: str, sysctl_bin, tmp_path: Path) -> Path:
+    """A directory for PATH whose sysctl tells nothing: none at all, garbage, or an arm64 Mac's."""
+    if case == "no sysctl":
+        path = tmp_path / "empty-bin"
+        path.mkdir()
+        return path
+    if case == "garbage":
+        capture = tmp_path / "garbage"
+        capture.write_bytes(GARBAGE.encode("latin-1"))
+        return sysctl_bin(capture)
+    return sysctl_bin(DATA / "darwin-bigsur-m1")
+
+
 @pytest.mark.parametrize("capture", sorted(SYSCTL_LEVELS))
 @pytest.mark.parametrize("shell_name", list(SHELLS))
 def test_on_macos_the_guard_warns_exactly_when_sysctl_shows_a_cpu_below_the_level(
@@ -79,15 +92,7 @@ def test_on_macos_the_guard_is_silent_when_sysctl_tells_nothing(
     """No sysctl on PATH, one printing garbage, or an arm64 Mac (no machdep.cpu features):
     nothing is known (glibc's report is the fake's "nothing"), so no warning, no complaint."""
     sh = shell(shell_name)
-    if case == "no sysctl":
-        path = tmp_path / "empty-bin"
-        path.mkdir()
-    elif case == "garbage":
-        capture = tmp_path / "garbage"
-        capture.write_bytes(GARBAGE.encode("latin-1"))
-        path = sysctl_bin(capture)
-    else:
-        path = sysctl_bin(DATA / "darwin-bigsur-m1")
+    path = telling_nothing(case, sysctl_bin, tmp_path)
     pwned = Path("/tmp/sysctl-pwned")
     pwned.unlink(missing_ok=True)
     result = on_a_mac(sh, each_level(sh, installed) + f"false; echo next={sh.status}",
@@ -103,15 +108,7 @@ def test_on_macos_tcsh_learns_nothing_from_a_sysctl_that_tells_nothing(installed
     """tcsh's guard runs the sh guard in /bin/sh, which cannot start where ld.so is the fake:
     here glibc's real report stays, so any warning must come from glibc, never from sysctl."""
     sh = shell("tcsh")
-    if case == "no sysctl":
-        path = tmp_path / "empty-bin"
-        path.mkdir()
-    elif case == "garbage":
-        capture = tmp_path / "garbage"
-        capture.write_bytes(GARBAGE.encode("latin-1"))
-        path = sysctl_bin(capture)
-    else:
-        path = sysctl_bin(DATA / "darwin-bigsur-m1")
+    path = telling_nothing(case, sysctl_bin, tmp_path)
     result = on_a_mac(sh, each_level(sh, installed), f"{path}:{NO_SBIN}", tmp_path)
     for out in outputs(result):
         assert "sysctl" not in out, out
