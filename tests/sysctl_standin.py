@@ -7,6 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from shells import base_env
+
+from microarch_level.diagnostics.cpuinfo import namespace
 
 DATA = Path(__file__).parent / "data" / "sysctl-darwin"
 # The x86-64 level and archspec name of each x86 Mac captured (tests/data/sysctl-darwin/README.md).
@@ -66,3 +69,22 @@ def sysctl_bin(tmp_path_factory):
     return make
 
 
+def on_a_mac(sh, script: str, path: str, tmp_path: Path, loader=None, env: dict | None = None,
+             cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """`script` in `sh` where /proc holds only `self` (no /proc/cpuinfo; /dev/fd works, as on
+    macOS) and PATH is `path`; with `loader` ((fake, real) ld.so), glibc's report is the fake's
+    and the shell starts through the real one.  `env`: more of the environment."""
+    prefix = namespace()
+    if prefix is None:
+        pytest.skip("unshare not found (util-linux)")
+    real_proc = tmp_path / "real-proc"
+    real_proc.mkdir(exist_ok=True)
+    mounts = 'mount --rbind /proc "$1" && mount -t tmpfs none /proc && ln -s "$1/self" /proc/self'
+    argv = [shutil.which(sh.argv[0]), *sh.argv[1:], "-c", script]
+    if loader is not None:
+        mounts += ' && mount --bind "$2" /lib64/ld-linux-x86-64.so.2'
+        argv = [str(loader[1]), *argv]
+    mounts += ' && PATH=$3 && export PATH && shift 3 && exec "$@"'
+    return subprocess.run([*prefix, "sh", "-c", mounts, "sh", str(real_proc), str(loader[0]) if loader else "-",
+                           path, *argv], env=base_env(**(env or {})), cwd=cwd, capture_output=True, text=True,
+                          timeout=300)

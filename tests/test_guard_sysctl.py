@@ -9,38 +9,17 @@ none), ld.so is replaced by the fake that knows nothing (guard_support.emulated_
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from guard_support import GUARDED, SEPARATOR, STRICT, WARNING, emulated_loader, guard, source  # noqa: F401
-from shells import POSIX, SHELLS, base_env, shell
+from shells import POSIX, SHELLS, shell
 
-from sysctl_standin import DATA, GARBAGE, SYSCTL_LEVELS, sysctl_bin  # noqa: F401
+from sysctl_standin import DATA, GARBAGE, SYSCTL_LEVELS, on_a_mac, sysctl_bin  # noqa: F401
 
-from microarch_level.diagnostics.cpuinfo import namespace
 
 # Directories without a sysctl (the stand-in is put first); /usr/sbin and /sbin hold Linux's.
 NO_SBIN = "/usr/bin:/bin"
-
-def on_a_mac(sh, script: str, path: str, tmp_path: Path, loader=None) -> subprocess.CompletedProcess:
-    """`script` in `sh` where /proc holds only `self` and PATH is `path`; with `loader`
-    ((fake, real) ld.so), glibc's report is the fake's and the shell starts through the real one."""
-    prefix = namespace()
-    if prefix is None:
-        pytest.skip("unshare not found (util-linux)")
-    real_proc = tmp_path / "real-proc"
-    real_proc.mkdir(exist_ok=True)
-    mounts = 'mount --rbind /proc "$1" && mount -t tmpfs none /proc && ln -s "$1/self" /proc/self'
-    argv = [shutil.which(sh.argv[0]), *sh.argv[1:], "-c", script]
-    if loader is not None:
-        mounts += ' && mount --bind "$2" /lib64/ld-linux-x86-64.so.2'
-        argv = [str(loader[1]), *argv]
-    mounts += ' && PATH=$3 && export PATH && shift 3 && exec "$@"'
-    return subprocess.run([*prefix, "sh", "-c", mounts, "sh", str(real_proc), str(loader[0]) if loader else "-",
-                           path, *argv], env=base_env(), capture_output=True, text=True, timeout=120)
-
 
 def each_level(sh, installed) -> str:
     """One script sourcing the guard of every guarded level, stderr onto stdout, SEPARATOR after each."""
