@@ -20,7 +20,9 @@ from check_support import (
     DEMO, LOW, POWER, PPC_GATE, build_downstream, install_prefixes, run_many, solve_records, write_conda_lock,
     write_explicit, write_pixi_lock
 )
-from conftest import ROOT, load_samples
+from conftest import ROOT, load_samples, run_cli
+from sysctl_standin import DATA as SYSCTL_DIR
+from sysctl_standin import SYSCTL_LEVELS
 
 from microarch_level.catalog.families import GATE
 from microarch_level.catalog.levels import LEVELS, load_catalog
@@ -446,3 +448,25 @@ def test_a_lock_with_no_gated_platform_is_refused(tmp_path):
     (result,) = run_many([["check", str(lock), "--cpu", "x86_64_v3"]])
     assert (result["status"], result["stdout"]) == (2, "")
     assert "no linux-64 or linux-ppc64le environment" in result["stderr"]
+
+
+# --- an Intel Mac's sysctl capture, wherever a /proc/cpuinfo is accepted --------------------
+
+def test_prefixes_are_judged_against_intel_macs_sysctl_captures_like_cpuinfo_samples(world):
+    paths = [world["prefixes"][f"demo{level}"] for level in LEVELS]
+    _, document = check_json(*paths, "--cpuinfo-dir", SYSCTL_DIR)
+    assert {c["id"]: c["level"] for c in document["cpus"]} == SYSCTL_LEVELS  # the arm64 capture is no x86 CPU
+    for level, path in zip(LEVELS, paths):
+        verdict = {v["cpu"]: v["verdict"] for v in by_target(document)[str(path)]["verdicts"]}
+        assert verdict == {c: ("runs" if level <= lv else "will-not-run") for c, lv in SYSCTL_LEVELS.items()}
+
+
+def test_one_sysctl_capture_is_read_by_cpuinfo(world):
+    _, document = check_json(world["prefixes"]["demo3"], "--cpuinfo", SYSCTL_DIR / "darwin-mojave-ivybridge")
+    assert [(c["id"], c["level"]) for c in document["cpus"]] == [("darwin-mojave-ivybridge", 2)]
+
+
+def test_an_apple_silicon_capture_is_refused_in_one_line(world):
+    result = run_cli("check", str(world["prefixes"]["demo3"]), "--cpuinfo", str(SYSCTL_DIR / "darwin-bigsur-m1"))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "sysctl capture" in result.stderr

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import DATA, ROOT, load_samples
+from sysctl_standin import SYSCTL_LEVELS, SYSCTL_NAMES, sysctl_bin  # noqa: F401
 
 from microarch_level.catalog.families import FLAGS, GATE, PPC64LE
 from microarch_level.catalog.levels import LEVELS, load_catalog
@@ -634,3 +635,43 @@ def test_doctor_prefix_on_power_names_an_x86_64_environment_as_another_familys(t
         {"name": GATE, "version": "3", "build": "3_x86_64_v3", "depends": []}])
     env = power_doctor(power_sample(9).path, "--prefix", str(prefix))["prefix"]
     assert (env["status"], env["other_gates"]) == ("other-family", [{"name": GATE, "level": 3}])
+
+
+# --- an Intel Mac (platform.system() = Darwin): /proc hidden, a sysctl stand-in on PATH ----
+
+# doctor as it runs on macOS: only platform.system() differs from this host, so archspec
+# and doctor read the CPU from `sysctl` (the stand-in answering from a real capture).
+ON_DARWIN = ("import platform, sys; platform.system = lambda: 'Darwin'; "
+             "from microarch_level.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
+def darwin_doctor(standin: Path, *args: str) -> tuple[subprocess.CompletedProcess, str]:
+    argv = [*namespace(), "sh", "-c", HIDE_PROC, "sh", sys.executable, "-c", ON_DARWIN, "doctor", *args]
+    result = run(argv, env={**os.environ, "PATH": f"{standin}:/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    return result, result.stdout
+
+
+@needs_mount
+@pytest.mark.parametrize("capture", sorted(SYSCTL_LEVELS))
+def test_on_an_intel_mac_doctor_shows_the_sysctl_source_and_its_level(sysctl_bin, capture):
+    report = json.loads(darwin_doctor(sysctl_bin(DATA / "sysctl-darwin" / capture), "--json")[1])
+    cpu = report["cpu"]
+    assert cpu["sysctl"]["available"] is True
+    assert (cpu["sysctl"]["level"], cpu["level"], cpu["level_source"]) == (SYSCTL_LEVELS[capture],) * 2 + ("sysctl",)
+    assert cpu["proc_cpuinfo"]["archspec_host"] == SYSCTL_NAMES[capture]  # archspec's own Darwin reading
+    assert f"cpu sysctl: {cpu['sysctl']['flags']} feature words, level {SYSCTL_LEVELS[capture]}" in \
+        darwin_doctor(sysctl_bin(DATA / "sysctl-darwin" / capture), "--format", "plain")[1]
+
+
+@needs_mount
+def test_on_an_apple_silicon_shell_doctor_says_sysctl_tells_no_level(sysctl_bin):
+    report = json.loads(darwin_doctor(sysctl_bin(DATA / "sysctl-darwin" / "darwin-bigsur-m1"), "--json")[1])
+    sysctl = report["cpu"]["sysctl"]
+    assert sysctl["level"] is None and "Apple Silicon" in sysctl["note"]
+    assert report["cpu"]["level_source"] != "sysctl"
+
+
+def test_on_linux_doctor_reads_no_sysctl():
+    report = doctor()
+    assert report["cpu"]["sysctl"] is None

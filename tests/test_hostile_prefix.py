@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 from guard_support import WARNING, cpuinfo_at  # noqa: F401
 from shells import SHELLS, base_env, shell, with_cpuinfo
+from sysctl_standin import DATA as SYSCTL_DIR
+from sysctl_standin import on_a_mac, sysctl_bin  # noqa: F401
 
 from microarch_level.catalog.families import FLAGS, GATE
 
@@ -206,3 +208,21 @@ def test_without_an_absolute_conda_prefix_the_scripts_are_silent_and_source_noth
             assert f"{WARNING} 3" in proc.stderr
         else:
             assert proc.stderr == "", (extra, proc.stderr)
+
+
+@pytest.mark.parametrize("shell_name", list(SHELLS))
+def test_on_macos_a_hostile_prefix_warns_exactly_like_a_plain_one(prefixes, sysctl_bin, tmp_path, shell_name):
+    """No /proc/cpuinfo, sysctl showing an Ivy Bridge (level 2): the level-3 guard of every prefix
+    reads its sysctl file through CONDA_PREFIX and warns once, the same words; nothing of a path runs."""
+    sh = shell(shell_name)
+    env, names = _env(prefixes)
+    steps = [step for i in range(len(names)) for step in ((f"MAL_LOWER{i}", "guard"), ("sep", ""))]
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    proc = on_a_mac(sh, _commands(sh.suffix, steps), f"{sysctl_bin(SYSCTL_DIR / 'darwin-mojave-ivybridge')}:/usr/bin:/bin",
+                    tmp_path, env={k: v for k, v in env.items() if k != "PATH"}, cwd=cwd)
+    outputs = proc.stdout.split(f"{SEPARATOR}\n")
+    assert proc.returncode == 0 and len(outputs) == len(names) + 1, (proc.stdout[-2000:], proc.stderr)
+    assert proc.stderr.count(f"{WARNING} 3 but this CPU is level 2 (from sysctl machdep.cpu)") == len(names), \
+        proc.stderr
+    _no_command_ran(next(iter(prefixes.values()))[0].parents[2], cwd)

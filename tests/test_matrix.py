@@ -7,6 +7,8 @@ import shutil
 
 import pytest
 from conftest import DATA, load_samples, run_cli
+from sysctl_standin import DATA as SYSCTL_DIR
+from sysctl_standin import SYSCTL_LEVELS, SYSCTL_NAMES
 
 from microarch_level.catalog.power import load_power_catalog
 from microarch_level.tools.facts import MATRIX_STYLES
@@ -144,3 +146,14 @@ def test_a_family_with_no_samples_in_the_directory_is_refused(channel):
     result = run_cli("matrix", "--channel", str(channel), "--cpuinfo-dir", str(POWER_DIR), "--family", "x86_64")
     assert result.returncode == 2
     assert "no x86_64 samples in" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_intel_macs_sysctl_captures_get_archspecs_name_and_their_level_under_every_style(channel):
+    result = run_cli("matrix", "--channel", str(channel), "--cpuinfo-dir", str(SYSCTL_DIR), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    rows = {r["sample"]: r for r in json.loads(result.stdout)}
+    assert {n: (r["archspec"], r["level"]) for n, r in rows.items()} == \
+        {n: (SYSCTL_NAMES[n], lv) for n, lv in SYSCTL_LEVELS.items()}  # the arm64 capture is no x86 sample
+    for name, row in rows.items():
+        for c in row["cells"]:
+            assert c["ok"] and c["lower_pins_ok"], (name, c)

@@ -69,6 +69,9 @@ class Catalog:
     levels: tuple[int, ...] = LEVELS
     # How C/C++/Fortran flags name a level's gcc CPU (`{name}` is march[level]).
     flag_template: str = "-march={name}"
+    # archspec's `conversions.darwin_flags`: macOS sysctl spellings (lower case, a
+    # key of several words needs them all) -> the Linux flags they stand for.
+    darwin_flags: dict[str, str] = field(default_factory=dict, repr=False)
 
     def level_of(self, name: str) -> int:
         return self.names[name]
@@ -99,6 +102,16 @@ class Catalog:
         """Features level `level` adds on top of level `level - 1`."""
         below = set(self.level_features.get(level - 1, ()))
         return tuple(f for f in self.level_features[level] if f not in below)
+
+    def flags_from_darwin(self, words: str) -> frozenset[str]:
+        """The Linux flag names of macOS sysctl's machdep.cpu feature words, as archspec
+        reads them on Darwin: lower-cased, plus each darwin_flags conversion whose words
+        are all present."""
+        flags = set(words.lower().split())
+        for darwin, linux in self.darwin_flags.items():
+            if all(w in flags for w in darwin.split()):
+                flags.update(linux.split())
+        return frozenset(flags)
 
     def level_from_flags(self, flags: set[str] | frozenset[str]) -> int:
         """The highest level whose features are all in `flags` (archspec's own rule)."""
@@ -256,7 +269,17 @@ def build_catalog(data: dict, archspec_version: str, targets: Mapping | None = N
         march=march,
         ancestors={n: ancestors[n] for n in ordered},
         foreign=foreign,
+        darwin_flags=_darwin_flags(data),
     )
+
+
+def _darwin_flags(data: dict) -> dict[str, str]:
+    """archspec's `conversions.darwin_flags` table, lower-cased (archspec lower-cases sysctl's words)."""
+    conversions = data.get("conversions", {})
+    table = conversions.get("darwin_flags", {}) if isinstance(conversions, dict) else None
+    if not isinstance(table, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in table.items()):
+        raise CatalogError("archspec data's conversions.darwin_flags is not a table of strings")
+    return {k.lower(): v for k, v in table.items()}
 
 
 def archspec_tables(json_path: Path | None) -> tuple[dict, Mapping | None]:

@@ -63,9 +63,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--cpu", action="append", default=[], metavar="NAME",
                         help="a CPU by archspec name or level, in any spelling `normalize` reads (repeatable)")
     parser.add_argument("--cpuinfo", action="append", default=[], metavar="FILE",
-                        help="a machine's /proc/cpuinfo (repeatable)")
+                        help="a machine's /proc/cpuinfo, or an Intel Mac's `sysctl -a` capture (repeatable)")
     parser.add_argument("--cpuinfo-dir", action="append", default=[], metavar="DIR",
-                        help="a fleet: a directory with one /proc/cpuinfo per machine type (repeatable)")
+                        help="a fleet: a directory with one /proc/cpuinfo (or Mac sysctl capture) per machine type "
+                             "(repeatable)")
     parser.add_argument("--pkgs-dir", action="append", default=[], metavar="DIR",
                         help="a package cache holding the records an explicit spec file names (repeatable)")
     parser.add_argument("--format", choices=FORMATS, default="table")
@@ -75,7 +76,9 @@ def add_arguments(parser) -> None:
 # The CPUs.
 
 def cpu_of_text(text: str, cpu_id: str, source: str) -> Cpu | None:
-    """The CPU a /proc/cpuinfo text describes (its first processor, as archspec reads it); None if none."""
+    """The CPU a /proc/cpuinfo text (its first processor, as archspec reads it) or an Intel
+    Mac's sysctl capture (diagnostics.sysctl) describes; None if none."""
+    from . import sysctl
     from .matrix import sample_family
 
     family_name = sample_family(text)
@@ -83,6 +86,9 @@ def cpu_of_text(text: str, cpu_id: str, source: str) -> Cpu | None:
         return None
     family = by_name(family_name)
     catalog = family.catalog(None)
+    if sysctl.is_capture(text):
+        level = sysctl.capture_level(text, catalog)
+        return Cpu(cpu_id, source, family, catalog.generic_name(level), level)
     if family is X86_64:
         level = catalog.level_from_flags(first_flags(text))
         return Cpu(cpu_id, source, family, catalog.generic_name(level), level)
@@ -110,7 +116,8 @@ def cpus(args) -> list[Cpu]:
         shown = shown_path(given)
         cpu = cpu_of_text(_read_sample(Path(given), shown), Path(given).name, "cpuinfo")
         if cpu is None:
-            raise UsageError(f"--cpuinfo {shown} is not a /proc/cpuinfo (no processor with a flags or cpu line)")
+            raise UsageError(f"--cpuinfo {shown} is not a /proc/cpuinfo (no processor with a flags or cpu line) "
+                             "nor an Intel Mac's sysctl capture (machdep.cpu feature keys)")
         found.append(cpu)
     for given in args.cpuinfo_dir:
         found += _fleet(Path(given), shown_path(given))

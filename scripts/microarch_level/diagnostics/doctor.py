@@ -77,6 +77,8 @@ def cpu_section(cpu: probe.Cpu) -> dict:
                          "note": p.note},
         "glibc": {"available": g.available, "loader": g.loader, "supported": list(g.supported), "level": g.level,
                   "note": g.note},
+        "sysctl": None if cpu.sysctl is None else {"available": cpu.sysctl.available, "flags": cpu.sysctl.flags,
+                                                   "level": cpu.sysctl.level, "note": cpu.sysctl.note},
         "override": {"set": o.set, "value": o.value, "name": o.name, "level": o.level, "problem": o.problem},
         "level": cpu.level,
         "level_source": cpu.level_source,

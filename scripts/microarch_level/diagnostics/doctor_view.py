@@ -40,6 +40,13 @@ def _glibc(cpu: dict) -> tuple[str, str]:
     return g["note"] or "unavailable", NONE
 
 
+def _sysctl(cpu: dict) -> tuple[str, str]:
+    s = cpu["sysctl"]
+    if s["level"] is not None:
+        return f"{s['flags']} feature words", str(s["level"])
+    return s["note"] or "unavailable", NONE
+
+
 def _override(cpu: dict) -> tuple[str, str]:
     o = cpu["override"]
     if not o["set"]:
@@ -111,6 +118,7 @@ def plain(report: dict) -> str:
     cpu = report["cpu"]
     lines = [f"archspec {report['archspec_version']}"]
     lines += [f"cpu /proc/cpuinfo: {_proc(cpu)[0]}, level {_proc(cpu)[1]}",
+              *([f"cpu sysctl: {_sysctl(cpu)[0]}, level {_sysctl(cpu)[1]}"] if cpu.get("sysctl") else []),
               f"cpu glibc: {_glibc(cpu)[0]}, level {_glibc(cpu)[1]}",
               f"cpu {VARIABLE}: {_override(cpu)[0]}, level {_override(cpu)[1]}",
               f"cpu level: {_cpu_level(cpu)}"]
@@ -151,6 +159,7 @@ def table(report: dict) -> str:
     cpu = report["cpu"]
     out = [f"microarch-level doctor (archspec {report['archspec_version']})", "", "This CPU"]
     out += _table(["source", "sees", "level"], [["/proc/cpuinfo (archspec)", *_proc(cpu)],
+                                                *([["sysctl machdep.cpu", *_sysctl(cpu)]] if cpu.get("sysctl") else []),
                                                 ["glibc ld.so --help", *_glibc(cpu)],
                                                 [VARIABLE, *_override(cpu)]])
     out.append(f"  => level {_cpu_level(cpu)}")

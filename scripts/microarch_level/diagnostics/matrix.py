@@ -31,6 +31,7 @@ from ..feedstock.channel import (
 )
 from ..tools.facts import MATRIX_STYLES, STYLES
 from .cpuinfo import PROC_CPUINFO, cpuinfo_generation, first_processor
+from . import sysctl
 from .hostid import detect_with
 
 HELP = "show the gate level each CPU sample installs under each tool's __archspec report"
@@ -61,7 +62,8 @@ class Row:
 def add_arguments(parser) -> None:
     parser.add_argument("--channel", default="build_artifacts", help="the channel (default: build_artifacts)")
     parser.add_argument("--cpuinfo-dir", default=None,
-                        help="a directory of /proc/cpuinfo samples (default: this machine's /proc/cpuinfo only)")
+                        help="a directory of /proc/cpuinfo samples or Intel Macs' `sysctl -a` captures "
+                             "(default: this machine's /proc/cpuinfo only)")
     parser.add_argument("--family", choices=("auto", *(f.name for f in FAMILIES)), default="auto",
                         help="the samples' CPU family (default: auto, the family of the samples found)")
     parser.add_argument("--format", choices=("plain", "markdown", "json"), default="plain")
@@ -71,7 +73,10 @@ def add_arguments(parser) -> None:
 
 def sample_family(text: str) -> str | None:
     """The family of a /proc/cpuinfo text: x86_64 when its first processor has a `flags`
-    line, ppc64le when it has a `cpu` line instead; None when it is no cpuinfo."""
+    line, ppc64le when it has a `cpu` line instead; an Intel Mac's sysctl capture
+    (sysctl.is_capture, naming x86-64 features) is x86_64 too; None when it is neither."""
+    if sysctl.is_capture(text):
+        return X86_64.name if sysctl.capture_level(text, X86_64.catalog(None)) is not None else None
     first = first_processor(text)
     if "processor" not in first:
         return None
@@ -120,19 +125,23 @@ def choose_family(samples: list[tuple[Path, str]], asked: str, directory: Path) 
     return by_name(asked), chosen
 
 
-def identify(sample: Path, family: Family = X86_64, catalog: Catalog | None = None) -> dict[str, str | None]:
+def identify(sample: Path, family: Family = X86_64, catalog: Catalog | None = None) -> dict:
     """What archspec and rattler detect with `sample` as /proc/cpuinfo.
 
     Only on x86-64 can this host run their detection over the sample; a POWER
-    sample's name comes from its `cpu` line by archspec's rule, and rattler is
-    not asked (None: its column reports archspec's name, facts.STYLES).
+    sample's name comes from its `cpu` line by archspec's rule, an Intel Mac's sysctl
+    capture's from archspec's Darwin reading (sysctl.archspec_name), and rattler is
+    not asked for either (`archspec_only`: every column reports archspec's name).
     """
     if family is not X86_64:
         return {"archspec": host_name(catalog or family.catalog(None),
                                       cpuinfo_generation(sample.read_text(errors="replace"))),
-                "rattler": None}
+                "rattler": None, "archspec_only": True}
+    text = sample.read_text(errors="replace")
+    if sysctl.is_capture(text):  # an Intel Mac: archspec's Darwin reading; rattler's cannot run here
+        return {"archspec": sysctl.archspec_name(text), "rattler": None, "archspec_only": True}
     detected = detect_with(sample, timeout=120)
-    return {"archspec": detected["archspec"], "rattler": detected["rattler"]}
+    return {"archspec": detected["archspec"], "rattler": detected["rattler"], "archspec_only": False}
 
 
 def _installed_level(channel: Path, family: Family, version: str, build: str, spec: str) -> int | None:
@@ -179,8 +188,9 @@ def compute(channel: Path, samples: list[Path], styles: list[str], family: Famil
         cells = []
         for key in styles:
             style = STYLES[key]
-            # on x86-64 each detector ran over the sample; a POWER sample has archspec's name only
-            name = detected[style.detector] if family is X86_64 else host
+            # on x86-64 each detector ran over a cpuinfo sample; a POWER sample and a Mac's sysctl
+            # capture have archspec's name only
+            name = host if detected["archspec_only"] else detected[style.detector]
             reported = style.report(catalog, name) if name else None
             cells.append(cell(catalog, channel, key, reported, family))
         rows.append(Row(sample.name, host, catalog.names[host], cells))

@@ -13,6 +13,7 @@ Every probe returns a result, never raises: a missing source is a finding.
 from __future__ import annotations
 
 import os
+import platform
 import re
 import subprocess
 import warnings
@@ -59,6 +60,16 @@ class GlibcSource:
 
 
 @dataclass(frozen=True)
+class SysctlSource:
+    """macOS's `sysctl -n` machdep.cpu feature words, as archspec reads them on Darwin."""
+
+    available: bool
+    flags: int = 0
+    level: int | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class OverrideSource:
     value: str | None                # None: not set
     name: str | None = None
@@ -76,18 +87,23 @@ class Cpu:
     glibc: GlibcSource
     override: OverrideSource
     notes: list[str] = field(default_factory=list)
+    sysctl: SysctlSource | None = None  # read on macOS only
 
     @property
     def level(self) -> int | None:
-        """The hardware's level: /proc/cpuinfo when it has flags, else glibc; None when neither."""
+        """The hardware's level: /proc/cpuinfo when it has flags, else sysctl (macOS), else glibc; None when none."""
         if self.proc.usable:
             return self.proc.level
+        if self.sysctl is not None and self.sysctl.level is not None:
+            return self.sysctl.level
         return self.glibc.level
 
     @property
     def level_source(self) -> str | None:
         if self.proc.usable:
             return "/proc/cpuinfo"
+        if self.sysctl is not None and self.sysctl.level is not None:
+            return "sysctl"
         if self.glibc.level is not None:
             return "glibc"
         return None
@@ -179,6 +195,20 @@ def probe_glibc(catalog: Catalog, command: list[str] | None = None) -> GlibcSour
     return GlibcSource(True, loader, supported, level)
 
 
+def probe_sysctl(catalog: Catalog) -> SysctlSource:
+    """This Mac's CPU from the sysctl keys the guard reads (diagnostics.sysctl)."""
+    from . import sysctl
+
+    words, problem = sysctl.read_live()
+    if words is None:
+        return SysctlSource(False, note=problem)
+    level = sysctl.level_of_words(words, catalog)
+    if level is None:
+        return SysctlSource(True, note="sysctl names no x86-64 CPU feature (an Apple Silicon shell, or no "
+                                       "machdep.cpu keys): no level from it")
+    return SysctlSource(True, len(words.split()), level)
+
+
 def probe_override(catalog: Catalog, environ: dict[str, str] | None = None) -> OverrideSource:
     env = os.environ if environ is None else environ
     value = env.get(VARIABLE)
@@ -200,7 +230,9 @@ def probe(catalog: Catalog) -> Cpu:
         if p.usable and g.level is not None and p.level != g.level:
             cpu.notes.append(f"/proc/cpuinfo says level {p.level} but glibc says level {g.level}")
         return cpu
-    cpu = Cpu(probe_proc(catalog), probe_glibc(catalog), probe_override(catalog))
+    darwin = platform.system() == "Darwin"
+    cpu = Cpu(probe_proc(catalog), probe_glibc(catalog), probe_override(catalog),
+              sysctl=probe_sysctl(catalog) if darwin else None)
     p, g = cpu.proc, cpu.glibc
     if p.usable and g.level is not None and p.level != g.level:
         cpu.notes.append(f"/proc/cpuinfo says level {p.level} but glibc (which executes CPUID) says level "

@@ -23,6 +23,9 @@ GUARD_FILE = "etc/conda/activate.d/{gate}_guard.{shell}"
 GUARD_RARE_FISH = f"share/{GATE}/guard-rare.fish"
 GUARD_RARE_SH = f"share/{GATE}/guard-rare.sh"
 GUARD_QUICK_ZSH = f"share/{GATE}/guard-quick.zsh"
+GUARD_SYSCTL_SH = f"share/{GATE}/guard-sysctl.sh"
+# macOS has no /proc/cpuinfo: archspec reads these sysctl keys' feature words there.
+SYSCTL_KEYS = ("machdep.cpu.features", "machdep.cpu.leaf7_features", "machdep.cpu.extfeatures")
 GUARD_OFF_VAR = "MICROARCH_LEVEL_GUARD"
 # The guards read CONDA_OVERRIDE_ARCHSPEC only up to this length: longer than any
 # spelling of a CPU name, short enough that their character loops stay instant.
@@ -73,6 +76,27 @@ def ordered_glob(features: list[str]) -> str:
     may miss, never lie.
     """
     return "*" + "*".join(f'" {run}"' for run in kernel_runs(features)) + "*"
+
+
+def anycase(word: str) -> str:
+    """A shell pattern matching `word` in either case (archspec lower-cases sysctl's words)."""
+    return "".join(f"[{c.upper()}{c}]" if c.isalpha() else c for c in word)
+
+
+def darwin_spellings(catalog: Catalog, features: list[str]) -> tuple[list[str], list[tuple[str, list[list[str]]]]]:
+    """How sysctl on macOS spells each level feature, from archspec's darwin_flags table.
+
+    Returns (words, alternatives): every sysctl word that tells a feature, in a fixed
+    order; and for each feature, the sets of words that each tell it: the feature's own
+    name, and every darwin_flags key (all its words) whose conversion lists it.
+    """
+    alternatives = []
+    for f in features:
+        alts = [[f]] + [k.split() for k, v in catalog.darwin_flags.items() if f in v.split() and k != f]
+        alternatives.append((f, alts))
+    words = list(dict.fromkeys(w for _, alts in alternatives for alt in alts for w in alt))
+    order = {w: i for i, w in enumerate(words)}
+    return words, [(f, [sorted(alt, key=order.__getitem__) for alt in alts]) for f, alts in alternatives]
 
 
 def guard_tables(catalog: Catalog, a_label: str) -> dict:
@@ -131,6 +155,7 @@ def _x86_guards(catalog: Catalog, header: str, family) -> dict[str, str]:
         (sh_guard, "guard.sh.in"),
         (GUARD_RARE_SH, "guard-rare.sh.in"),
         (GUARD_QUICK_ZSH, "guard-quick.zsh.in"),
+        (GUARD_SYSCTL_SH, "guard-sysctl.sh.in"),
         (GUARD_FILE.format(gate=GATE, shell="fish"), "guard.fish.in"),
         (GUARD_RARE_FISH, "guard-rare.fish.in"),
         (GUARD_FILE.format(gate=GATE, shell="csh"), "guard.csh.in"),
@@ -143,8 +168,14 @@ def _x86_guards(catalog: Catalog, header: str, family) -> dict[str, str]:
         "leveled_features": [(lv, f) for lv in LEVELS[1:] for f in catalog.new_features(lv)],
         "guard_quick_zsh": GUARD_QUICK_ZSH,
         "guard_rare_sh": GUARD_RARE_SH,
+        "guard_sysctl_sh": GUARD_SYSCTL_SH,
+        "sysctl_keys": " ".join(SYSCTL_KEYS),
+        "darwin_flags": list(catalog.darwin_flags.items()),
+        "anycase": anycase,
         "guard_name": sh_guard.rsplit("/", 1)[1],
     }
+    shared["darwin_words"], shared["darwin_features"] = darwin_spellings(
+        catalog, [f for _, f in shared["leveled_features"]])
     out: dict[str, str] = {}
     for level in LEVELS[1:]:
         features = list(catalog.level_features[level])  # archspec's own list: what level_from_flags checks

@@ -10,20 +10,27 @@
 # this environment was built for: its programs would die with "Illegal instruction".
 # The CPU's level comes from the first of:
 #   1. the flags of the first processor in /proc/cpuinfo (what archspec reads);
-#   2. glibc's `ld.so --help` (the only step that starts a process);
-#   3. CONDA_OVERRIDE_ARCHSPEC, in any spelling, only when 1 and 2 cannot tell;
-#   4. nothing: the guard stays silent.
+#   2. where /proc/cpuinfo does not exist (macOS), sysctl's machdep.cpu feature words
+#      (what archspec reads on Darwin), in share/_x86_64-microarch-level/guard-sysctl.sh: one process;
+#   3. glibc's `ld.so --help` (one process);
+#   4. CONDA_OVERRIDE_ARCHSPEC, in any spelling, only when 1 to 3 cannot tell;
+#   5. nothing: the guard stays silent.
 # The override only steers the solver: it never silences or raises a warning on a CPU
 # that can tell its level, but the warning names it when it claims another level.
 # The guard never exits or fails (even under set -e with stderr closed), never
 # evaluates its input, writes no files, and trusts no level cached in the environment
 # (schedulers such as SLURM copy a login node's environment to compute nodes).
-[ -z "${ZSH_VERSION:-}" ] || typeset -g _mal_need _mal_cpu _mal_from _mal_ov _mal_rest _mal_low _mal_c _mal_best _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d _mal_olv _mal_oname _mal_line _mal_out 2>/dev/null || :
+[ -z "${ZSH_VERSION:-}" ] || typeset -g _mal_need _mal_cpu _mal_from _mal_ov _mal_rest _mal_low _mal_c _mal_best _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d _mal_olv _mal_oname _mal_line _mal_out _mal_sw _mal_y _mal_fw 2>/dev/null || :
 _mal_need=3 _mal_cpu= _mal_from= _mal_olv= _mal_oname= _mal_line=
-case $_mal_f in
-  *[a-z0-9]*)
+case $_mal_f in *[a-z0-9]*) _mal_from=/proc/cpuinfo ;; esac
+if [ -z "$_mal_from" ] && [ ! -e /proc/cpuinfo ]; then
+  case ${CONDA_PREFIX-} in /*) [ ! -r "$CONDA_PREFIX/share/_x86_64-microarch-level/guard-sysctl.sh" ] || . "$CONDA_PREFIX/share/_x86_64-microarch-level/guard-sysctl.sh" ;; esac
+  case $_mal_f in *[a-z0-9]*) _mal_from="sysctl machdep.cpu" ;; esac
+fi
+case $_mal_from in
+  ?*)
     # The highest level whose features are all listed, as archspec decides.
-    _mal_cpu=4 _mal_from=/proc/cpuinfo
+    _mal_cpu=4
     for _mal_x in 2:cx16 2:lahf_lm 2:mmx 2:sse 2:sse2 2:ssse3 2:sse4_1 2:sse4_2 2:popcnt 3:avx 3:avx2 3:bmi1 3:bmi2 3:f16c 3:fma 3:abm 3:movbe 3:xsave 4:avx512f 4:avx512bw 4:avx512cd 4:avx512dq 4:avx512vl; do
       case $_mal_f in *" ${_mal_x#*:} "*) ;; *) _mal_cpu=$((${_mal_x%%:*} - 1)); break ;; esac
     done ;;
@@ -182,4 +189,4 @@ if [ -n "$_mal_cpu" ] && [ "$_mal_cpu" -lt "$_mal_need" ]; then
     { echo "_x86_64-microarch-level: warning: this environment was built for x86-64 level $_mal_need but this CPU is level $_mal_cpu (from $_mal_from); its programs may crash with \"Illegal instruction\"."; [ -z "$_mal_line" ] || echo "$_mal_line"; echo "  Fix: recreate the environment on this machine, or pin '_x86_64-microarch-level<=$_mal_cpu' when creating it. Silence: MICROARCH_LEVEL_GUARD=0."; } >&2 || :
   fi
 fi
-unset _mal_need _mal_cpu _mal_from _mal_ov _mal_rest _mal_low _mal_c _mal_best _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d _mal_olv _mal_oname _mal_line _mal_out
+unset _mal_need _mal_cpu _mal_from _mal_ov _mal_rest _mal_low _mal_c _mal_best _mal_bp _mal_bd _mal_a _mal_b _mal_p _mal_d _mal_olv _mal_oname _mal_line _mal_out _mal_sw _mal_y _mal_fw

@@ -5,7 +5,8 @@
 # level and the flags line it read (empty when it read none) when its ordered
 # pattern did not match.  Same rules as the
 # POSIX sh guard: the CPU's level comes from the first processor's flags in
-# /proc/cpuinfo, else glibc's `ld.so --help`, else CONDA_OVERRIDE_ARCHSPEC (any
+# /proc/cpuinfo, else (where that file does not exist: macOS) sysctl's machdep.cpu
+# feature words, else glibc's `ld.so --help`, else CONDA_OVERRIDE_ARCHSPEC (any
 # spelling), else nothing is known and it stays silent.  The override only steers
 # the solver: it never silences or raises a warning on a CPU that can tell its
 # level, but the warning names it when it claims another level.  It warns on
@@ -22,13 +23,31 @@ if test (count (string match -r -- '^(?:cx16|lahf_lm|mmx|sse|sse2|ssse3|sse4_1|s
     return 0
 end
 set -l _mal_cpu
-set -l _mal_from
+set -l _mal_from /proc/cpuinfo
 set -l _mal_line
+
+# macOS (no /proc/cpuinfo; Linux never runs this): the feature words of one
+# `sysctl -n machdep.cpu.features machdep.cpu.leaf7_features machdep.cpu.extfeatures`, as archspec reads them on
+# Darwin: lower-cased, plus each conversion of its darwin_flags table whose words are
+# all there (`avx1.0` -> avx, `popcnt lzcnt` -> abm); only level features count, so
+# no sysctl, no such keys (an Apple Silicon shell) or garbage tells nothing.
+if not string match -qr -- '[a-z0-9]' "$_mal_flags"; and not test -e /proc/cpuinfo; and command -q sysctl
+    set -l _mal_sw (sysctl -n machdep.cpu.features machdep.cpu.leaf7_features machdep.cpu.extfeatures 2>/dev/null | string lower | string split -n ' ')
+    if contains -- sse4.1 $_mal_sw; set -a _mal_sw sse4_1; end
+    if contains -- sse4.2 $_mal_sw; set -a _mal_sw sse4_2; end
+    if contains -- avx1.0 $_mal_sw; set -a _mal_sw avx; end
+    if contains -- lahf $_mal_sw; set -a _mal_sw lahf_lm; end
+    if contains -- sha $_mal_sw; set -a _mal_sw sha_ni; end
+    if contains -- popcnt $_mal_sw; and contains -- lzcnt $_mal_sw; set -a _mal_sw abm; end
+    if contains -- clfsopt $_mal_sw; set -a _mal_sw clflushopt; end
+    if contains -- xsave $_mal_sw; set -a _mal_sw xsavec xsaveopt; end
+    set _mal_flags " "(string join ' ' -- (string match -r -- '^(?:cx16|lahf_lm|mmx|sse|sse2|ssse3|sse4_1|sse4_2|popcnt|avx|avx2|bmi1|bmi2|f16c|fma|abm|movbe|xsave|avx512f|avx512bw|avx512cd|avx512dq|avx512vl)$' $_mal_sw))" "
+    set _mal_from "sysctl machdep.cpu"
+end
 
 if string match -qr -- '[a-z0-9]' "$_mal_flags"
     # The highest level whose features are all listed, as archspec decides.
     set _mal_cpu 4
-    set _mal_from /proc/cpuinfo
     set -l _mal_words (string split ' ' -- $_mal_flags)
     for _mal_x in 2:cx16 2:lahf_lm 2:mmx 2:sse 2:sse2 2:ssse3 2:sse4_1 2:sse4_2 2:popcnt 3:avx 3:avx2 3:bmi1 3:bmi2 3:f16c 3:fma 3:abm 3:movbe 3:xsave 4:avx512f 4:avx512bw 4:avx512cd 4:avx512dq 4:avx512vl
         set -l _mal_lf (string split -m1 -- : $_mal_x)
