@@ -18,8 +18,9 @@ build: $(STAMP)
 	$(BIN)/microarch-level generate --check
 	$(BIN)/microarch-level build --output $(CHANNEL)
 
-## test: build, then the whole test suite twice: as this machine is, and seeing a level-2 CPU
-## (a real sample over /proc/cpuinfo); both must pass with the same outcome for every test
+## test: build, then the whole test suite as this machine is, then the tests that read the CPU
+## (seen opening /proc/cpuinfo, tests/cpu_reads.py) again seeing a level-2 CPU (a real sample
+## over /proc/cpuinfo); both must pass with the same outcome for every test of the second
 test: build
 	$(BIN)/python tests/run_suite.py $(PYTEST_ARGS)
 
@@ -29,7 +30,7 @@ test: build
 TOOL_VARS := MICROARCH_LEVEL_CONDA MICROARCH_LEVEL_MAMBA MICROARCH_LEVEL_MICROMAMBA MICROARCH_LEVEL_PIXI
 export $(TOOL_VARS)
 test-tools: build
-	$(BIN)/python -m pytest tests/test_install_tools.py -v -rs -p no:randomly $(PYTEST_ARGS)
+	$(BIN)/python tests/run_tools.py $(PYTEST_ARGS)
 
 ## generate: rewrite every file derived from archspec
 generate: $(STAMP)

@@ -437,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--channel", help="channel to install and solve from (default: build_artifacts/ if built, "
                                      "else the one the build benchmark makes)")
     p.add_argument("--cpuinfo-dir", default=os.environ.get("MICROARCH_LEVEL_CPUINFO",
-                                                           str(ROOT.parent / "shared" / "cpuinfo")),
+                                                           str(ROOT / "tests" / "data" / "cpuinfo")),
                    help="real /proc/cpuinfo samples (default: %(default)s)")
     args = p.parse_args(argv)
     settings = QUICK if args.quick else FULL

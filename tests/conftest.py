@@ -1,11 +1,9 @@
 """Shared fixtures: the repository, archspec's catalog, the built channel, CPU samples.
 
-Many tests read real data in place from ../shared (CPU samples, solver outputs,
-conda-smithy's output, schemas), which lives beside the repository, not in it.
-`require_shared` is the one rule for it being absent (pytest_configure applies it
-to the whole directory under CI=true, before any parametrisation reads it):
-under CI=true the run fails naming what is missing; elsewhere the test skips
-naming it.  Never a silent skip.
+Many tests read real data (CPU samples, solver outputs, conda-smithy's output,
+schemas) from tests/data/, which the repository carries (tests/data/README.md
+says where each folder came from).  A file missing there fails its test,
+naming it (`require_data`): never a skip.
 """
 
 from __future__ import annotations
@@ -19,28 +17,25 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-DEFAULT_CPUINFO = SHARED / "cpuinfo"
+DATA = ROOT / "tests" / "data"
+DEFAULT_CPUINFO = DATA / "cpuinfo"
 
 
 def in_ci() -> bool:
     return os.environ.get("CI") == "true"  # as tests/run_suite.py reads it
 
 
-def require_shared(path: Path = SHARED, what: str = "") -> Path:
-    """`path` (under ../shared) when it exists; else fail under CI=true, skip elsewhere, naming it."""
+def captures(directory: Path) -> list[Path]:
+    """The captured files of a tests/data folder, sorted: neither its README.md nor its expected.tsv."""
+    return sorted(p for p in directory.iterdir() if p.is_file() and p.name not in ("README.md", "expected.tsv"))
+
+
+def require_data(path: Path, what: str = "") -> Path:
+    """`path` (under tests/data) when it exists; else the test fails, naming it: the repository carries it."""
     if not Path(path).exists():
-        message = f"{path} not found{f' ({what})' if what else ''}: these tests read the real data in ../shared"
-        if in_ci():
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        pytest.fail(f"{path} not found{f' ({what})' if what else ''}: tests/data/ lost a file the tests read",
+                    pytrace=False)
     return Path(path)
-
-
-def pytest_configure(config):
-    """Under CI=true a missing ../shared fails the run at once: its tests must not vanish as skips."""
-    if in_ci() and not SHARED.is_dir():
-        raise pytest.UsageError(f"{SHARED} not found: CI=true and the tests read the real samples kept there")
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -62,7 +57,7 @@ _STATUS = pytest.StashKey[int]()
 def pytest_addoption(parser):
     parser.addoption("--cpuinfo-dir", default=os.environ.get("MICROARCH_LEVEL_CPUINFO", str(DEFAULT_CPUINFO)),
                      help="directory of /proc/cpuinfo samples with an expected.tsv "
-                          "(also MICROARCH_LEVEL_CPUINFO; default ../shared/cpuinfo)")
+                          "(also MICROARCH_LEVEL_CPUINFO; default tests/data/cpuinfo)")
     parser.addoption("--channel", default=os.environ.get("MICROARCH_LEVEL_CHANNEL"),
                      help="a channel built by `make build` (default: build_artifacts/, built if missing)")
 

@@ -88,6 +88,18 @@ def require(tool: str, found):
     pytest.skip(tool_runs.missing(tool))
 
 
+# What a skip's reason starts with when this tool version or this machine has no such case
+# (a test that could not run says anything else; `make test-tools` tells them apart).
+DOES_NOT_APPLY = "does not apply: "
+
+
+def does_not_apply(reason: str):
+    """Skip a test whose case this tool version or this machine does not have."""
+    import pytest
+
+    pytest.skip(DOES_NOT_APPLY + reason)
+
+
 # ----------------------------------------------------------------------------
 # Expectations.
 
@@ -165,7 +177,7 @@ def check_pins_above_level(get, level: int, levels) -> None:
 
     above = [k for k in levels if k > level]
     if not above:
-        pytest.skip(f"no level above {level} to pin")
+        does_not_apply(f"no level above {level} to pin")
     unpinned = get(UNPINNED)
     assert unpinned.ok and gate_level(unpinned) is not None, (
         "nothing was tested: the same command without a pin did not install the gate, so the channel "

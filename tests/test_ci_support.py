@@ -1,7 +1,7 @@
 """`.ci_support/` is conda-smithy's: `generate --check` judges what its CI jobs build, not its bytes.
 
 Every test starts from the files conda-smithy 2026.8.5 really wrote for this
-feedstock (../shared/conda-smithy/rerendered, x86-64 only, with the build_tag
+feedstock (tests/data/conda-smithy/2026-11/rerendered, x86-64 only, with the build_tag
 key the recipe dropped since), brought up to date the way its next rerender
 updates them: each job holds the rows of recipe/variants.yaml at its level.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, SHARED, require_shared, run_cli
+from conftest import DATA, ROOT, require_data, run_cli
 
 from microarch_level.catalog.families import catalogs
 from microarch_level.catalog.gate import gate_builds
@@ -22,14 +22,14 @@ from microarch_level.feedstock.ci_support import CI_SUPPORT, FAMILY_KEY, LEVEL_K
 LEVELS = [level for _, c in catalogs() for level in c.levels]
 PPC_LEVELS = [level for f, c in catalogs() if f.name == "ppc64le" for level in c.levels]
 
-RERENDERED = SHARED / "conda-smithy" / "rerendered" / CI_SUPPORT
+RERENDERED = DATA / "conda-smithy" / "2026-11" / "rerendered" / CI_SUPPORT
 # The key the recipe stopped using after that rerender (it derives the build tag now).
 DROPPED_KEY = "build_tag"
 
 
 @pytest.fixture(scope="module")
 def rerendered() -> Path:
-    return require_shared(RERENDERED, "conda-smithy's real output")
+    return require_data(RERENDERED, "conda-smithy's real output")
 
 
 @pytest.fixture

@@ -16,13 +16,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SHARED, require_shared
+from conftest import DATA, ROOT, require_data
 from mounts import private_mounts
 
 from microarch_level.catalog.levels import installed_json_path
 
 SOLVER_ERROR = ROOT / "tests" / "data" / "solver-errors" / "conda-libmamba-below.txt"
-SAMPLES = SHARED / "cpuinfo"
+SAMPLES = DATA / "cpuinfo"
 HUGE_NAME = "x" * 100_000  # near the kernel's limit for one argument (128 kB)
 
 
@@ -152,7 +152,7 @@ CASES = [
 @pytest.mark.parametrize("argv, io, status, words", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_gets_one_line_and_the_right_status(paths, argv, io, status, words):
     if "{one_sample}" in argv and not any(Path(paths["one_sample"]).iterdir()):
-        require_shared(SAMPLES / "expected.tsv", "no CPU sample in it")
+        require_data(SAMPLES / "expected.tsv", "no CPU sample in it")
     result = run([a.format(**paths) for a in argv], **io)
     stderr = result.stderr.decode(errors="replace")
     assert result.returncode == status, stderr
@@ -216,7 +216,7 @@ SUCCESSES = {
 @pytest.mark.parametrize("argv", SUCCESSES.values(), ids=SUCCESSES.keys())
 def test_a_closed_pipe_ends_the_command_by_sigpipe_silently(paths, argv):
     if "{one_sample}" in argv and not any(Path(paths["one_sample"]).iterdir()):
-        require_shared(SAMPLES / "expected.tsv", "no CPU sample in it")
+        require_data(SAMPLES / "expected.tsv", "no CPU sample in it")
     proc = subprocess.Popen([sys.executable, "-m", "microarch_level", *(a.format(**paths) for a in argv)],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     proc.stdout.close()  # the reader is gone before the first byte is written
@@ -227,7 +227,7 @@ def test_a_closed_pipe_ends_the_command_by_sigpipe_silently(paths, argv):
 
 def test_matrix_piped_into_head_prints_its_first_line_and_nothing_else(paths):
     if not any(Path(paths["one_sample"]).iterdir()):
-        require_shared(SAMPLES / "expected.tsv", "no CPU sample in it")
+        require_data(SAMPLES / "expected.tsv", "no CPU sample in it")
     script = 'python -m microarch_level matrix --channel "$1" --cpuinfo-dir "$2" | head -1'
     result = subprocess.run(["bash", "-o", "pipefail", "-c", script, "sh", paths["channel"], paths["one_sample"]],
                             capture_output=True, text=True, cwd=ROOT, timeout=600,

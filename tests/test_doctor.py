@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, load_samples
+from conftest import DATA, ROOT, load_samples
 
 from microarch_level.catalog.families import FLAGS, GATE, PPC64LE
 from microarch_level.catalog.levels import LEVELS, load_catalog
@@ -565,7 +565,7 @@ def test_json_output_escapes_control_characters_and_keeps_the_value():
 
 # --- a POWER machine (platform.machine() = ppc64le), its real samples mounted -------------
 
-POWER_SAMPLES = load_samples(ROOT / "tests" / "data" / "cpuinfo-ppc64le")
+POWER_SAMPLES = load_samples(DATA / "cpuinfo-ppc64le")
 POWER = load_power_catalog()
 POWER_GATE = PPC64LE.gate
 # doctor as it runs on a ppc64le machine: only platform.machine() differs from this host.

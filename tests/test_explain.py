@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_cli
+from conftest import DATA, ROOT, captures, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -39,7 +39,6 @@ from microarch_level.tools.overrides import closest
 from microarch_level.tools.solver_text import TOOLS, parse
 
 CATALOG = load_catalog()
-DATA = ROOT / "tests" / "data"
 CORPUS = DATA / "solver-errors"
 REAL = DATA / "solver-errors-real"
 REAL_EXPECTED = REAL / "expected.tsv"
@@ -273,7 +272,7 @@ def test_without_a_cpu_in_the_text_this_machines_override_is_used():
     assert "CONDA_OVERRIDE_ARCHSPEC" in out["host"]["source"]
 
 
-# --- what real package managers printed (tests/data/solver-errors-real) ------------------------
+# --- what real package managers printed (tests/data/solver-errors-real) ---------------------
 
 def explain_cli(path: Path, override: str = "-", machine: str = "-", cpu: str = "-") -> dict:
     """`explain --json PATH` with `override` in its environment, `machine` (a CPU sample) as this machine's
@@ -305,7 +304,7 @@ def real_id(row: dict) -> str:
 
 
 def test_every_real_capture_has_expected_diagnoses():
-    captured = {p.name for p in REAL.iterdir() if p.name not in ("README.md", "expected.tsv")}
+    captured = {p.name for p in captures(REAL)}
     assert captured and captured == {row["file"] for row in REAL_ROWS}
 
 
@@ -577,8 +576,7 @@ def test_a_flag_package_above_the_cpu_is_said_to_build_code_that_will_not_run_he
 NASTY = [":", "\\n", "\n", "\r", "\t", "'", '"', "\\", "\x1b[31m", "\x1b]0;owned\x07", "\x07", "\x00", "\x7f",
          "\u009b", ";", ",", "=", "]", "[", "|", "*", ".", "/", "@", "$(", "`", "%s", "{}", " ", "\u2502", "é"]
 NAME_CHARS = set("".join(CATALOG.names)) | set("-") | set(string.ascii_letters + string.digits)
-REAL_TEXTS = [p.read_text() for d in (REAL, REAL_2026_12) for p in sorted(d.iterdir())
-              if p.suffix in (".txt", ".json")]
+REAL_TEXTS = [p.read_text() for d in (REAL, REAL_2026_12) for p in captures(d) if p.suffix in (".txt", ".json")]
 
 
 def fuzzed():

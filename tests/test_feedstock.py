@@ -1,7 +1,7 @@
 """A feedstock conda-forge would merge: lint-clean, and nothing of the project lost to a rerender.
 
 What conda-smithy writes comes from its real run on this feedstock
-(../shared/conda-smithy/rerender-diffstat.txt); the rules come from its source
+(tests/data/conda-smithy/2026-11/rerender-diffstat.txt); the rules come from its source
 (conda_smithy/configure_feedstock.py: `_ignore_match`, `render_readme`;
 conda_smithy/linter/conda_recipe_v1_linter.py and lints.py; messages CF-005).
 """
@@ -14,9 +14,9 @@ from pathlib import PurePosixPath
 
 import pytest
 import yaml
-from conftest import ROOT, SHARED, require_shared
+from conftest import DATA, ROOT, require_data
 
-SMITHY = SHARED / "conda-smithy"
+SMITHY = DATA / "conda-smithy" / "2026-11"
 # conda-smithy's own: it rewrites these on every rerender, and the project checks their meaning
 # (.ci_support, ci_support.py) or their content (.github/CODEOWNERS, below).
 SMITHY_OWNED = (".ci_support", ".github/CODEOWNERS")
@@ -30,7 +30,7 @@ MULTI_OUTPUT_ORDER = ["$schema", "schema_version", "context", "recipe", "source"
 @pytest.fixture(scope="module")
 def smithy_writes() -> list[str]:
     """Every path the real rerender changed or added."""
-    diffstat = require_shared(SMITHY / "rerender-diffstat.txt", "conda-smithy's real output")
+    diffstat = require_data(SMITHY / "rerender-diffstat.txt", "conda-smithy's real output")
     return [line.split("|")[0].strip() for line in diffstat.read_text().splitlines() if "|" in line]
 
 

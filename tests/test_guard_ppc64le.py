@@ -1,6 +1,6 @@
 """The ppc64le gate's runtime guard: warns exactly when this CPU is an older POWER than the environment.
 
-The CPU is always controlled: a real POWER sample (../shared/cpuinfo-ppc64le)
+The CPU is always controlled: a real POWER sample (tests/data/cpuinfo-ppc64le)
 mounted over /proc/cpuinfo, or no cpuinfo and a fake ppc64le loader of our
 own at /lib64/ld64.so.2 printing glibc-style hwcaps.  This machine's own CPU
 and its x86-64 loader never decide a verdict.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SHARED, load_samples, require_shared
+from conftest import DATA, load_samples, require_data
 from guard_support import (
     STRICT, each_override, expect_alive, expect_warning_exactly_below, set_override, source, split_outputs
 )
@@ -25,8 +25,8 @@ from microarch_level.runtime.guard_power import LOADER
 
 CATALOG = load_power_catalog()
 GUARDED = CATALOG.levels[1:]
-SAMPLES = load_samples(SHARED / "cpuinfo-ppc64le")
-X86_SAMPLES = load_samples(SHARED / "cpuinfo")
+SAMPLES = load_samples(DATA / "cpuinfo-ppc64le")
+X86_SAMPLES = load_samples(DATA / "cpuinfo")
 WARNING = f"{PPC64LE.gate}: warning: this environment was built for ppc64le level"
 
 
@@ -35,7 +35,7 @@ def power9() -> Path:
     """The real POWER9 sample's path."""
     found = next((s.path for s in SAMPLES if s.level == 9), None)
     if found is None:
-        require_shared(SHARED / "cpuinfo-ppc64le" / "expected.tsv", "no POWER9 sample")
+        require_data(DATA / "cpuinfo-ppc64le" / "expected.tsv", "no POWER9 sample")
     return found
 
 
@@ -290,7 +290,7 @@ UNKNOWN = {"power9": "power9le", "POWER_11LE": "power10le", "ppc64": "ppc64le", 
 def sample_at(level: int) -> Path:
     found = next((s.path for s in SAMPLES if s.level == level), None)
     if found is None:
-        require_shared(SHARED / "cpuinfo-ppc64le" / "expected.tsv", f"no POWER{level} sample")
+        require_data(DATA / "cpuinfo-ppc64le" / "expected.tsv", f"no POWER{level} sample")
     return found
 
 

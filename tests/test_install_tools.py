@@ -104,11 +104,11 @@ def overridden(driver_key, spelling, sample, request, tmp_path_factory) -> tuple
     mode = driver.override_mode(tool.version)
     value = SPELLINGS[spelling](sample)
     if mode == tool_runs.NONE:
-        pytest.skip(f"{driver.tool} {tool.version} has no CONDA_OVERRIDE_ARCHSPEC: only the host tests apply")
+        support.does_not_apply(f"{driver.tool} {tool.version} has no CONDA_OVERRIDE_ARCHSPEC: only the host tests apply")
     if mode == tool_runs.IGNORED and spelling != FIRST_SPELLING:
-        pytest.skip(f"{driver_key}'s lock-file solve ignores CONDA_OVERRIDE_ARCHSPEC: one spelling is enough")
+        support.does_not_apply(f"{driver_key}'s lock-file solve ignores CONDA_OVERRIDE_ARCHSPEC: one spelling is enough")
     if mode == tool_runs.NAMES and value not in CATALOG.names:
-        pytest.skip(f"{driver_key} {tool.version} rejects CONDA_OVERRIDE_ARCHSPEC={value}: archspec has no such name")
+        support.does_not_apply(f"{driver_key} {tool.version} rejects CONDA_OVERRIDE_ARCHSPEC={value}: archspec has no such name")
     if mode == tool_runs.IGNORED:
         report = driver.style(tool.version).report(CATALOG, sample.archspec_host)
     else:
@@ -239,7 +239,7 @@ def test_the_tool_reports_an_archspec_of_this_machines_level(tool):
 def test_the_tool_reports_the_overridden_archspec_verbatim(tool, sample):
     found = installed_tool(tool)
     if tool_runs.DRIVERS[tool].override_mode(found.version) != tool_runs.VERBATIM:
-        pytest.skip(f"{tool} {found.version} does not take CONDA_OVERRIDE_ARCHSPEC verbatim")
+        support.does_not_apply(f"{tool} {found.version} does not take CONDA_OVERRIDE_ARCHSPEC verbatim")
     reported = runners.reported_archspec(tool, found.exe, {tool_runs.OVERRIDE: sample.archspec_host},
                                          tool_version=found.version)
     assert reported == ("1", sample.archspec_host), f"{found}"

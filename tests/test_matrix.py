@@ -6,7 +6,7 @@ import json
 import shutil
 
 import pytest
-from conftest import SHARED, load_samples, run_cli
+from conftest import DATA, load_samples, run_cli
 
 from microarch_level.catalog.power import load_power_catalog
 from microarch_level.tools.facts import MATRIX_STYLES
@@ -88,7 +88,7 @@ def test_a_directory_without_samples_is_rejected(channel, tmp_path):
 
 # --- ppc64le samples --------------------------------------------------------------------
 
-POWER_DIR = SHARED / "cpuinfo-ppc64le"
+POWER_DIR = DATA / "cpuinfo-ppc64le"
 POWER_SAMPLES = load_samples(POWER_DIR)
 POWER_BASELINE = load_power_catalog().levels[0]
 
@@ -127,7 +127,7 @@ def test_on_power_mamba_and_pixis_lock_report_the_bare_machine_and_get_the_basel
 def test_a_directory_of_both_families_needs_family(channel, tmp_path):
     if not POWER_SAMPLES:
         pytest.skip("no POWER samples")
-    x86 = load_samples(SHARED / "cpuinfo")[0]
+    x86 = load_samples(DATA / "cpuinfo")[0]
     for s in (x86, POWER_SAMPLES[0]):
         shutil.copy(s.path, tmp_path / s.id)
     mixed = run_cli("matrix", "--channel", str(channel), "--cpuinfo-dir", str(tmp_path))

@@ -13,13 +13,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SHARED, load_samples
+from conftest import DATA, load_samples
 
 from microarch_level.catalog.power import host_name, load_power_catalog
 from microarch_level.diagnostics.cpuinfo import cpuinfo_generation, mount_problem, mounted
 
 CATALOG = load_power_catalog()
-SAMPLES = load_samples(SHARED / "cpuinfo-ppc64le")
+SAMPLES = load_samples(DATA / "cpuinfo-ppc64le")
 ARCHSPEC_ON_PPC64LE = ("import archspec.cpu.detect as d; d._machine = lambda: 'ppc64le'; "
                        "print(d.host().name)")
 # cpu lines no sample has: a newer POWER, a variant, an emulated ppc64le showing an x86 host.

@@ -12,7 +12,7 @@ import json
 import archspec.cpu
 import pytest
 import yaml
-from conftest import ROOT, SHARED, require_shared, run_cli
+from conftest import DATA, ROOT, require_data, run_cli
 
 from microarch_level.catalog.families import FAMILIES, FLAGS, GATE, OVERRIDE, PPC64LE, X86_64
 from microarch_level.catalog.gate import gate_builds
@@ -192,7 +192,7 @@ def test_the_meta_yaml_conda_build_override_names_a_ppc64le_cpu():
 
 # --- explain ---------------------------------------------------------------------
 
-REAL_CONDA = SHARED / "solver-errors-real" / "conda-26.7.1-classic-override-x86_64_v2-pin3.txt"
+REAL_CONDA = DATA / "solver-errors-real" / "conda-26.7.1-classic-override-x86_64_v2-pin3.txt"
 
 
 def as_power(text: str, reported: str) -> str:
@@ -204,7 +204,7 @@ def as_power(text: str, reported: str) -> str:
 
 @pytest.fixture
 def conda_text():
-    return require_shared(REAL_CONDA, "a real solver output").read_text()
+    return require_data(REAL_CONDA, "a real solver output").read_text()
 
 
 def test_explain_reads_a_power9_refusing_level_10(conda_text, tmp_path):

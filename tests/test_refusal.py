@@ -19,13 +19,13 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import DATA, captures
 from refusal import ARCHSPEC, NOT_LOADED, OTHER, classify
 
 from microarch_level.catalog.families import GATE
 
-REAL = ROOT / "tests" / "data" / "solver-errors-real"
-CAPTURES = sorted(p for p in REAL.glob("*") if p.suffix in (".txt", ".json")) if REAL.is_dir() else []
+REAL = DATA / "solver-errors-real"
+CAPTURES = captures(REAL)
 MICROMAMBA_205 = REAL / "micromamba-2.0.5-override-x86_64_v2-pin3.txt"
 CONDA_JSON = REAL / "conda-26.7.1-classic-zen2-pin4.json"
 

@@ -45,3 +45,16 @@ def test_equal_runs_have_no_differences(tmp_path):
 
 def test_a_run_that_wrote_no_report_has_no_outcomes(tmp_path):
     assert run_suite.outcomes(tmp_path / "missing.xml") == {}
+
+
+def test_only_the_tests_the_second_run_was_given_are_compared(tmp_path):
+    first, second = junit_of(tmp_path, "a", "0"), junit_of(tmp_path, "b", "1")
+    asked = {test_id for test_id in second if test_id.endswith("test_always")}
+    assert run_suite.differences(first, {k: v for k, v in second.items() if k in asked}, asked) == []
+
+
+def test_a_test_the_second_run_was_given_but_did_not_run_is_named(tmp_path):
+    first = junit_of(tmp_path, "a", "0")
+    missing = next(test_id for test_id in first if test_id.endswith("test_always"))
+    assert run_suite.differences(first, {}, {missing}) == [
+        f"  {missing}: passed as the machine is, absent on the level-2 CPU"]

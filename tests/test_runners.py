@@ -2,7 +2,7 @@
 
 No conda, mamba, micromamba or pixi runs here.  The command line each version
 gets is a pure function of tools.FACTS (tested as a table); the facts are
-checked against what the real captures in ../shared/solver-errors-real/
+checked against what the real captures in tests/data/solver-errors-real/
 prove (which override a version honoured, what it reported, which failure
 format was captured for it); and the real-tool tests are run in a
 subprocess with no tool reachable, to see them skip naming the executable.
@@ -19,7 +19,7 @@ from pathlib import Path
 import install_support as support
 import pytest
 import tool_runs
-from conftest import SHARED
+from conftest import DATA
 from refusal import ARCHSPEC, classify
 
 from microarch_level.catalog.families import GATE
@@ -29,7 +29,7 @@ from microarch_level.tools import runners
 
 CATALOG = load_catalog()
 ROOT = Path(__file__).resolve().parents[1]
-REAL = SHARED / "solver-errors-real"
+REAL = DATA / "solver-errors-real"
 # The machine the captures were made on (README there): x86-64 level 3, archspec `zen2`.
 CAPTURE_HOST = "zen2"
 

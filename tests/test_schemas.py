@@ -7,13 +7,13 @@ import json
 import jsonschema
 import pytest
 import yaml
-from conftest import ROOT, SHARED, require_shared
+from conftest import DATA, ROOT, require_data
 
-SCHEMAS = SHARED / "schemas"
+SCHEMAS = DATA / "schemas"
 
 
 def load_schema(name: str) -> dict:
-    path = require_shared(SCHEMAS / name, "a schema")
+    path = require_data(SCHEMAS / name, "a schema")
     return json.loads(path.read_text())
 
 

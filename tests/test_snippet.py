@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import SHARED, require_shared, run_cli
+from conftest import DATA, require_data, run_cli
 
 from microarch_level.catalog.families import FLAGS, GATE, OVERRIDE
 from microarch_level.catalog.levels import LEVELS, load_catalog
@@ -34,7 +34,7 @@ LEVELS_ASKED = [LEVELS[0], LEVELS[2], LEVELS[3]]  # 1, 3, 4: what conda-forge re
 LEVELS_BUILT = list(LEVELS)                         # the recipe built for every level
 TESTED_LEVELS = {LEVELS[0]}  # the variants whose recipe tests run: level 1 runs on any x86-64 CPU
 PACKAGE = "demo-microarch"
-SCHEMA = SHARED / "schemas" / "recipe-v1.schema.json"
+SCHEMA = DATA / "schemas" / "recipe-v1.schema.json"
 
 # A loop gcc vectorises at -O3 (pmulld from SSE4.1 at v2, ymm at v3, zmm at v4) and a popcount.
 PROGRAM = r"""
@@ -195,7 +195,7 @@ def test_the_variant_key_exists_on_linux_x86_64_only(platform, expected):
 def test_the_assembled_recipe_validates_against_the_recipe_v1_schema(tmp_path):
     import jsonschema
 
-    require_shared(SCHEMA, "a schema")
+    require_data(SCHEMA, "a schema")
     recipe = yaml.safe_load((assemble(recipe_v1(CATALOG, LEVELS_ASKED), tmp_path) / "recipe.yaml").read_text())
     jsonschema.validate(recipe, json.loads(SCHEMA.read_text()))
 
