@@ -320,9 +320,11 @@ SOLVER_FACTS: tuple[SolverFacts, ...] = (
 )
 
 
-# What conda prints when the solver asked for is not installed (conda/plugins/manager.py get_solver_backend,
-# 26.7.1: "You have chosen a non-default solver backend (X) but it was not recognized. Choose one of: ...").
-SOLVER_MISSING = "but it was not recognized. Choose one of"
+# What conda prints when the solver asked for is not installed: `--solver X` is refused by its argument
+# parser (a real run of 26.7.1 without conda-libmamba-solver: "conda create: error: argument --solver: invalid
+# choice: 'libmamba' (choose from 'classic', 'rattler')"); CONDA_SOLVER=X or a condarc's `solver: X` by
+# conda/plugins/manager.py get_solver_backend ("... backend (X) but it was not recognized. Choose one of: ...").
+SOLVER_MISSING = ("argument --solver: invalid choice", "but it was not recognized. Choose one of")
 
 
 def solvers(tool: str) -> tuple[str, ...]:
