@@ -6,8 +6,9 @@ reader sees the machine as it is) and watches that copy with inotify: any
 process of the run that opens it, pytest or a program a test starts, is seen.
 Each open is charged to what was running then: a test (its setup, call or
 teardown), a fixture being set up (then every test using a fixture of that
-name reads the CPU), the import of a test module (every test in it) or the
-start of the session (every test).  The second run, on a level-2 CPU, runs
+name reads the CPU), or anything before the first test (conftest, plugins, the
+import and parametrisation of test modules): then every test, since whatever
+was read may be kept by any module that imported it.  The second run, on a level-2 CPU, runs
 exactly those tests: no marker to forget, the rule is what the first run saw.
 
 A process that mounts its own sample over /proc/cpuinfo opens that sample, not
@@ -80,32 +81,16 @@ class Recorder:
     def __init__(self, out: Path, watch: Watch):
         self.out = out
         self.watch = watch
-        self.session_reads = True   # anything outside a test module (conftest, plugins): every test
+        self.session_reads = True   # anything before the first test: every test
         self.current: pytest.Item | None = None
         self.tests: set[str] = set()
         self.fixtures: set[str] = set()
-        self.modules: set[str] = set()
         self.items: list[pytest.Item] = []
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_collection(self, session):
-        self.session_reads = self.watch.opened()
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_make_collect_report(self, collector):
-        self.watch.opened()  # charged already: nothing runs between two collectors
-        report = yield
-        if self.watch.opened():
-            module = collector.getparent(pytest.Module)
-            if module is None:
-                self.session_reads = True
-            else:
-                self.modules.add(module.nodeid)
-        return report
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items):
         self.items = list(items)
+        self.session_reads = self.watch.opened()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item, nextitem):
@@ -129,12 +114,8 @@ class Recorder:
                 self.fixtures.add(fixturedef.argname)
 
     def readers(self) -> list[str]:
-        def module_of(item: pytest.Item) -> str:
-            return item.nodeid.split("::", 1)[0]
-
         return [item.nodeid for item in self.items
-                if self.session_reads or item.nodeid in self.tests or module_of(item) in self.modules
-                or self.fixtures.intersection(item.fixturenames)]
+                if self.session_reads or item.nodeid in self.tests or self.fixtures.intersection(item.fixturenames)]
 
     def pytest_sessionfinish(self, session):
         self.out.write_text("".join(f"{nodeid}\n" for nodeid in self.readers()))

@@ -3,7 +3,7 @@
 The suite must give the same verdicts on every x86-64 machine.  The first run
 sees this machine's own /proc/cpuinfo (a copy of it, mounted over it) and
 records every test during which some process opened it (tests/cpu_reads.py:
-the test, a fixture it uses, its module's import or the session's start).  The
+the test, a fixture it uses, or before the first test: every test).  The
 second run puts a real level-2 /proc/cpuinfo sample over /proc/cpuinfo for
 pytest and every process it starts (rattler-build's and rattler's CPU
 detection included), in a private mount namespace (cpuinfo.mounted), and runs

@@ -1,6 +1,6 @@
 """The suite works on a fresh clone with nothing beside it, as on GitHub or a maintainer's laptop.
 
-The current commit is cloned into an empty temporary directory (no ../shared,
+The current commit is cloned into an empty temporary directory (nothing beside it,
 no build_artifacts/, no venv); this venv's Python runs the clone's own code
 (its scripts/ first on PYTHONPATH) and the clone's tests: the whole suite
 collects, and the tests reading each kind of data in tests/data/ pass there
