@@ -18,6 +18,12 @@ override: for them (and for every tool) the host tests expect this machine's
 own level as the tool sees it: /proc/cpuinfo for archspec-based tools, the
 real CPU (CPUID, as glibc's loader reports it) for mamba's own detection.  pixi's lock-file solve ignores the machine, so a pixi workspace
 gets what the baseline `__archspec` gets; `pixi exec` solves for the machine.
+
+conda runs once per solver (tools.SOLVER_FACTS: conda-classic, conda-libmamba,
+conda-rattler in the ids).  Versions that read the CPU only by CPUID (mamba and
+micromamba 1.x) also run under qemu user mode as a CPU of each level a qemu
+model presents.  No run reads the user's HOME, condarc or package cache
+(tool_runs.run_env); a run under a poisoned one proves it.
 """
 
 from __future__ import annotations
