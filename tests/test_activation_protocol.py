@@ -319,18 +319,32 @@ def cannot_run(found: tool_runs.Tool, shell_name: str, output: str) -> str | Non
             f"{limit.why} (it printed '{said}'; seen: {limit.seen})")
 
 
-def expected_prefixes(steps, envs: dict[str, Path], first: str | None = None) -> list[str | None]:
-    """CONDA_PREFIX after each step, as conda's activate/deactivate stack keeps it from `first` (the
-    environment the hook itself activated, e.g. conda's base with auto_activate_base)."""
+def expected_prefixes(steps, envs: dict[str, Path], first: str | None = None,
+                      lower_deactivates: bool = True) -> list[str | None]:
+    """CONDA_PREFIX after each step, as the tool's activate/deactivate stack keeps it from `first` (the
+    environment the hook itself activated, e.g. conda's base with auto_activate_base).
+    `lower_deactivates`: activating the environment just below the top pops the top (HOOK_FACTS)."""
     stack: list[str] = [first] if first else []
     after = []
     for step in steps:
-        if step.verb == "deactivate":
+        prefix = str(envs[step.env]) if step.verb in ("activate", "stack") else None
+        if step.verb == "deactivate" or (lower_deactivates and len(stack) > 1 and stack[-2] == prefix):
             stack = stack[:-1]
-        elif step.verb in ("activate", "stack") and (not stack or stack[-1] != str(envs[step.env])):
-            stack.append(str(envs[step.env]))
+        elif prefix is not None and (not stack or stack[-1] != prefix):
+            stack.append(prefix)
         after.append(stack[-1] if stack else None)
     return after
+
+
+def replay_differs(found: tool_runs.Tool, steps, envs: dict[str, Path]) -> str | None:
+    """Why the replayed expectations (which pop on activating the environment below the top) are not
+    `found`'s for these steps; None when its stack rule is the replay's or the steps never hit it."""
+    hook = hook_facts(found.name, found.version)
+    if hook.lower_deactivates or expected_prefixes(steps, envs) == expected_prefixes(steps, envs,
+                                                                                     lower_deactivates=False):
+        return None
+    return (f"{found.name} {found.version} pushes an environment already just below the top instead of "
+            f"deactivating to it, so the replay's expectations are not its own (seen: {hook.seen})")
 
 
 def check_the_tool_ran(found: tool_runs.Tool, steps, result, envs: dict[str, Path]) -> list[dict[str, str]]:
@@ -340,7 +354,8 @@ def check_the_tool_ran(found: tool_runs.Tool, steps, result, envs: dict[str, Pat
         f"{found}: the hooked shell stopped after {max(len(dumps) - 1, 0)} of {len(steps)} commands\n"
         f"{result.stderr[-2000:]}")
     got = [env.get("CONDA_PREFIX") for env in dumps[1:]]
-    assert got == expected_prefixes(steps, envs, dumps[0].get("CONDA_PREFIX")), (
+    rule = hook_facts(found.name, found.version).lower_deactivates
+    assert got == expected_prefixes(steps, envs, dumps[0].get("CONDA_PREFIX"), rule), (
         f"{found}: its activate/deactivate did not run as typed (CONDA_PREFIX after each command)\n"
         f"{result.stderr[-2000:]}")
     return dumps
@@ -360,6 +375,9 @@ def test_the_real_tool_runs_the_sequence_the_same_way(profile, envs, tool, seque
         install_support.does_not_apply(reason)
     dumps = check_the_tool_ran(found, steps, result, envs)
     assert result.returncode == 0, result.stderr[-2000:]
+    differs = replay_differs(found, steps, envs)
+    if differs:
+        install_support.does_not_apply(differs)
     check(sequence, start, dumps, envs, profile)
 
 

@@ -367,6 +367,8 @@ class HookFacts:
     hook: tuple[str, ...]       # argv after the executable; {shell} is the hook's name for the shell
     names: tuple[tuple[str, str], ...]   # (shell, the hook's name for it)
     limits: tuple[HookLimit, ...] = ()
+    lower_deactivates: bool = False   # activating the environment just below the top is a deactivate
+    seen: str = ""
 
     def hook_name(self, shell: str) -> str:
         return dict(self.names)[shell]
@@ -389,7 +391,9 @@ HOOK_FACTS: tuple[HookFacts, ...] = (
     HookFacts("conda", "0", ("shell.{shell}", "hook"), (*_POSIX_NAMES, ("tcsh", "csh")), (
         HookLimit(("ksh93", "mksh"), _NO_LOCAL, "its posix hook declares variables with `local`",
                   "conda/shell/etc/profile.d/conda.sh (26.7.1: `\\local ask_conda`); " + _NO_LOCAL_SEEN),
-    )),
+    ), lower_deactivates=False,
+        seen="conda/activate.py (26.7.1) _build_activate_stack reactivates only the top prefix and pushes any "
+             "other; a real run of 26.7.1: gcc3, gcc2, gcc3, deactivate leaves gcc2 active with its scripts run"),
     HookFacts("micromamba", "0", ("shell", "hook", "-s", "{shell}"), (*_POSIX_NAMES, ("tcsh", "tcsh")), (
         HookLimit(("ksh93", "mksh"), _NO_LOCAL, "its posix hook declares variables with `local`",
                   "libmamba/data/mamba.sh (2.2.0: `\\local ask_mamba`), libmamba/data/micromamba.sh (1.5.8: "
@@ -399,7 +403,9 @@ HOOK_FACTS: tuple[HookFacts, ...] = (
                   "tcsh cannot read its csh hook",
                   "real runs of micromamba 2.0.5 with tcsh 6.24 (`eval \"`micromamba shell hook -s tcsh`\"`: "
                   "Unmatched '\"'.); its -s accepts tcsh, not csh (micromamba/src/shell.cpp init_shell_option)"),
-    )),
+    ), lower_deactivates=True,
+        seen="libmamba/src/core/activation.cpp Activator::build_activate (1.5.8 and 2.2.0): a prefix equal to "
+             "CONDA_PREFIX_<shlvl-1> returns build_deactivate()"),
 )
 
 
