@@ -144,6 +144,48 @@ def level_seen_by(catalog, detection: str) -> int | None:
     return host_level(catalog)
 
 
+# ----------------------------------------------------------------------------
+# A lower (or higher) CPU for tools that read it themselves: qemu user mode.
+
+QEMU = "qemu-x86_64"
+# qemu's CPU models tried for each level, lowest first; the level a model really presents is what
+# glibc's loader says under it (probe_glibc), so a model qemu cannot fully emulate is never trusted.
+# qemu 7.2's TCG has no AVX-512 ("TCG doesn't support requested feature: CPUID.07H:EBX.avx512f"
+# under -cpu Skylake-Server, Icelake-Server or max), so level 4 is found only where a qemu can.
+QEMU_MODELS = ("qemu64", "Nehalem", "Haswell", "Skylake-Server", "Icelake-Server", "Sapphire-Rapids", "max")
+_EMULATED: dict[int, str] | None = None
+
+
+def emulated_levels(catalog) -> dict[int, str]:
+    """Level -> the first qemu CPU model under which glibc's loader sees exactly that level (once per session)."""
+    import shutil
+
+    from microarch_level.diagnostics.probe import LOADER, probe_glibc
+
+    global _EMULATED
+    if _EMULATED is None:
+        _EMULATED = {}
+        qemu = shutil.which(QEMU)
+        for model in QEMU_MODELS if qemu else ():
+            seen = probe_glibc(catalog, [qemu, "-cpu", model, str(LOADER)])
+            if seen.available and seen.level is not None:
+                _EMULATED.setdefault(seen.level, model)
+    return _EMULATED
+
+
+def emulated(tool, model: str, folder: Path):
+    """`tool` (a tool_runs.Tool) run by qemu user mode as CPU `model`: a wrapper executable in `folder`."""
+    import shutil
+
+    import tool_runs
+
+    folder.mkdir(parents=True, exist_ok=True)
+    wrapper = folder / tool.name
+    wrapper.write_text(f"#!/bin/sh\nexec {shutil.which(QEMU)} -cpu {model} {tool.exe} \"$@\"\n")
+    wrapper.chmod(0o755)
+    return tool_runs.Tool(tool.name, wrapper, tool.version)
+
+
 def gate_level(outcome) -> int | None:
     gate = outcome.package(GATE)
     return None if gate is None else int(gate.version)

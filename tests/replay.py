@@ -173,21 +173,16 @@ def replay_script(sh: Shell, steps: list[Step], envs: dict[str, Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def tool_script(tool: str, exe: str, sh: Shell, steps: list[Step], envs: dict[str, Path]) -> str:
-    """The same commands through a real `conda` or `micromamba` shell hook."""
-    hook_shell = {"bash": "bash", "zsh": "zsh", "dash": "posix", "ksh93": "posix", "mksh": "posix",
-                  "fish": "fish", "tcsh": "csh"}[sh.name]
-    if tool == "conda":
-        hook = f"{exe} shell.{hook_shell} hook"
-    else:
-        hook = f"{exe} shell hook -s {hook_shell}"
-    command = "conda" if tool == "conda" else "micromamba"
+def tool_script(command: str, hook: list[str], sh: Shell, steps: list[Step], envs: dict[str, Path]) -> str:
+    """The same commands through a real tool's shell hook: `hook` is the argv printing it (tools.HOOK_FACTS),
+    `command` the shell function it defines (`conda`, `micromamba`)."""
+    hook_line = " ".join(_q(word) for word in hook)
     if sh.suffix == "fish":
-        lines = [f"{hook} | source"]
+        lines = [f"{hook_line} | source"]
     elif sh.suffix == "csh":
-        lines = [f"eval `{hook}`"]
+        lines = [f"eval `{hook_line}`"]
     else:
-        lines = [f'eval "$({hook})"']
+        lines = [f'eval "$({hook_line})"']
     lines.append(dump(sh))
     for step in steps:
         if step.verb == "deactivate":

@@ -16,19 +16,21 @@ one before the first.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import install_support
 import pytest
+import tool_runs
 from replay import environments, parse, replay_script, tool_script
 from shells import SHELLS, base_env, shell
 
 from microarch_level.catalog.families import FAMILIES, Family
 from microarch_level.catalog.levels import Catalog
 from microarch_level.runtime.flag_scripts import FlagVar, flag_vars
+from microarch_level.tools.facts import hook_facts
 
 
 @dataclass(frozen=True)
@@ -281,22 +283,182 @@ def test_replayed_sequence_leaves_exactly_the_active_levels_flags(profile, envs,
     check(sequence, start, environments(result.stdout), envs, profile)
 
 
-TOOLS = {"conda": "MICROARCH_LEVEL_CONDA", "micromamba": "MICROARCH_LEVEL_MICROMAMBA"}
+# ----------------------------------------------------------------------------
+# The real tools' hooks.  Where a tool's hook cannot run in a shell (tools.HOOK_FACTS), the
+# case is skipped -- only when the run shows the tool's or the shell's own message for it.
+
+REAL_TOOLS = ("conda", "micromamba")
+FOUND = {tool: install_support.locate(tool) for tool in REAL_TOOLS}
+
+
+def tool_id(tool: str) -> str:
+    found = FOUND[tool]
+    return f"{tool}-{found.version}" if isinstance(found, tool_runs.Tool) else f"{tool}-missing"
+
+
+def run_hooked(found: tool_runs.Tool, sh, steps, envs: dict[str, Path], env: dict[str, str]):
+    """The steps typed in `sh` after sourcing `found`'s hook, as tools.HOOK_FACTS says to ask for it."""
+    hook = hook_facts(found.name, found.version)
+    env = {**env, "PATH": f"{found.exe.parent}:{env['PATH']}"}
+    if found.name == "micromamba":
+        env["MAMBA_ROOT_PREFIX"] = str(next(iter(envs.values())).parent / "micromamba-root")
+    script = tool_script(found.name, [str(found.exe), *hook.argv(sh.name)], sh, steps, envs)
+    return run([*sh.argv, "-c", script], env)
+
+
+def cannot_run(found: tool_runs.Tool, shell_name: str, output: str) -> str | None:
+    """Why `found`'s hook cannot run in `shell_name`, when `output` shows the known message; else None."""
+    hook = hook_facts(found.name, found.version)
+    limit = hook.limit(shell_name)
+    if limit is None:
+        return None
+    said = next((m for m in limit.messages if m in output), None)
+    if said is None:
+        return None
+    return (f"{found.name} {found.version}'s {hook.hook_name(shell_name)} hook cannot run in {shell_name}: "
+            f"{limit.why} (it printed '{said}'; seen: {limit.seen})")
+
+
+def expected_prefixes(steps, envs: dict[str, Path], first: str | None = None,
+                      lower_deactivates: bool = True) -> list[str | None]:
+    """CONDA_PREFIX after each step, as the tool's activate/deactivate stack keeps it from `first` (the
+    environment the hook itself activated, e.g. conda's base with auto_activate_base).
+    `lower_deactivates`: activating the environment just below the top pops the top (HOOK_FACTS)."""
+    stack: list[str] = [first] if first else []
+    after = []
+    for step in steps:
+        prefix = str(envs[step.env]) if step.verb in ("activate", "stack") else None
+        if step.verb == "deactivate" or (lower_deactivates and len(stack) > 1 and stack[-2] == prefix):
+            stack = stack[:-1]
+        elif prefix is not None and (not stack or stack[-1] != prefix):
+            stack.append(prefix)
+        after.append(stack[-1] if stack else None)
+    return after
+
+
+def replay_differs(found: tool_runs.Tool, steps, envs: dict[str, Path]) -> str | None:
+    """Why the replayed expectations (which pop on activating the environment below the top) are not
+    `found`'s for these steps; None when its stack rule is the replay's or the steps never hit it."""
+    hook = hook_facts(found.name, found.version)
+    if hook.lower_deactivates or expected_prefixes(steps, envs) == expected_prefixes(steps, envs,
+                                                                                     lower_deactivates=False):
+        return None
+    return (f"{found.name} {found.version} pushes an environment already just below the top instead of "
+            f"deactivating to it, so the replay's expectations are not its own (seen: {hook.seen})")
+
+
+def check_the_tool_ran(found: tool_runs.Tool, steps, result, envs: dict[str, Path]) -> list[dict[str, str]]:
+    """The tool's own success: its hook was sourced and every activate/deactivate moved CONDA_PREFIX."""
+    dumps = environments(result.stdout)
+    assert len(dumps) == len(steps) + 1, (
+        f"{found}: the hooked shell stopped after {max(len(dumps) - 1, 0)} of {len(steps)} commands\n"
+        f"{result.stderr[-2000:]}")
+    got = [env.get("CONDA_PREFIX") for env in dumps[1:]]
+    rule = hook_facts(found.name, found.version).lower_deactivates
+    assert got == expected_prefixes(steps, envs, dumps[0].get("CONDA_PREFIX"), rule), (
+        f"{found}: its activate/deactivate did not run as typed (CONDA_PREFIX after each command)\n"
+        f"{result.stderr[-2000:]}")
+    return dumps
 
 
 @pytest.mark.parametrize("start", ["unset", "awkward"])
 @pytest.mark.parametrize("shell_name", list(SHELLS))
 @pytest.mark.parametrize("sequence", list(SEQUENCES))
-@pytest.mark.parametrize("tool", list(TOOLS))
+@pytest.mark.parametrize("tool", REAL_TOOLS, ids=[tool_id(t) for t in REAL_TOOLS])
 def test_the_real_tool_runs_the_sequence_the_same_way(profile, envs, tool, sequence, shell_name, start):
-    exe = os.environ.get(TOOLS[tool]) or shutil.which(tool)
-    if not exe:
-        pytest.skip(f"{tool} not found on PATH and {TOOLS[tool]} not set")
+    found = install_support.require(tool, FOUND[tool])
     sh = shell(shell_name)
-    env = start_env(start, profile)
-    env["PATH"] = f"{Path(exe).parent}:{env['PATH']}"
-    if tool == "micromamba":
-        env["MAMBA_ROOT_PREFIX"] = str(next(iter(envs.values())).parent / "micromamba-root")
-    result = run([*sh.argv, "-c", tool_script(tool, exe, sh, parse(sequence), envs)], env)
+    steps = parse(sequence)
+    result = run_hooked(found, sh, steps, envs, start_env(start, profile))
+    reason = cannot_run(found, shell_name, result.stdout + result.stderr)
+    if reason:
+        install_support.does_not_apply(reason)
+    dumps = check_the_tool_ran(found, steps, result, envs)
     assert result.returncode == 0, result.stderr[-2000:]
-    check(sequence, start, environments(result.stdout), envs, profile)
+    differs = replay_differs(found, steps, envs)
+    if differs:
+        install_support.does_not_apply(differs)
+    check(sequence, start, dumps, envs, profile)
+
+
+# --- the skip rule, with stand-ins whose hooks fail in the real shells as the real tools' do -----
+
+STAND_IN = {
+    "sh": "micromamba() {\n  \\local ask_mamba\n  ask_mamba=\"$(printf x)\"\n}\n",
+    "csh": "set ask_conda=\"x\n",
+}
+
+
+def stand_in(tmp_path: Path, hooks: dict[str, str]) -> tool_runs.Tool:
+    """An executable called micromamba: `--version` says 2.0.5; `shell hook -s NAME` prints hooks[NAME]."""
+    folder = tmp_path / "stand-in"
+    folder.mkdir()
+    for name, text in hooks.items():
+        (folder / f"hook.{name}").write_text(text)
+    exe = folder / "micromamba"
+    exe.write_text(f"""#!/bin/sh
+case "$1" in
+  --version) echo 2.0.5 ;;
+  shell) [ -f '{folder}/hook.'"$4" ] && cat '{folder}/hook.'"$4" ;;
+esac
+""")
+    exe.chmod(0o755)
+    return tool_runs.Tool("micromamba", exe, "2.0.5")
+
+
+@pytest.mark.parametrize("shell_name", ["ksh93", "mksh"])
+def test_a_hook_using_local_is_skipped_in_shells_without_local_naming_the_message(tmp_path, shell_name):
+    found = stand_in(tmp_path, {"posix": STAND_IN["sh"]})
+    sh = shell(shell_name)
+    steps = parse("conda activate flags3")
+    result = run_hooked(found, sh, steps, {"flags3": tmp_path}, base_env())
+    reason = cannot_run(found, shell_name, result.stdout + result.stderr)
+    assert reason is not None, result.stderr
+    assert "local: " in reason and "libmamba/data/mamba.sh" in reason
+
+
+def test_the_same_hook_in_a_shell_with_local_is_not_skipped(tmp_path):
+    found = stand_in(tmp_path, {"bash": STAND_IN["sh"]})
+    steps = parse("conda activate flags3")
+    result = run_hooked(found, shell("bash"), steps, {"flags3": tmp_path}, base_env())
+    assert cannot_run(found, "bash", result.stdout + result.stderr) is None
+    with pytest.raises(AssertionError, match="did not run as typed"):
+        check_the_tool_ran(found, steps, result, {"flags3": tmp_path})
+
+
+def test_a_csh_hook_tcsh_cannot_read_is_skipped_naming_the_message(tmp_path):
+    found = stand_in(tmp_path, {"tcsh": STAND_IN["csh"]})
+    steps = parse("conda activate flags3")
+    result = run_hooked(found, shell("tcsh"), steps, {"flags3": tmp_path}, base_env())
+    reason = cannot_run(found, "tcsh", result.stdout + result.stderr)
+    assert reason is not None and "Unmatched" in reason, result.stderr
+
+
+def test_another_failure_in_a_limited_shell_is_not_skipped(tmp_path):
+    found = stand_in(tmp_path, {"posix": "micromamba() {\n  if then\n}\n"})
+    steps = parse("conda activate flags3")
+    result = run_hooked(found, shell("ksh93"), steps, {"flags3": tmp_path}, base_env())
+    assert result.stderr and cannot_run(found, "ksh93", result.stdout + result.stderr) is None
+    with pytest.raises(AssertionError):
+        check_the_tool_ran(found, steps, result, {"flags3": tmp_path})
+
+
+def test_a_broken_activation_script_still_fails_under_the_real_tool(envs, profile, tmp_path):
+    """The real tool's hook in bash, with the flag package's activation script broken in a copy of its env."""
+    found = next((f for f in FOUND.values() if isinstance(f, tool_runs.Tool)), None)
+    if found is None:
+        pytest.skip("neither conda nor micromamba found (set MICROARCH_LEVEL_CONDA or MICROARCH_LEVEL_MICROMAMBA)")
+    broken = tmp_path / "flags3"
+    shutil.copytree(envs["flags3"], broken, symlinks=True)
+    scripts = sorted((broken / "etc" / "conda" / "activate.d").glob("*.sh"))
+    assert scripts, "the flag package installs no sh activation script"
+    for script in scripts:
+        script.write_text("export CFLAGS=broken\n" + script.read_text())
+    sequence = "conda activate flags3 && conda activate flags3 && conda deactivate"
+    steps = parse(sequence)
+    copies = {**envs, "flags3": broken}
+    result = run_hooked(found, shell("bash"), steps, copies, start_env("unset", profile))
+    assert cannot_run(found, "bash", result.stdout + result.stderr) is None
+    dumps = check_the_tool_ran(found, steps, result, copies)
+    with pytest.raises(AssertionError, match="CFLAGS"):
+        check(sequence, "unset", dumps, copies, profile)

@@ -244,7 +244,7 @@ def test_the_override_readings_agree_with_the_runners_driver_table():
     import tool_runs
 
     value = CATALOG.generic_name(LEVELS[2])
-    cases = [("conda", "24.11.0"), ("conda", "22.9.0"), ("mamba", "2.0.5"), ("mamba", "1.5.8"), ("mamba", "1.5.1"),
+    cases = [("conda-classic", "24.11.0"), ("conda-libmamba", "22.9.0"), ("mamba", "2.0.5"), ("mamba", "1.5.8"), ("mamba", "1.5.1"),
              ("micromamba", "2.3.0"), ("pixi", "0.41.4"), ("pixi-exec", "0.41.4")]
     for key, version in cases:
         d = tool_runs.DRIVERS[key]

@@ -18,10 +18,18 @@ override: for them (and for every tool) the host tests expect this machine's
 own level as the tool sees it: /proc/cpuinfo for archspec-based tools, the
 real CPU (CPUID, as glibc's loader reports it) for mamba's own detection.  pixi's lock-file solve ignores the machine, so a pixi workspace
 gets what the baseline `__archspec` gets; `pixi exec` solves for the machine.
+
+conda runs once per solver (tools.SOLVER_FACTS: conda-classic, conda-libmamba,
+conda-rattler in the ids).  Versions that read the CPU only by CPUID (mamba and
+micromamba 1.x) also run under qemu user mode as a CPU of each level a qemu
+model presents.  No run reads the user's HOME, condarc or package cache
+(tool_runs.run_env); a run under a poisoned one proves it.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import install_support as support
@@ -30,7 +38,7 @@ import tool_runs
 
 from microarch_level.catalog.levels import LEVELS, load_catalog
 from microarch_level.tools import runners
-from microarch_level.tools.facts import STYLES, TOOLS, style_of
+from microarch_level.tools.facts import CPUID, STYLES, TOOLS, style_of
 
 CATALOG = load_catalog()
 
@@ -95,6 +103,13 @@ class Case:
                                             archspec=self.archspec, workdir=work / "run")
         return _OUTCOMES[key]
 
+    def require_solver(self) -> None:
+        """Skip when the driver's solver is not installed, as conda itself says (tools.SOLVER_MISSING)."""
+        solver = tool_runs.DRIVERS[self.driver_key].solver
+        said = solver and tool_runs.solver_missing(self.get(support.UNPINNED))
+        if said:
+            support.does_not_apply(f"{self.tool} has no {solver} solver here: it said '{said}'")
+
 
 @pytest.fixture
 def overridden(driver_key, spelling, sample, request, tmp_path_factory) -> tuple[Case, int]:
@@ -114,6 +129,7 @@ def overridden(driver_key, spelling, sample, request, tmp_path_factory) -> tuple
     else:
         report = ("1", value)
     case = Case(driver_key, tool, value, channels(request), tmp_path_factory)
+    case.require_solver()
     return case, support.report_level(CATALOG, report)
 
 
@@ -127,7 +143,9 @@ def host(driver_key, request, tmp_path_factory) -> tuple[Case, int]:
     if level is None:
         pytest.skip(f"this machine's level by {style.detection} is unknown (unreadable, or glibc < 2.33)")
     report = style.report(CATALOG, CATALOG.generic_name(level))
-    return Case(driver_key, tool, None, channels(request), tmp_path_factory), support.report_level(CATALOG, report)
+    case = Case(driver_key, tool, None, channels(request), tmp_path_factory)
+    case.require_solver()
+    return case, support.report_level(CATALOG, report)
 
 
 # --- the CPU given by CONDA_OVERRIDE_ARCHSPEC, for every sample -------------------
@@ -173,11 +191,19 @@ def _own_report(driver_key: str) -> str:
     """What the tool itself says about this CPU, for assertion messages."""
     tool = installed_tool(tool_runs.DRIVERS[driver_key].tool)
     try:
-        reported = runners.reported_archspec(tool.name, tool.exe, tool_version=tool.version)
+        reported = reported_archspec(tool)
     except runners.RunnerError as exc:
         reported = f"unknown ({exc})"
     note = f"; {MAMBA_DETECTION_NOTE}" if tool.name in ("mamba", "micromamba") else ""
     return f"{tool.name} {tool.version} reports __archspec {reported}{note}"
+
+
+def reported_archspec(found: tool_runs.Tool, env: dict | None = None):
+    """What `found` reports as __archspec, asked with a private HOME and condarc (never the user's)."""
+    with tempfile.TemporaryDirectory(prefix="microarch-probe-") as scratch:
+        private = tool_runs.private_overrides(Path(scratch))
+        return runners.reported_archspec(found.name, found.exe, {**private, **(env or {})},
+                                         tool_version=found.version)
 
 
 def check_with_own_report(driver_key: str, check, *args) -> None:
@@ -228,7 +254,7 @@ def test_the_tool_reports_an_archspec_of_this_machines_level(tool):
     if level is None:
         pytest.skip(f"this machine's level by {style.detection} is unknown (unreadable, or glibc < 2.33)")
     expected = style.report(CATALOG, CATALOG.generic_name(level))
-    reported = runners.reported_archspec(tool, found.exe, tool_version=found.version)
+    reported = reported_archspec(found)
     note = f" ({MAMBA_DETECTION_NOTE})" if tool in ("mamba", "micromamba") else ""
     assert (reported is None) == (expected is None), f"{found} reports {reported}{note}"
     assert support.report_level(CATALOG, reported) == support.report_level(CATALOG, expected), \
@@ -238,8 +264,115 @@ def test_the_tool_reports_an_archspec_of_this_machines_level(tool):
 @over_tools
 def test_the_tool_reports_the_overridden_archspec_verbatim(tool, sample):
     found = installed_tool(tool)
-    if tool_runs.DRIVERS[tool].override_mode(found.version) != tool_runs.VERBATIM:
+    if found.facts.override != tool_runs.VERBATIM:
         support.does_not_apply(f"{tool} {found.version} does not take CONDA_OVERRIDE_ARCHSPEC verbatim")
-    reported = runners.reported_archspec(tool, found.exe, {tool_runs.OVERRIDE: sample.archspec_host},
-                                         tool_version=found.version)
+    reported = reported_archspec(found, {tool_runs.OVERRIDE: sample.archspec_host})
     assert reported == ("1", sample.archspec_host), f"{found}"
+
+
+# --- tools that read the CPU themselves, at every level qemu user mode presents ---------
+
+EMULATED_LEVELS = LEVELS
+CPUID_DRIVERS = [k for k, d in tool_runs.DRIVERS.items() if d.tool in ("mamba", "micromamba")]
+
+
+@pytest.fixture
+def emulated_case(driver_key, level, request, tmp_path_factory) -> tuple[Case, int]:
+    """The tool run by qemu as a CPU of `level` (no override: it reads CPUID), and the level it must get."""
+    driver = tool_runs.DRIVERS[driver_key]
+    tool = installed_tool(driver.tool)
+    style = driver.style(tool.version)
+    if style.detection != CPUID or driver.override_mode(tool.version) != tool_runs.NONE:
+        support.does_not_apply(f"{tool} reads CONDA_OVERRIDE_ARCHSPEC (or not CPUID): the override tests cover "
+                               f"every level; emulation is for versions that only read CPUID (micromamba 1.x)")
+    if shutil.which(support.QEMU) is None:
+        pytest.skip(f"{support.QEMU} not found on PATH (install qemu-user, as .ci/run does)")
+    models = support.emulated_levels(CATALOG)
+    if level not in models:
+        support.does_not_apply(f"no qemu CPU model presents level {level} here (tried {', '.join(support.QEMU_MODELS)};"
+                               f" qemu's TCG has no AVX-512)")
+    wrapped = support.emulated(tool, models[level], tmp_path_factory.mktemp(f"qemu-{models[level]}"))
+    try:
+        runners.version(tool.name, wrapped.exe)
+    except runners.RunnerError as exc:
+        pytest.skip(f"qemu cannot run {tool} as {models[level]}: {exc}")
+    report = style.report(CATALOG, CATALOG.generic_name(level))
+    return Case(driver_key, wrapped, None, channels(request), tmp_path_factory), support.report_level(CATALOG, report)
+
+
+over_cpuid_drivers = pytest.mark.parametrize("driver_key", CPUID_DRIVERS,
+                                             ids=[version_id(k, tool_runs.DRIVERS[k].tool) for k in CPUID_DRIVERS])
+over_emulated_levels = pytest.mark.parametrize("level", EMULATED_LEVELS, ids=[f"emulated-level{k}" for k in LEVELS])
+
+
+@over_emulated_levels
+@over_cpuid_drivers
+def test_emulated_the_tool_reports_the_cpus_level(driver_key, level, emulated_case):
+    case, expected = emulated_case
+    reported = reported_archspec(case.tool)
+    assert support.report_level(CATALOG, reported) == expected, f"{case.tool} reports {reported}"
+
+
+@over_emulated_levels
+@over_cpuid_drivers
+def test_emulated_unpinned_gate_installs_exactly_the_cpus_level(driver_key, level, emulated_case):
+    case, expected = emulated_case
+    support.check_unpinned_gate(case.get, expected)
+
+
+@over_emulated_levels
+@over_cpuid_drivers
+def test_emulated_every_pin_up_to_the_cpus_level_installs_that_level(driver_key, level, emulated_case):
+    case, expected = emulated_case
+    support.check_pins_up_to_level(case.get, expected, LEVELS)
+
+
+@over_emulated_levels
+@over_cpuid_drivers
+def test_emulated_a_pin_above_the_cpus_level_is_an_unsatisfiable_solve(driver_key, level, emulated_case):
+    case, expected = emulated_case
+    support.check_pins_above_level(case.get, expected, LEVELS)
+
+
+@over_emulated_levels
+@over_cpuid_drivers
+def test_emulated_downstream_resolves_to_the_build_for_the_highest_level_the_cpu_reaches(driver_key, level,
+                                                                                        emulated_case):
+    case, expected = emulated_case
+    support.check_downstream_build(case.get, expected)
+
+
+# --- the user's own configuration and caches change nothing ----------------------
+
+POISONED_CONDARC = """\
+pkgs_dirs: [{home}/pkgs]
+envs_dirs: [{home}/envs]
+channels: [file://{home}/no-such-channel]
+override_channels_enabled: false
+offline: true
+solver: no-such-solver
+"""
+PRIVATE_DRIVERS = [k for k, d in tool_runs.DRIVERS.items() if d.private_config]
+
+
+@pytest.mark.parametrize("driver_key", PRIVATE_DRIVERS,
+                         ids=[version_id(k, tool_runs.DRIVERS[k].tool) for k in PRIVATE_DRIVERS])
+def test_a_poisoned_user_condarc_and_cache_change_nothing(driver_key, host, tmp_path, monkeypatch):
+    """The user's HOME, condarc, package cache and solver would each break the run if read; results match."""
+    case, _ = host
+    home = tmp_path / "user"
+    (home / "pkgs").mkdir(parents=True)
+    (home / "pkgs" / "urls.txt").write_text("file:///poisoned/x86_64-microarch-level-4-0.conda\n")
+    (home / ".condarc").write_text(POISONED_CONDARC.format(home=home))
+    before = sorted(p.relative_to(home) for p in home.rglob("*"))
+    for name, value in (("HOME", home), ("CONDARC", home / ".condarc"), ("MAMBARC", home / ".condarc"),
+                        ("CONDA_PKGS_DIRS", home / "pkgs"), ("MAMBA_ROOT_PREFIX", home / "root"),
+                        ("CONDA_SOLVER", "no-such-solver"), ("XDG_CONFIG_HOME", home)):
+        monkeypatch.setenv(name, str(value))
+    for scenario in (support.UNPINNED, support.pin(LEVELS[0])):
+        clean = case.get(scenario)
+        poisoned = tool_runs.create(driver_key, case.tool, case.channels, case.specs[scenario],
+                                    workdir=tmp_path / scenario)
+        assert (poisoned.status, support.gate_level(poisoned)) == (clean.status, support.gate_level(clean)), \
+            poisoned.summary()
+    assert sorted(p.relative_to(home) for p in home.rglob("*")) == before, "the run wrote into the user's HOME"

@@ -48,8 +48,14 @@ def argv(driver_key: str, tool: str, version: str) -> list[str]:
 # --- the command line each version gets ----------------------------------------
 
 @pytest.mark.parametrize("driver_key, tool, version, expected", [
-    ("conda", "conda", "23.11.0", [*MAMBA_CREATE, "--offline", "--override-channels", "--json", "--channel", URL, SPEC]),
-    ("conda", "conda", "26.7.1", [*MAMBA_CREATE, "--offline", "--override-channels", "--json", "--channel", URL, SPEC]),
+    ("conda-classic", "conda", "23.11.0",
+     [*MAMBA_CREATE, "--solver", "classic", "--offline", "--override-channels", "--json", "--channel", URL, SPEC]),
+    ("conda-classic", "conda", "26.7.1",
+     [*MAMBA_CREATE, "--solver", "classic", "--offline", "--override-channels", "--json", "--channel", URL, SPEC]),
+    ("conda-libmamba", "conda", "26.7.1",
+     [*MAMBA_CREATE, "--solver", "libmamba", "--override-channels", "--json", "--channel", URL, SPEC]),
+    ("conda-rattler", "conda", "26.7.1",
+     [*MAMBA_CREATE, "--solver", "rattler", "--offline", "--override-channels", "--json", "--channel", URL, SPEC]),
     ("micromamba", "micromamba", "1.5.8", [*MAMBA_CREATE, "--override-channels", "--json", "--channel", URL, SPEC]),
     ("micromamba", "micromamba", "2.0.5", [*MAMBA_CREATE, *CHANNEL_AND_SPEC]),
     ("micromamba", "micromamba", "2.1.1", [*MAMBA_CREATE, *CHANNEL_AND_SPEC]),
@@ -69,7 +75,48 @@ def test_offline_is_passed_exactly_where_the_version_loads_local_channels_offlin
     for row in tools.FACTS:
         for key, driver in tool_runs.DRIVERS.items():
             if driver.tool == row.tool and driver.offline_args:
-                assert ("--offline" in argv(key, row.tool, row.first)) == bool(row.offline_local), row
+                loads = tools.offline_local(row.tool, row.first, driver.solver)
+                assert ("--offline" in argv(key, row.tool, row.first)) == bool(loads), (key, row)
+
+
+def test_conda_libmamba_is_never_run_offline():
+    """Offline, conda-libmamba-solver reads a file:// channel only from an already cached index (SOLVER_FACTS)."""
+    assert tools.solver_facts("conda", "libmamba").offline_local is False
+    assert "--offline" not in argv("conda-libmamba", "conda", "26.7.1")
+
+
+def test_conda_is_driven_with_each_solver_the_table_knows_and_the_solver_is_in_the_key():
+    keys = {d.solver: key for key, d in tool_runs.DRIVERS.items() if d.tool == "conda"}
+    assert keys == {s: f"conda-{s}" for s in tools.solvers("conda")} and set(keys) == {"classic", "libmamba", "rattler"}
+
+
+def test_a_missing_solver_is_told_by_condas_own_message():
+    said = ("CondaValueError: You have chosen a non-default solver backend (rattler) but it was not recognized. "
+            "Choose one of: classic, libmamba")
+    outcome = tool_runs.Outcome("conda-rattler", tool_runs.FAILED, output=f"\n{said}\n")
+    assert tool_runs.solver_missing(outcome) == said
+    parser = "conda create: error: argument --solver: invalid choice: 'libmamba' (choose from 'classic', 'rattler')"
+    assert tool_runs.solver_missing(tool_runs.Outcome("conda-libmamba", tool_runs.FAILED, output=parser)) == parser
+    assert tool_runs.solver_missing(tool_runs.Outcome("conda-classic", tool_runs.FAILED, output="PackagesNotFound")) \
+        is None
+
+
+# --- the user's configuration and caches are never read --------------------------
+
+@pytest.mark.parametrize("key", [k for k, d in tool_runs.DRIVERS.items() if d.tool in ("conda", "mamba", "micromamba")])
+def test_a_run_reads_only_its_own_home_condarc_and_package_cache(key, monkeypatch):
+    for name, value in (("HOME", "/home/user"), ("CONDARC", "/home/user/.condarc"), ("MAMBARC", "/home/user/.mambarc"),
+                        ("CONDA_PKGS_DIRS", "/home/user/pkgs"), ("CONDA_SOLVER", "classic"),
+                        ("CONDA_PREFIX", "/home/user/env"), ("MAMBA_ROOT_PREFIX", "/home/user/mm"),
+                        ("CONDA_OVERRIDE_ARCHSPEC", "zen4"), ("XDG_CONFIG_HOME", "/home/user/.config")):
+        monkeypatch.setenv(name, value)
+    values = tool_runs._places(WORK)
+    env = tool_runs.run_env(tool_runs.DRIVERS[key], values, "haswell")
+    assert not [v for v in env.values() if "/home/user" in v]
+    assert (env["HOME"], env["CONDARC"], env["CONDA_PKGS_DIRS"]) == (
+        f"{WORK}/home", f"{WORK}/condarc", f"{WORK}/pkgs")
+    assert env["CONDA_OVERRIDE_ARCHSPEC"] == "haswell" and "CONDA_SOLVER" not in env
+    assert "pkgs_dirs: [/scratch/run/pkgs]" in tool_runs.CONDARC.format(**values)
 
 
 def test_a_driver_refuses_another_tool():
@@ -357,3 +404,19 @@ def _explain_style():
 ])
 def test_a_new_row_reaches_every_consumer_of_the_facts(seen, expected, new_row):
     assert seen() == expected
+
+
+# --- qemu user mode: the CPU a tool that reads CPUID sees ------------------------------
+
+def test_qemu_presents_levels_1_to_3_and_the_wrapper_runs_a_program_as_that_cpu(tmp_path):
+    import shutil
+
+    from microarch_level.diagnostics.probe import LOADER, probe_glibc
+
+    if shutil.which(support.QEMU) is None:
+        pytest.skip(f"{support.QEMU} not found on PATH (install qemu-user, as .ci/run does)")
+    models = support.emulated_levels(CATALOG)
+    assert {1, 2, 3} <= set(models), models
+    for level, model in models.items():
+        wrapped = support.emulated(tool_runs.Tool("ld.so", LOADER, "0"), model, tmp_path / model)
+        assert probe_glibc(CATALOG, [str(wrapped.exe)]).level == level, model

@@ -40,7 +40,8 @@ import refusal
 from microarch_level.catalog.families import OVERRIDE
 from microarch_level.tools.facts import IGNORED, JSON, NAMES  # noqa: F401  (the tests compare override modes with them)
 from microarch_level.tools.facts import NO_OVERRIDE as NONE  # noqa: F401  (as above)
-from microarch_level.tools.facts import STYLES, TOOLS, VERBATIM, Style, ToolFacts, facts
+from microarch_level.tools.facts import (SOLVER_MISSING, STYLES, TOOLS, VERBATIM, Style, ToolFacts, facts,
+                                          offline_local, solvers)
 from microarch_level.tools.runners import RunnerError, env_var, find, tool_env, version
 
 TIMEOUT = 900.0
@@ -69,6 +70,9 @@ class Driver:
     layout: str = "prefix"                 # prefix: -p PREFIX; workspace: a manifest; exec: pixi exec
     env: tuple[tuple[str, str], ...] = ()  # set for every run; {scratch} is the run's scratch dir
     note: str = ""
+    solver: str | None = None              # {solver}: the tool's solver this driver asks for (tools.SOLVER_FACTS)
+    solver_args: tuple[str, ...] = ()
+    private_config: bool = False           # a private HOME and condarc: the user's config and caches are never read
 
     @property
     def locked(self) -> bool:
@@ -83,6 +87,10 @@ class Driver:
         row = self.facts(tool_version)
         return STYLES[row.lock_style if self.locked else row.style]
 
+    def offline_local(self, tool_version: str) -> bool | None:
+        """Whether this tool version, with this driver's solver, loads file:// channels offline."""
+        return offline_local(self.tool, tool_version, self.solver)
+
     def override_mode(self, tool_version: str) -> str:
         """How that solve reads CONDA_OVERRIDE_ARCHSPEC: the lock-file style's, else the version's row's."""
         return self.style(tool_version).override if self.locked else self.facts(tool_version).override
@@ -90,30 +98,45 @@ class Driver:
 
 _CONDA_MAMBA = ("create", "--yes", "--prefix", "{prefix}", "{offline}", "--override-channels", "{errors}",
                 "{channels}", "{specs}")
+_CONDA = ("create", "--yes", "--prefix", "{prefix}", "{solver}", "{offline}", "--override-channels", "{errors}",
+          "{channels}", "{specs}")
+# What conda, mamba and micromamba read instead of the user's configuration and caches: CONDA_PKGS_DIRS
+# alone is merged in front of a condarc's pkgs_dirs, so each run gets its own HOME and CONDARC too.
+_PRIVATE = (("HOME", "{scratch}/home"), ("XDG_CONFIG_HOME", "{scratch}/home/.config"),
+            ("XDG_CACHE_HOME", "{scratch}/home/.cache"), ("CONDARC", "{scratch}/condarc"),
+            ("MAMBARC", "{scratch}/condarc"), ("CONDA_PKGS_DIRS", "{scratch}/pkgs"))
+CONDARC = """\
+pkgs_dirs: [{scratch}/pkgs]
+envs_dirs: [{scratch}/envs]
+channels: []
+default_channels: []
+auto_update_conda: false
+notify_outdated_conda: false
+report_errors: false
+"""
 
 DRIVERS: dict[str, Driver] = {
     d.key: d
     for d in (
-        Driver(
-            key="conda", tool="conda",
-            create=_CONDA_MAMBA, channel_args=("--channel", "{channel}"),
-            offline_args=("--offline",), json_args=("--json",),
-            env=(("CONDA_PKGS_DIRS", "{scratch}/pkgs"),),
+        *(Driver(
+            key=f"conda-{solver}", tool="conda",
+            create=_CONDA, channel_args=("--channel", "{channel}"),
+            offline_args=("--offline",), json_args=("--json",), env=_PRIVATE, private_config=True,
+            solver=solver, solver_args=("--solver", solver),
             note="conda info --json lists virtual_pkgs as [name, version, build]",
-        ),
+        ) for solver in solvers("conda")),
         Driver(
             key="mamba", tool="mamba",
             create=_CONDA_MAMBA, channel_args=("--channel", "{channel}"),
             offline_args=("--offline",), json_args=("--json",),
-            env=(("CONDA_PKGS_DIRS", "{scratch}/pkgs"), ("MAMBA_NO_BANNER", "1")),
+            env=(*_PRIVATE, ("MAMBA_NO_BANNER", "1")), private_config=True,
             note="mamba 1.x is conda's CLI around libmambapy; 2.x is micromamba's C++ CLI",
         ),
         Driver(
             key="micromamba", tool="micromamba",
             create=_CONDA_MAMBA, channel_args=("--channel", "{channel}"),
             offline_args=("--offline",), json_args=("--json",),
-            env=(("CONDA_PKGS_DIRS", "{scratch}/pkgs"), ("MAMBA_ROOT_PREFIX", "{scratch}/root"),
-                 ("MAMBA_NO_BANNER", "1")),
+            env=(*_PRIVATE, ("MAMBA_ROOT_PREFIX", "{scratch}/root"), ("MAMBA_NO_BANNER", "1")), private_config=True,
             note="micromamba info --json lists 'virtual packages' as name=version=build",
         ),
         Driver(
@@ -314,10 +337,49 @@ def command_line(driver_key: str, tool: Tool, work: Path, channels: Sequence[str
     lists = {
         "{channels}": [w.format(channel=channel_url(c)) for c in channels for w in d.channel_args],
         "{specs}": [w.format(spec=s) for s in specs for w in d.spec_args],
-        "{offline}": list(d.offline_args) if row.offline_local else [],
+        "{offline}": list(d.offline_args) if d.offline_local(tool.version) else [],
+        "{solver}": list(d.solver_args),
         "{errors}": list(d.json_args) if row.errors == JSON else [],
     }
     return [str(tool.exe)] + _expand(d.create, _places(work), lists)
+
+
+def run_env(d: Driver, values: Mapping[str, str], archspec: str | None) -> dict:
+    """The environment of one run: the driver's variables; with a private config, none of the user's
+    conda or mamba variables (CONDA_*, MAMBA_*, CONDARC, MAMBARC) but the override, nor pytest's
+    PYTEST_CURRENT_TEST (conda-libmamba-solver's index.py changes its cache handling when it is set)."""
+    base = tool_env()
+    if d.private_config:
+        base = {k: v for k, v in base.items()
+                if not k.startswith(("CONDA_", "MAMBA_")) and k not in ("CONDARC", "MAMBARC", "PYTEST_CURRENT_TEST")}
+    base.update({k: v.format(**values) for k, v in d.env})
+    base.pop(OVERRIDE, None)
+    if archspec is not None:
+        base[OVERRIDE] = archspec
+    return base
+
+
+def _prepare(d: Driver, values: Mapping[str, str]) -> None:
+    """The directories a run's variables name, and its private condarc."""
+    for key, value in d.env:
+        if value.startswith("{scratch}") and key not in ("CONDARC", "MAMBARC"):
+            Path(value.format(**values)).mkdir(parents=True, exist_ok=True)
+    if d.private_config:
+        Path(values["scratch"], "condarc").write_text(CONDARC.format(**values), encoding="utf-8")
+
+
+def private_overrides(work: Path) -> dict[str, str | None]:
+    """runners' `env` overrides giving a probe (`<tool> info`) the private HOME and condarc of a run in `work`."""
+    values = _places(Path(work))
+    d = driver("micromamba")
+    private = run_env(d, values, None)
+    _prepare(d, values)
+    return {**{k: None for k in os.environ if k not in private}, **private}
+
+
+def solver_missing(outcome: "Outcome") -> str | None:
+    """conda's own words when the driver's solver is not installed (tools.SOLVER_MISSING); else None."""
+    return next((ln.strip() for ln in outcome.output.splitlines() if any(m in ln for m in SOLVER_MISSING)), None)
 
 
 def create(driver_key: str, tool: Tool, channels: Iterable[Path | str], specs: Sequence[str], *,
@@ -350,10 +412,8 @@ def create(driver_key: str, tool: Tool, channels: Iterable[Path | str], specs: S
             cwd.mkdir()
             (cwd / MANIFEST).write_text(workspace_manifest(urls, specs), encoding="utf-8")
         argv = command_line(driver_key, tool, work, urls, specs)
-        env = tool_env({k: v.format(**values) for k, v in d.env}, {OVERRIDE: archspec})
-        for key, value in d.env:
-            if value.startswith("{scratch}"):
-                Path(value.format(**values)).mkdir(parents=True, exist_ok=True)
+        env = run_env(d, values, archspec)
+        _prepare(d, values)
         ran = f"{tool.name} {tool.version}"
         try:
             proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, errors="replace",

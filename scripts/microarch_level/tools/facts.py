@@ -291,6 +291,136 @@ def advice(tool: str, version: str) -> str | None:
 
 
 # ----------------------------------------------------------------------------
+# conda's solvers: where conda's behaviour differs by solver, the solver's row holds.
+
+@dataclass(frozen=True)
+class SolverFacts:
+    """What `tool` does with the solver `solver` (conda's `--solver` / CONDA_SOLVER)."""
+
+    tool: str
+    solver: str
+    offline_local: bool   # loads file:// channels under --offline with an empty cache
+    seen: str
+
+
+SOLVER_FACTS: tuple[SolverFacts, ...] = (
+    SolverFacts("conda", "classic", True,
+                "conda/core/subdir_data.py empties only non-file:// channels offline and "
+                "conda/gateways/connection/session.py keeps file:// on LocalFSAdapter; a real run of 26.7.1 "
+                "installed from a file:// channel with --offline"),
+    SolverFacts("conda", "libmamba", False,
+                "conda-libmamba-solver 26.6.0 conda_libmamba_solver/index.py _fetch_one_repodata_json: offline, "
+                "a channel is read only from `subdir_data.cache_path_json` (the first pkgs dir's index cache), "
+                "else \"Could not load repodata for file://...\"; without --offline it reads the file:// "
+                "channel through conda's SubdirData (a real run of 26.7.1 + 26.6.0: 192 of 216 failed with "
+                "--offline on a clean cache, none without)"),
+    SolverFacts("conda", "rattler", True,
+                "a real run of conda 26.7.1 + conda-rattler-solver 0.2.0 installed from a file:// channel with "
+                "--offline (../shared/REAL-CONDA.md)"),
+)
+
+
+# What conda prints when the solver asked for is not installed: `--solver X` is refused by its argument
+# parser (a real run of 26.7.1 without conda-libmamba-solver: "conda create: error: argument --solver: invalid
+# choice: 'libmamba' (choose from 'classic', 'rattler')"); CONDA_SOLVER=X or a condarc's `solver: X` by
+# conda/plugins/manager.py get_solver_backend ("... backend (X) but it was not recognized. Choose one of: ...").
+SOLVER_MISSING = ("argument --solver: invalid choice", "but it was not recognized. Choose one of")
+
+
+def solvers(tool: str) -> tuple[str, ...]:
+    """The solvers `tool` can be told to use, each with its own row; () when it has one solver."""
+    return tuple(row.solver for row in SOLVER_FACTS if row.tool == tool)
+
+
+def solver_facts(tool: str, solver: str) -> SolverFacts:
+    row = next((r for r in SOLVER_FACTS if (r.tool, r.solver) == (tool, solver)), None)
+    if row is None:
+        raise ValueError(f"unknown solver '{solver}' of {tool}; expected one of {', '.join(solvers(tool))}")
+    return row
+
+
+def offline_local(tool: str, version: str, solver: str | None = None) -> bool | None:
+    """Whether `tool` at `version` (with `solver`, where it has several) loads file:// channels offline."""
+    return facts(tool, version).offline_local if solver is None else solver_facts(tool, solver).offline_local
+
+
+# ----------------------------------------------------------------------------
+# Shell hooks: what each tool's activation hook is asked for in each shell, and where it cannot run.
+# The shells are tests/shells.py's names.
+
+@dataclass(frozen=True)
+class HookLimit:
+    """Shells in which a tool's hook cannot run, told by what the tool or the shell prints."""
+
+    shells: tuple[str, ...]
+    messages: tuple[str, ...]   # one of them appears in the run's output when the limit is hit
+    why: str
+    seen: str
+
+
+@dataclass(frozen=True)
+class HookFacts:
+    """How `tool` from version `first` on (until its next row) is hooked into each shell."""
+
+    tool: str
+    first: str
+    hook: tuple[str, ...]       # argv after the executable; {shell} is the hook's name for the shell
+    names: tuple[tuple[str, str], ...]   # (shell, the hook's name for it)
+    limits: tuple[HookLimit, ...] = ()
+    lower_deactivates: bool = False   # activating the environment just below the top is a deactivate
+    seen: str = ""
+
+    def hook_name(self, shell: str) -> str:
+        return dict(self.names)[shell]
+
+    def argv(self, shell: str) -> list[str]:
+        return [word.format(shell=self.hook_name(shell)) for word in self.hook]
+
+    def limit(self, shell: str) -> HookLimit | None:
+        return next((limit for limit in self.limits if shell in limit.shells), None)
+
+
+_POSIX_NAMES = (("bash", "bash"), ("zsh", "zsh"), ("dash", "posix"), ("ksh93", "posix"), ("mksh", "posix"),
+                ("fish", "fish"))
+# ksh93 and mksh have no `local`; a real run here of `f() { \local x=1; }; f` printed these.
+_NO_LOCAL = ("local: not found", "local: inaccessible or not found")
+_NO_LOCAL_SEEN = ("ksh93 (93u+m) prints \"ksh: f[1]: local: not found\" and mksh \"mksh: local: inaccessible or "
+                  "not found\" for `\\local` (real runs here)")
+
+HOOK_FACTS: tuple[HookFacts, ...] = (
+    HookFacts("conda", "0", ("shell.{shell}", "hook"), (*_POSIX_NAMES, ("tcsh", "csh")), (
+        HookLimit(("ksh93", "mksh"), _NO_LOCAL, "its posix hook declares variables with `local`",
+                  "conda/shell/etc/profile.d/conda.sh (26.7.1: `\\local ask_conda`); " + _NO_LOCAL_SEEN),
+    ), lower_deactivates=False,
+        seen="conda/activate.py (26.7.1) _build_activate_stack reactivates only the top prefix and pushes any "
+             "other; a real run of 26.7.1: gcc3, gcc2, gcc3, deactivate leaves gcc2 active with its scripts run"),
+    HookFacts("micromamba", "0", ("shell", "hook", "-s", "{shell}"), (*_POSIX_NAMES, ("tcsh", "tcsh")), (
+        HookLimit(("ksh93", "mksh"), _NO_LOCAL, "its posix hook declares variables with `local`",
+                  "libmamba/data/mamba.sh (2.2.0: `\\local ask_mamba`), libmamba/data/micromamba.sh (1.5.8: "
+                  "`\\local ask_conda`); "
+                  + _NO_LOCAL_SEEN),
+        HookLimit(("tcsh",), ("Unmatched \'\"\'", "Shell not initialized"),
+                  "tcsh cannot read its csh hook",
+                  "real runs of micromamba 2.0.5 with tcsh 6.24 (`eval \"`micromamba shell hook -s tcsh`\"`: "
+                  "Unmatched '\"'.); real runs of micromamba 1.5.8 with tcsh 6.24: eval of its csh hook (multi-line "
+                  "aliases without continuations) defines no `micromamba` alias, so `micromamba activate` runs the "
+                  "executable, which says \"critical libmamba Shell not initialized\"; its -s accepts tcsh, not csh "
+                  "(micromamba/src/shell.cpp init_shell_option)"),
+    ), lower_deactivates=True,
+        seen="libmamba/src/core/activation.cpp Activator::build_activate (1.5.8 and 2.2.0): a prefix equal to "
+             "CONDA_PREFIX_<shlvl-1> returns build_deactivate()"),
+)
+
+
+def hook_facts(tool: str, version: str) -> HookFacts | None:
+    """The hook row of `tool` at `version`; None when the table has no hook for the tool."""
+    rows = [row for row in HOOK_FACTS if row.tool == tool]
+    v = parse_version(version)
+    return next((row for row in reversed(rows) if v >= parse_version(row.first)), rows[0] if rows else None)
+
+
+
+# ----------------------------------------------------------------------------
 # Environments made elsewhere: what each kind of target `check` reads is, whether installing
 # it checks the gate's `__archspec` dependency, and how each tool gets a lower gate.
 
