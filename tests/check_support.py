@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from microarch_level.catalog.families import GATE, PPC64LE
+from microarch_level.catalog.families import PPC64LE
 
 DEMO, LOW, POWER = "demo-microarch", "demo-low", "demo-power"
 PPC_GATE = PPC64LE.gate

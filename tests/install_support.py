@@ -214,7 +214,6 @@ def check_pins_above_level(get, level: int, levels) -> None:
     package or channel is missing.  Proof the channel was loaded: the same
     command without the pin, same channels and CPU, installs the gate.
     """
-    import pytest
     from refusal import ARCHSPEC, classify
 
     above = [k for k in levels if k > level]

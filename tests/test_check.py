@@ -26,7 +26,6 @@ from sysctl_standin import SYSCTL_LEVELS
 
 from microarch_level.catalog.families import GATE
 from microarch_level.catalog.levels import LEVELS, load_catalog
-from microarch_level.catalog.power import load_power_catalog
 
 CATALOG = load_catalog()
 X86_SAMPLES_DIR = ROOT / "tests" / "data" / "cpuinfo"

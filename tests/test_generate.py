@@ -12,7 +12,7 @@ import pytest
 from conftest import run_cli
 
 from microarch_level.catalog.families import GATE, catalogs
-from microarch_level.catalog.levels import installed_version, load_catalog
+from microarch_level.catalog.levels import installed_version
 from microarch_level.feedstock.ci_support import CI_SUPPORT, job_of, read_jobs
 from microarch_level.feedstock.render import OWNED_DIRS, RECIPE, SCRIPTS, VARIANTS, is_generated, render_all
 from microarch_level.runtime.activation import GUARD_RARE_SH

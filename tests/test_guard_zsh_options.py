@@ -10,7 +10,6 @@ conda's hook does, with its environment exported as CONDA_PREFIX.
 
 from __future__ import annotations
 
-import pytest
 from guard_support import WARNING, cpuinfo_at, guard  # noqa: F401
 from shells import base_env, run, shell
 

@@ -18,7 +18,6 @@ in one shell process, each prefix's output after a separator line.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path

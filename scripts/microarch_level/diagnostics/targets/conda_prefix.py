@@ -15,10 +15,6 @@ from .model import BadInput, Environment, Record, build_environment, checked_dep
 KIND = "prefix"
 
 
-def is_prefix(path: Path) -> bool:
-    return path.is_dir()
-
-
 def read(path: Path, shown: str) -> list[Environment]:
     meta = path / "conda-meta"
     if not meta.is_dir():
