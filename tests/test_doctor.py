@@ -424,7 +424,7 @@ def test_a_gate_record_another_user_cannot_read_is_unreadable(tmp_path_factory):
     assert doctor("--prefix", str(top / "env"))["prefix"]["gate"]["level"] == LEVELS[-1]  # its owner reads it
 
 
-# --- --prefix: the exit code a script relies on (docs/explain-and-doctor.md) ------------------------------
+# --- --prefix: the exit code a script relies on (docs/doctor.md) ------------------------------
 
 def sample_at(level: int):
     return next(s for s in _samples() if s.level == level)

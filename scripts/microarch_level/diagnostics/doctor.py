@@ -165,7 +165,7 @@ def tools_section(builds, predicted: dict[str, dict]) -> tuple[list[dict], str |
     return rows, None
 
 
-# What `doctor --prefix` exits with, for scripts (`doctor --prefix "$ENV" && run-job`): docs/explain-and-doctor.md.
+# What `doctor --prefix` exits with, for scripts (`doctor --prefix "$ENV" && run-job`): docs/doctor.md.
 RUNS_HERE, WILL_NOT_RUN, CANNOT_TELL = "runs-here", "will-not-run", "cannot-tell"
 EXIT = {RUNS_HERE: 0, WILL_NOT_RUN: 1, CANNOT_TELL: 1}
 
