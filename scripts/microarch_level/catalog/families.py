@@ -35,6 +35,8 @@ class Family:
       in rattler-build's `if:` and conda-build's `# [...]` selector languages.
     march_pattern / name_pattern: how prose writes "the gcc CPU / the archspec name
       of level N" (`x86-64-vN`, `x86_64_vN`; `powerN`, `powerNle`).
+    loader: glibc's dynamic loader on this family, whose `--help` lists the glibc-hwcaps
+      levels the CPU supports (absent on another architecture).
     """
 
     name: str
@@ -49,6 +51,7 @@ class Family:
     meta_selector: str
     march_pattern: str
     name_pattern: str
+    loader: str
     article: str = "a"  # "an x86-64 CPU name", "a ppc64le CPU name"
 
     @property
@@ -78,10 +81,10 @@ class Family:
 
 X86_64 = Family("x86_64", "x86-64", load_catalog, "GOAMD64", "v{level}", "{march}",
                 "x86_64-unknown-linux-gnu", "-march=", "linux and x86_64", "linux64",
-                "x86-64-vN", "x86_64_vN", article="an")
+                "x86-64-vN", "x86_64_vN", "/lib64/ld-linux-x86-64.so.2", article="an")
 PPC64LE = Family("ppc64le", "ppc64le", load_power_catalog, "GOPPC64", "power{level}", "pwr{level}",
                  "powerpc64le-unknown-linux-gnu", "-mcpu=", "linux and ppc64le", "linux and ppc64le",
-                 "powerN", "powerNle")
+                 "powerN", "powerNle", "/lib64/ld64.so.2")
 FAMILIES = (X86_64, PPC64LE)
 
 # The names every other module uses: the x86-64 packages (the ppc64le ones are

@@ -31,6 +31,9 @@ FAMILY = "x86_64"
 LEVELS = (1, 2, 3, 4)
 _GENERIC = re.compile(r"^x86_64(?:_v([2-9]))?$")
 MAX_JSON_BYTES = 64 * 1024 * 1024  # archspec's file is about 100 kB
+# macOS has no /proc/cpuinfo: archspec reads these sysctl keys' feature words there
+# (cpu/detect.py, _sysctl_info_x86_64).
+SYSCTL_KEYS = ("machdep.cpu.features", "machdep.cpu.leaf7_features", "machdep.cpu.extfeatures")
 
 
 class CatalogError(UsageError):

@@ -61,7 +61,8 @@ def _refuse_inner_blanks(text: str) -> None:
                                 "or control character")
 
 
-def _keys(catalog: Catalog) -> dict[str, str]:
+def names_by_key(catalog: Catalog) -> dict[str, str]:
+    """Each archspec name of `catalog` under its spelling-independent key; refused when two collide."""
     table: dict[str, str] = {}
     for name in catalog.names:
         k = key(name)
@@ -99,7 +100,7 @@ def suggest(text: str, catalog: Catalog) -> str | None:
     prefix, difflib's closest match.
     """
     k = key(text)
-    keys = _keys(catalog)
+    keys = names_by_key(catalog)
     scored = [
         (_prefix_len(k, cand), -abs(len(cand) - len(k)), index, name)
         for index, (cand, name) in enumerate(keys.items())
@@ -126,7 +127,7 @@ def normalize(text: str, catalog: Catalog | None = None, *, allow_level: bool = 
     _refuse_inner_blanks(text)
     if _SIGNED.match(text):
         raise UnknownName(text, f"'{shown}' is not an x86-64 level: levels are {LEVELS[0]} to {LEVELS[-1]}")
-    keys = _keys(catalog)
+    keys = names_by_key(catalog)
     if k in keys:
         name = keys[k]
         return Normalized(name, catalog.level_of(name))
@@ -184,7 +185,7 @@ def normalize_power(text: str, catalog: Catalog, *, allow_level: bool = False) -
     if not k:
         raise UnknownName(text, f"empty CPU name; expected an archspec name such as '{catalog.family}'")
     _refuse_inner_blanks(text)
-    keys = _keys(catalog)
+    keys = names_by_key(catalog)
     if k in keys:
         name = keys[k]
         return Normalized(name, catalog.level_of(name))
@@ -226,7 +227,7 @@ def normalize_any(text: str, family: str | None = None, json_path=None, *,
             try:
                 return normalize_power(text, other.catalog(json_path), allow_level=allow_level)
             except UnknownName as exc:
-                if key(text) in _keys(other.catalog(json_path)) or _POWER_LEVEL.match(key(text)) and \
+                if key(text) in names_by_key(other.catalog(json_path)) or _POWER_LEVEL.match(key(text)) and \
                         not _LEVEL_SHORTHAND.match(key(text)):
                     raise exc from None
         raise first from None

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..catalog.families import FAMILIES, OVERRIDE, X86_64, Family
 from ..catalog.gate import gate_builds, installable_levels
 from ..catalog.levels import Catalog
-from ..runtime.activation import GUARD_OFF_VAR
+from ..runtime.guards import GUARD_OFF_VAR
 from ..tools import overrides
 from ..tools.facts import CPUID, STYLES, TOOLS, advice, style_of
 from . import doctor_view, probe

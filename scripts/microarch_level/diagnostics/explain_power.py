@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import re
 
-from ..catalog.families import OVERRIDE as VARIABLE
-from ..catalog.families import PPC64LE
+from ..catalog.families import OVERRIDE, PPC64LE
 from ..catalog.power import load_power_catalog
 from ..catalog.spelling import UnknownName, normalize_power
 from ..tools.solver_text import REPORTED, SolverText
@@ -45,7 +44,7 @@ def diagnose_power(text: str, facts: SolverText, cpu: str | None, environ) -> Di
     requested = sorted({int(m.group(1)) for rx in LEVEL_MENTIONS for m in rx.finditer(text)} & set(catalog.levels))
     seen = REPORTED.search(text)
     host = (_host(seen.group(2), FROM_TEXT) if seen else _host(cpu, FROM_OPTION) if cpu
-            else _host(environ[VARIABLE], FROM_ENV) if environ.get(VARIABLE) else None)
+            else _host(environ[OVERRIDE], FROM_ENV) if environ.get(OVERRIDE) else None)
     need = min(requested) if requested else None
     gate = PPC64LE.gate
     if host is not None and host.reported == catalog.family and need and need > catalog.levels[0]:
@@ -55,7 +54,7 @@ def diagnose_power(text: str, facts: SolverText, cpu: str | None, environ) -> Di
             f"on every POWER CPU, so only {gate} {catalog.levels[0]} can install, whatever the CPU; the request "
             f"needs level {need}.",
             [f"solve with conda or pixi/rattler, which report archspec's name (e.g. power{need}le)",
-             f"or, on a POWER{need} or newer, set {VARIABLE}=power{need}le (mamba/micromamba 2.x)",
+             f"or, on a POWER{need} or newer, set {OVERRIDE}=power{need}le (mamba/micromamba 2.x)",
              f"or pin '{gate}<={catalog.levels[0]}' to use the POWER8 builds"],
             None, host, requested)
     elif host is not None and host.level is None:
@@ -64,7 +63,7 @@ def diagnose_power(text: str, facts: SolverText, cpu: str | None, environ) -> Di
             f"This CPU reports '{host.reported}', which archspec {catalog.archspec_version} does not know as a "
             f"ppc64le CPU, so no build of {gate} above {catalog.levels[0]} lists it.",
             [f"update {gate} from a channel built with a newer archspec",
-             f"meanwhile solve with {VARIABLE}=power{catalog.levels[-1]}le if the CPU is at least a "
+             f"meanwhile solve with {OVERRIDE}=power{catalog.levels[-1]}le if the CPU is at least a "
              f"POWER{catalog.levels[-1]}, or pin '{gate}<={catalog.levels[0]}'"],
             None, host, requested)
     elif host is not None and need and host.level < need:

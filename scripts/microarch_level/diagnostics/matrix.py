@@ -26,10 +26,10 @@ from ..catalog.families import FAMILIES, X86_64, Family, by_name
 from ..catalog.levels import Catalog
 from ..catalog.power import host_name
 from ..catalog.spelling import UnknownName, normalize_any
-from ..feedstock.channel import (
+from ..tools.facts import MATRIX_STYLES, STYLES
+from ..tools.solve import (
     Unsatisfiable, archspec_package, base_virtual_packages, gate_records, installable_from_repodata, solve
 )
-from ..tools.facts import MATRIX_STYLES, STYLES
 from .cpuinfo import PROC_CPUINFO, cpuinfo_generation, first_processor
 from . import sysctl
 from .hostid import detect_with

@@ -20,14 +20,11 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..catalog.families import OVERRIDE as VARIABLE
+from ..catalog.families import OVERRIDE, by_name
 from ..catalog.levels import FAMILY, Catalog
-from ..runtime import guard_power
 from ..tools.overrides import meaning
 from . import cpuinfo
 
-LOADER = Path("/lib64/ld-linux-x86-64.so.2")
-POWER_LOADER = Path(guard_power.LOADER)
 LOADER_TIMEOUT = 20  # seconds; the loader answers at once, qemu-emulated in a fraction of that
 
 
@@ -181,8 +178,8 @@ def parse_loader_help(text: str, catalog: Catalog) -> tuple[tuple[str, ...], int
 
 
 def probe_glibc(catalog: Catalog, command: list[str] | None = None) -> GlibcSource:
-    """Run the dynamic loader's --help (optionally under an emulator given in `command`)."""
-    command = command or [str(LOADER)]
+    """Run the dynamic loader's --help (the family's loader, or a command ending in one, e.g. under an emulator)."""
+    command = command or [by_name(catalog.family).loader]
     loader = command[-1]
     try:
         out = subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=LOADER_TIMEOUT,
@@ -211,7 +208,7 @@ def probe_sysctl(catalog: Catalog) -> SysctlSource:
 
 def probe_override(catalog: Catalog, environ: dict[str, str] | None = None) -> OverrideSource:
     env = os.environ if environ is None else environ
-    value = env.get(VARIABLE)
+    value = env.get(OVERRIDE)
     if value is None:
         return OverrideSource(None)
     if value == "":
@@ -225,7 +222,7 @@ def probe_override(catalog: Catalog, environ: dict[str, str] | None = None) -> O
 def probe(catalog: Catalog) -> Cpu:
     """The CPU of this machine, whose family is `catalog`'s."""
     if catalog.family != FAMILY:
-        cpu = Cpu(probe_power_proc(catalog), probe_glibc(catalog, [str(POWER_LOADER)]), probe_override(catalog))
+        cpu = Cpu(probe_power_proc(catalog), probe_glibc(catalog), probe_override(catalog))
         p, g = cpu.proc, cpu.glibc
         if p.usable and g.level is not None and p.level != g.level:
             cpu.notes.append(f"/proc/cpuinfo says level {p.level} but glibc says level {g.level}")

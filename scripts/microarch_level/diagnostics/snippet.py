@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import sys
 
-from ..catalog.families import FAMILIES
-from ..catalog.families import OVERRIDE as VARIABLE
-from ..catalog.families import X86_64, Family, by_name
+from ..catalog.families import FAMILIES, OVERRIDE, X86_64, Family, by_name
 from ..catalog.levels import Catalog
-from ..catalog.spelling import UnknownName, _keys, key, normalize, normalize_power
+from ..catalog.spelling import UnknownName, key, names_by_key, normalize, normalize_power
 
 HELP = "print the recipe additions a downstream package needs to build per microarchitecture level"
 KEY = "microarch_level"
@@ -55,7 +53,7 @@ def parse_levels(text: str, catalog: Catalog) -> list[int]:
             n = (normalize if x86 else normalize_power)(item, catalog, allow_level=True)
         except UnknownName as exc:
             raise ValueError(str(exc)) from None
-        cpu_name = not catalog.is_generic(n.name) if x86 else key(item) in _keys(catalog) and not \
+        cpu_name = not catalog.is_generic(n.name) if x86 else key(item) in names_by_key(catalog) and not \
             catalog.is_generic(n.name)
         if cpu_name:
             spelled = f"v{n.level}" if x86 else str(n.level)
@@ -87,7 +85,7 @@ def _test_note(catalog: Catalog, family: Family, levels: list[int], tool: str) -
     else:
         lines += ["# conda-build 26.7.1 also checks after the build that the run requirements install on this",
                   "# machine, even without a test section: build those variants with `--no-test`, or set",
-                  f"# {VARIABLE}={catalog.level_name(top)} for them (their tests must not run the built code)."]
+                  f"# {OVERRIDE}={catalog.level_name(top)} for them (their tests must not run the built code)."]
     return lines
 
 
@@ -98,7 +96,7 @@ def _limits(catalog: Catalog, family: Family, tool: str) -> list[str]:
              "# flag package in the host requirements of each compiled output (there is no top-level one).",
              "# A host dependency that is itself a level-N build brings the gate into the host env again.",
              f"# Legacy: {family.flags} under build: also works, but its run_export then puts the gate into the",
-             f"# host env, so a level above the CI machine only builds with {VARIABLE}={family.name_pattern} set",
+             f"# host env, so a level above the CI machine only builds with {OVERRIDE}={family.name_pattern} set",
              f"# for that variant ({'--test skip' if tool == 'rattler-build' else '--no-test'} as above)."]
     return lines
 
