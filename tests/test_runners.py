@@ -379,9 +379,10 @@ def _doctor_label():
 
 
 def _matrix_legend():
+    from microarch_level.catalog.families import X86_64
     from microarch_level.diagnostics import matrix
 
-    return matrix.render([], ["conda"], "plain")
+    return matrix.render([], ["conda"], "plain", X86_64)
 
 
 def _explain_style():

@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass
 
 from ..errors import UsageError
-from .levels import LEVELS, Catalog, CatalogError, load_catalog
+from .families import FAMILIES, FEATURES, GENERATION, by_name
+from .levels import Catalog, CatalogError, load_catalog
 
 _SEPARATORS = re.compile(r"[-_\s]+")
 # Whitespace around a name is dropped (ASCII, what every shell's [:space:] holds); whitespace
@@ -126,15 +127,15 @@ def normalize(text: str, catalog: Catalog | None = None, *, allow_level: bool = 
         raise UnknownName(text, "empty CPU name; expected an archspec name such as 'x86_64_v3'")
     _refuse_inner_blanks(text)
     if _SIGNED.match(text):
-        raise UnknownName(text, f"'{shown}' is not an x86-64 level: levels are {LEVELS[0]} to {LEVELS[-1]}")
+        raise UnknownName(text, f"'{shown}' is not an x86-64 level: levels are {catalog.levels[0]} to {catalog.levels[-1]}")
     keys = names_by_key(catalog)
     if k in keys:
         name = keys[k]
         return Normalized(name, catalog.level_of(name))
     if k == _GCC_LEVEL_ONE:
-        level_one = catalog.generic_name(LEVELS[0])
+        level_one = catalog.generic_names[catalog.levels[0]]
         if allow_level:
-            return Normalized(level_one, LEVELS[0])
+            return Normalized(level_one, catalog.levels[0])
         raise UnknownName(text, f"'{shown}' is not an archspec name: archspec calls level 1 '{level_one}'",
                           level_one)
     shorthand = _LEVEL_SHORTHAND.match(k)
@@ -142,23 +143,23 @@ def normalize(text: str, catalog: Catalog | None = None, *, allow_level: bool = 
     # a number longer than any level is no level (and may be too long for int() to print)
     level = int(digits) if 0 < len(digits) <= 6 else 10**6
     if shorthand and allow_level:
-        if level in LEVELS:
-            name = catalog.generic_name(level)
+        if level in catalog.levels:
+            name = catalog.generic_names[level]
             return Normalized(name, level)
         raise UnknownName(
             text,
-            f"no x86-64 level {digits if len(digits) <= 6 else shown} in '{shown}': levels are {LEVELS[0]} to {LEVELS[-1]}",
-            f"v{min(max(level, LEVELS[0]), LEVELS[-1])}",
+            f"no x86-64 level {digits if len(digits) <= 6 else shown} in '{shown}': levels are {catalog.levels[0]} to {catalog.levels[-1]}",
+            f"v{min(max(level, catalog.levels[0]), catalog.levels[-1])}",
         )
     if shorthand:
-        guess = catalog.generic_name(level) if level in LEVELS else None
+        guess = catalog.generic_names[level] if level in catalog.levels else None
         raise UnknownName(text, f"'{shown}' is a level, not an archspec CPU name", guess)
     generic = _GENERIC_LEVEL.match(k)
     if generic:  # x86_64_v0 or x86_64_v5: a generic name of a level that does not exist
         digits = generic.group(1).lstrip("0") or "0"
         wanted = int(digits) if len(digits) <= 6 else 10**6
-        raise UnknownName(text, f"no x86-64 level {digits[:6]} in '{shown}': levels are {LEVELS[0]} to "
-                                f"{LEVELS[-1]}", catalog.generic_name(min(max(wanted, LEVELS[0]), LEVELS[-1])))
+        raise UnknownName(text, f"no x86-64 level {digits[:6]} in '{shown}': levels are {catalog.levels[0]} to "
+                                f"{catalog.levels[-1]}", catalog.generic_names[min(max(wanted, catalog.levels[0]), catalog.levels[-1])])
     foreign = {key(n): (n, fam) for n, fam in catalog.foreign.items()}
     if k in foreign:
         name, family = foreign[k]
@@ -205,29 +206,39 @@ def normalize_power(text: str, catalog: Catalog, *, allow_level: bool = False) -
                       suggest(text, catalog))
 
 
+def _claims_generation(text: str, catalog: Catalog) -> bool:
+    """Whether `text` is written as only a generation family reads it: one of its names, or a level
+    with a generation prefix (`power9`, `pwr9`), not a bare number."""
+    k = key(text)
+    return k in names_by_key(catalog) or bool(_POWER_LEVEL.match(k)) and not _LEVEL_SHORTHAND.match(k)
+
+
+# How each rule of families.py reads a name (normalize's signature), and when a text is written in
+# that rule's own way (so normalize_any reports that family's refusal, not the first family's).
+RULES = {FEATURES: normalize, GENERATION: normalize_power}
+CLAIMS = {FEATURES: lambda text, catalog: key(text) in names_by_key(catalog), GENERATION: _claims_generation}
+
+
 def normalize_in(text: str, catalog: Catalog, *, allow_level: bool = False) -> Normalized:
-    """`normalize` by the rules of `catalog`'s family (x86-64's, or a POWER family's)."""
-    if catalog.family == load_catalog().family:
-        return normalize(text, catalog, allow_level=allow_level)
-    return normalize_power(text, catalog, allow_level=allow_level)
+    """`normalize` by the rule of `catalog`'s family (families.py)."""
+    return RULES[by_name(catalog.family).rule](text, catalog, allow_level=allow_level)
 
 
 def normalize_any(text: str, family: str | None = None, json_path=None, *,
                   allow_level: bool = False) -> Normalized:
-    """`normalize` in the family asked for, or (family None) in x86-64 unless `text` is another
-    family's name or level spelling, where that family's reading is tried."""
-    from .families import FAMILIES, by_name
-
+    """`normalize` in the family asked for, or (family None) in the first family unless `text` is
+    written as another family's name or level, where that family's reading decides."""
     if family is not None:
         return normalize_in(text, by_name(family).catalog(json_path), allow_level=allow_level)
+    first, *others = FAMILIES
     try:
-        return normalize(text, FAMILIES[0].catalog(json_path), allow_level=allow_level)
-    except UnknownName as first:
-        for other in FAMILIES[1:]:
+        return normalize_in(text, first.catalog(json_path), allow_level=allow_level)
+    except UnknownName as refused:
+        for other in others:
+            catalog = other.catalog(json_path)
             try:
-                return normalize_power(text, other.catalog(json_path), allow_level=allow_level)
+                return normalize_in(text, catalog, allow_level=allow_level)
             except UnknownName as exc:
-                if key(text) in names_by_key(other.catalog(json_path)) or _POWER_LEVEL.match(key(text)) and \
-                        not _LEVEL_SHORTHAND.match(key(text)):
+                if CLAIMS[other.rule](text, catalog):
                     raise exc from None
-        raise first from None
+        raise refused from None

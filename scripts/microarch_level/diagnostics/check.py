@@ -26,7 +26,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..catalog.families import FAMILIES, X86_64, Family, by_name
+from ..catalog.families import FAMILIES, FEATURES, Family, by_name
 from ..catalog.power import host_name
 from ..catalog.spelling import normalize_any, printable
 from ..errors import Failure, UsageError
@@ -88,10 +88,10 @@ def cpu_of_text(text: str, cpu_id: str, source: str) -> Cpu | None:
     catalog = family.catalog(None)
     if sysctl.is_capture(text):
         level = sysctl.capture_level(text, catalog)
-        return Cpu(cpu_id, source, family, catalog.generic_name(level), level)
-    if family is X86_64:
+        return Cpu(cpu_id, source, family, catalog.generic_names[level], level)
+    if family.rule == FEATURES:
         level = catalog.level_from_flags(first_flags(text))
-        return Cpu(cpu_id, source, family, catalog.generic_name(level), level)
+        return Cpu(cpu_id, source, family, catalog.generic_names[level], level)
     name = host_name(catalog, cpuinfo_generation(text))
     return Cpu(cpu_id, source, family, name, catalog.names[name])
 

@@ -157,7 +157,7 @@ def lower_pin(catalog: Catalog, facts: SolverText, host: Host, requested) -> Dia
         ["drop the pin and let the solver pick the highest level this CPU supports",
          f"or update {GATE} from a channel with this feedstock's builds, where level N installs on every CPU "
          f"at level N or above",
-         f"or, to force level {want} with today's channel, solve with {OVERRIDE}={catalog.generic_name(want)}"],
+         f"or, to force level {want} with today's channel, solve with {OVERRIDE}={catalog.generic_names[want]}"],
         facts.family, host, requested)
 
 
@@ -165,7 +165,7 @@ def too_new(catalog: Catalog, facts: SolverText, host: Host, requested) -> Diagn
     if host.name is not None:
         why = (f"archspec {catalog.archspec_version} knows it as level {host.level}, but the channel's {GATE} "
                f"was generated from an older archspec")
-        workaround = f"meanwhile solve with {OVERRIDE}={catalog.generic_name(host.level)}, its level's generic name"
+        workaround = f"meanwhile solve with {OVERRIDE}={catalog.generic_names[host.level]}, its level's generic name"
     else:
         why = f"not even archspec {catalog.archspec_version} knows this name yet"
         workaround = (f"meanwhile solve with {OVERRIDE} set to the generic name of the level this CPU reaches "
@@ -187,7 +187,7 @@ def below(catalog: Catalog, facts: SolverText, host: Host, requested) -> Diagnos
                f"'{GATE}<={host.level}'",
                "if the environment file came from another machine, remove the gate and build-string pins from it "
                "(`conda env export --from-history`)"]
-    if host.source == FROM_TEXT and host.name == host.reported and host.name == catalog.generic_name(host.level) \
+    if host.source == FROM_TEXT and host.name == host.reported and host.name == catalog.generic_names[host.level] \
             and names_cpus(facts):
         actions.insert(1, f"{who(STYLES['conda'])} reports archspec's specific name for a CPU, so a generic "
                           f"'{host.reported}' usually means {OVERRIDE}={host.reported} was set where the solver ran: "
@@ -303,7 +303,7 @@ def not_in_text(catalog: Catalog, facts: SolverText, host: Host, requested) -> D
     if host.level > max(requested):
         actions.insert(0, "drop the level pin: the solver then picks the highest level this CPU runs")
     else:
-        actions.append(f"meanwhile solve with {OVERRIDE}={catalog.generic_name(host.level)}, the generic name of "
+        actions.append(f"meanwhile solve with {OVERRIDE}={catalog.generic_names[host.level]}, the generic name of "
                        f"its level, which every channel's level-{host.level} builds accept")
     return Diagnosis(
         "cpu-not-in-text",

@@ -19,7 +19,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from ..catalog.families import GATE, OVERRIDE
+from ..catalog.families import FAMILIES, GATE, GENERATION, OVERRIDE
 from ..catalog.levels import Catalog, load_catalog
 from ..catalog.matching import matches
 from ..catalog.spelling import UnknownName, normalize
@@ -28,8 +28,13 @@ from ..tools.solver_text import WRITERS, SolverText, parse
 from . import diagnoses as say
 from .diagnoses import (ASSUMED, DECIDED, FROM_ENV, FROM_MACHINE, FROM_OPTION, FROM_TEXT, Diagnosis, Host,
                         host_of)
+from .explain_power import concerns, diagnose_power
 
 HELP = "explain a conda/mamba/pixi solver error about __archspec or a microarch-level gate"
+
+# The explainer of a failure about the gate of a family of each rule (families.py) but the first
+# family's: that one is `diagnose` below, over what solver_text reads of its gate.
+EXPLAINERS = {GENERATION: diagnose_power}
 
 # What a diagnosis may be (Diagnosis.kind).
 DIAGNOSIS_KINDS = ("override-spelling", "hyphen-report", "lower-pin-old-channel", "cpu-too-new", "cpu-below",
@@ -140,7 +145,7 @@ def _sources(d: Diagnosis, facts: SolverText, catalog: Catalog, override: Host |
             d.actions.insert(0, say.override_cause(host.reported, host, real))
         return
     generic = (host is not None and host.source == FROM_TEXT and host.name == host.reported
-               and host.name == catalog.generic_name(host.level) and say.names_cpus(facts))
+               and host.name == catalog.generic_names[host.level] and say.names_cpus(facts))
     if generic and d.real is not None and d.real.level is not None and d.real.level > host.level:
         # conda and rattler report a CPU's own name: a generic one in their text is an override's doing.
         d.actions = [a for a in d.actions if OVERRIDE not in a]
@@ -304,17 +309,14 @@ def run(args) -> int:
     catalog = load_catalog()
     text, source = _read(args)
     facts = parse(text)
-    from .explain_power import concerns_power, diagnose_power
-
     if args.cpu is not None and not args.cpu.strip():
         raise UsageError("--cpu: empty CPU name")
-    if concerns_power(text):
-        from ..catalog.power import load_power_catalog
-
-        cpu = option_cpu(args.cpu.strip(), load_power_catalog()).name if args.cpu else None
-        d = diagnose_power(text, facts, cpu, {} if args.no_detect else os.environ)
-        sys.stdout.write(json.dumps(asdict(d), indent=2) + "\n" if args.json else render(d))
-        return 0
+    for family in FAMILIES:
+        if family.rule in EXPLAINERS and concerns(text, family):
+            cpu = option_cpu(args.cpu.strip(), family.catalog(None)).name if args.cpu else None
+            d = EXPLAINERS[family.rule](text, facts, cpu, {} if args.no_detect else os.environ, family)
+            sys.stdout.write(json.dumps(asdict(d), indent=2) + "\n" if args.json else render(d))
+            return 0
     cpu = option_cpu(args.cpu.strip(), catalog) if args.cpu is not None else None
     override = real = None
     if not args.no_detect:

@@ -1,8 +1,10 @@
-"""This machine's CPU as each source sees it: /proc/cpuinfo, glibc, the override.
+"""This machine's CPU as each source sees it: /proc/cpuinfo, glibc, sysctl on macOS, the override.
 
-On x86-64 /proc/cpuinfo's flags and the x86-64 loader; on POWER (`family` given,
-from platform.machine() in doctor) the first processor's `cpu : POWERn` line,
-read by archspec's rule, and the ppc64le loader /lib64/ld64.so.2.
+SOURCES is the one table of where a CPU is read from: each source says which
+families (by their rule, families.py) and which systems it serves.  For a family
+of features (x86-64) /proc/cpuinfo's flags; for one of generations (ppc64le) the
+first processor's `cpu : POWERn` line, read by archspec's rule; glibc's loader is
+the family's own (Family.loader).
 
 The sources can disagree (a hypervisor hiding a flag, a sample mounted over
 /proc/cpuinfo, an override copied from another machine), and each tool trusts
@@ -19,9 +21,10 @@ import subprocess
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
-from ..catalog.families import OVERRIDE, by_name
-from ..catalog.levels import FAMILY, Catalog
+from ..catalog.families import FEATURES, GENERATION, OVERRIDE, by_name
+from ..catalog.levels import Catalog
 from ..tools.overrides import meaning
 from . import cpuinfo
 
@@ -118,7 +121,8 @@ def probe_proc(catalog: Catalog, path: Path = cpuinfo.PROC_CPUINFO) -> ProcSourc
                           note=f"{path} lists no CPU flags; archspec falls back to '{host}'")
     note = None
     if host is not None and level is None:
-        note = f"archspec names this CPU '{host}', which is not an x86-64 name in archspec {catalog.archspec_version}"
+        note = (f"archspec names this CPU '{host}', which is not {by_name(catalog.family).a_label} name in archspec "
+                f"{catalog.archspec_version}")
     return ProcSource(True, len(flags), host=host, level=level, flags_level=catalog.level_from_flags(flags), note=note)
 
 
@@ -219,17 +223,26 @@ def probe_override(catalog: Catalog, environ: dict[str, str] | None = None) -> O
     return OverrideSource(value, name.name, name.level)
 
 
-def probe(catalog: Catalog) -> Cpu:
-    """The CPU of this machine, whose family is `catalog`'s."""
-    if catalog.family != FAMILY:
-        cpu = Cpu(probe_power_proc(catalog), probe_glibc(catalog), probe_override(catalog))
-        p, g = cpu.proc, cpu.glibc
-        if p.usable and g.level is not None and p.level != g.level:
-            cpu.notes.append(f"/proc/cpuinfo says level {p.level} but glibc says level {g.level}")
-        return cpu
-    darwin = platform.system() == "Darwin"
-    cpu = Cpu(probe_proc(catalog), probe_glibc(catalog), probe_override(catalog),
-              sysctl=probe_sysctl(catalog) if darwin else None)
+@dataclass(frozen=True)
+class CpuSource:
+    """One place this machine's CPU is read from."""
+
+    field: str                         # the Cpu field it fills (doctor's name for it)
+    rules: tuple[str, ...]             # the families it serves, by their rule (families.py)
+    systems: tuple[str, ...] | None    # the platform.system() values it exists on; None: any
+    read: Callable[[Catalog], object]  # its probe: a result, never an exception
+
+
+SOURCES = (
+    CpuSource("proc", (FEATURES,), None, probe_proc),
+    CpuSource("proc", (GENERATION,), None, probe_power_proc),
+    CpuSource("glibc", (FEATURES, GENERATION), None, probe_glibc),
+    CpuSource("sysctl", (FEATURES,), ("Darwin",), probe_sysctl),
+    CpuSource("override", (FEATURES, GENERATION), None, probe_override),
+)
+
+
+def _feature_notes(cpu: Cpu) -> None:
     p, g = cpu.proc, cpu.glibc
     if p.usable and g.level is not None and p.level != g.level:
         cpu.notes.append(f"/proc/cpuinfo says level {p.level} but glibc (which executes CPUID) says level "
@@ -238,4 +251,24 @@ def probe(catalog: Catalog) -> Cpu:
     if p.usable and p.flags_level is not None and p.flags_level != p.level:
         cpu.notes.append(f"archspec calls this CPU '{p.host}' (level {p.level}) although its flags reach "
                          f"level {p.flags_level}")
+
+
+def _generation_notes(cpu: Cpu) -> None:
+    p, g = cpu.proc, cpu.glibc
+    if p.usable and g.level is not None and p.level != g.level:
+        cpu.notes.append(f"/proc/cpuinfo says level {p.level} but glibc says level {g.level}")
+
+
+# Where the sources of a rule's families disagree, and what that means.
+NOTES = {FEATURES: _feature_notes, GENERATION: _generation_notes}
+
+
+def probe(catalog: Catalog) -> Cpu:
+    """The CPU of this machine, whose family is `catalog`'s: every source that serves it here."""
+    rule = by_name(catalog.family).rule
+    system = platform.system()
+    read = {s.field: s.read(catalog) for s in SOURCES
+            if rule in s.rules and (s.systems is None or system in s.systems)}
+    cpu = Cpu(**read)
+    NOTES[rule](cpu)
     return cpu

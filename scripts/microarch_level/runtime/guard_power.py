@@ -20,7 +20,8 @@ from .guards import GUARD_FILE, guard_tables
 from .shell_template import render
 
 def render_guards(catalog: Catalog, family: Family, header: str) -> dict[str, str]:
-    """The guards of every gate level above the baseline, keyed `<gate>/<level>/<installed path>`."""
+    """The guards of a family whose levels are generations (ppc64le), of every gate level above the
+    baseline, keyed `<gate>/<level>/<installed path>`."""
     out: dict[str, str] = {}
     for level in catalog.levels[1:]:
         data = {**guard_tables(catalog, family.a_label), "header": header, "level": level,

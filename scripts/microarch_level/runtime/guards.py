@@ -28,10 +28,10 @@ def guard_tables(catalog: Catalog, a_label: str) -> dict:
     answered with the nearest level's name, as spelling.normalize does; None for a family
     without generic level names.
     """
-    generic = catalog.is_generic(catalog.generic_name(catalog.levels[-1]))
+    generic = catalog.generic_names
     return {
-        "generic_stem": key(catalog.generic_name(catalog.levels[-1])).rstrip("0123456789") if generic else None,
-        "generic_levels": [(lv, catalog.generic_name(lv)) for lv in catalog.levels] if generic else [],
+        "generic_stem": key(generic[catalog.levels[-1]]).rstrip("0123456789") if generic else None,
+        "generic_levels": [(lv, generic[lv]) for lv in catalog.levels] if generic else [],
         "archspec_version": catalog.archspec_version,
         "hwcaps": [(lv, catalog.march[lv]) for lv in reversed(catalog.levels[1:])],
         "baseline": catalog.levels[0],
