@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .levels import FAMILY as X86_ROOT
-from .levels import LEVELS as X86_LEVELS
+from . import levels
 from .levels import Catalog, load_catalog
 from .power import PPC64LE_LEVELS, PPC64LE_ROOT, load_power_catalog
 
@@ -98,9 +97,9 @@ class Family:
         return f"CARGO_TARGET_{self.rust_triple.upper().replace('-', '_')}_RUSTFLAGS"
 
 
-X86_64 = Family(X86_ROOT, "x86-64", load_catalog, "GOAMD64", "v{level}", "{march}",
+X86_64 = Family(levels.FAMILY, "x86-64", load_catalog, "GOAMD64", "v{level}", "{march}",
                 "x86_64-unknown-linux-gnu", "-march=", "linux and x86_64", "linux64",
-                "x86-64-vN", "x86_64_vN", "/lib64/ld-linux-x86-64.so.2", X86_LEVELS, FEATURES, "linux-64",
+                "x86-64-vN", "x86_64_vN", "/lib64/ld-linux-x86-64.so.2", levels.LEVELS, FEATURES, "linux-64",
                 article="an")
 PPC64LE = Family(PPC64LE_ROOT, "ppc64le", load_power_catalog, "GOPPC64", "power{level}", "pwr{level}",
                  "powerpc64le-unknown-linux-gnu", "-mcpu=", "linux and ppc64le", "linux and ppc64le",
