@@ -7,7 +7,7 @@ it (the spelling of names in catalog.spelling, the guards in runtime.activation,
 the /proc/cpuinfo reading in diagnostics.probe and matrix, the explain rules in
 diagnostics.explain); the generator, the recipe, the CI jobs, the flag scripts and
 the checks loop over FAMILIES and never name a family.  Adding a family whose
-levels follow an existing rule is adding a row (`register`); a new rule is one
+levels follow an existing rule is adding a row (`registered` adds one for a while); a new rule is one
 entry in each of those tables.  Level numbers may repeat across families:
 conda-smithy names a CI job by family and level together
 (`linux_64_microarch_familyppc64lemicroarch_level9.yaml`), and every check keys a
