@@ -133,22 +133,31 @@ def choose_family(samples: list[tuple[Path, str]], asked: str, directory: Path) 
 
 
 def identify(sample: Path, family: Family, catalog: Catalog | None = None) -> dict:
-    """What archspec and rattler detect with `sample` as /proc/cpuinfo.
+    """What archspec and rattler detect with `sample` as /proc/cpuinfo, by the rule of its family.
 
     Only on x86-64 can this host run their detection over the sample; a POWER
     sample's name comes from its `cpu` line by archspec's rule, an Intel Mac's sysctl
     capture's from archspec's Darwin reading (sysctl.archspec_name), and rattler is
     not asked for either (`archspec_only`: every column reports archspec's name).
     """
-    if family.rule == GENERATION:
-        return {"archspec": host_name(catalog or family.catalog(None),
-                                      cpuinfo_generation(sample.read_text(errors="replace"))),
-                "rattler": None, "archspec_only": True}
+    return IDENTIFY[family.rule](sample, catalog or family.catalog(None))
+
+
+def _identify_by_generation(sample: Path, catalog: Catalog) -> dict:
+    generation = cpuinfo_generation(sample.read_text(errors="replace"))
+    return {"archspec": host_name(catalog, generation), "rattler": None, "archspec_only": True}
+
+
+def _identify_by_features(sample: Path, catalog: Catalog) -> dict:
     text = sample.read_text(errors="replace")
     if sysctl.is_capture(text):  # an Intel Mac: archspec's Darwin reading; rattler's cannot run here
         return {"archspec": sysctl.archspec_name(text), "rattler": None, "archspec_only": True}
     detected = detect_with(sample, timeout=120)
     return {"archspec": detected["archspec"], "rattler": detected["rattler"], "archspec_only": False}
+
+
+# How a sample of a family of each rule (families.py) is identified.
+IDENTIFY = {FEATURES: _identify_by_features, GENERATION: _identify_by_generation}
 
 
 def _installed_level(channel: Path, family: Family, version: str, build: str, spec: str) -> int | None:
