@@ -91,22 +91,21 @@ class Cpu:
 
     @property
     def level(self) -> int | None:
-        """The hardware's level: /proc/cpuinfo when it has flags, else sysctl (macOS), else glibc; None when none."""
-        if self.proc.usable:
-            return self.proc.level
-        if self.sysctl is not None and self.sysctl.level is not None:
-            return self.sysctl.level
-        return self.glibc.level
+        """The hardware's level: from the first source of SOURCES that tells one (/proc/cpuinfo when
+        usable, else sysctl on macOS, else glibc); None when none does."""
+        return self._hardware()[1]
 
     @property
     def level_source(self) -> str | None:
-        if self.proc.usable:
-            return "/proc/cpuinfo"
-        if self.sysctl is not None and self.sysctl.level is not None:
-            return "sysctl"
-        if self.glibc.level is not None:
-            return "glibc"
-        return None
+        return self._hardware()[0]
+
+    def _hardware(self) -> tuple[str | None, int | None]:
+        for source in SOURCES:
+            found = getattr(self, source.field)
+            level = source.level(found) if source.level is not None and found is not None else None
+            if level is not None:
+                return source.name, level
+        return None, None
 
 
 def probe_proc(catalog: Catalog, path: Path = cpuinfo.PROC_CPUINFO) -> ProcSource:
@@ -228,17 +227,24 @@ class CpuSource:
     """One place this machine's CPU is read from."""
 
     field: str                         # the Cpu field it fills (doctor's name for it)
+    name: str                          # how a report names it
     rules: tuple[str, ...]             # the families it serves, by their rule (families.py)
     systems: tuple[str, ...] | None    # the platform.system() values it exists on; None: any
     read: Callable[[Catalog], object]  # its probe: a result, never an exception
+    level: Callable[[object], int | None] | None  # the hardware level its result tells; None: it tells none
 
 
+def _usable_level(proc: ProcSource) -> int | None:
+    return proc.level if proc.usable else None
+
+
+# Every source, in the order their hardware levels are trusted (Cpu.level).
 SOURCES = (
-    CpuSource("proc", (FEATURES,), None, probe_proc),
-    CpuSource("proc", (GENERATION,), None, probe_power_proc),
-    CpuSource("glibc", (FEATURES, GENERATION), None, probe_glibc),
-    CpuSource("sysctl", (FEATURES,), ("Darwin",), probe_sysctl),
-    CpuSource("override", (FEATURES, GENERATION), None, probe_override),
+    CpuSource("proc", "/proc/cpuinfo", (FEATURES,), None, probe_proc, _usable_level),
+    CpuSource("proc", "/proc/cpuinfo", (GENERATION,), None, probe_power_proc, _usable_level),
+    CpuSource("sysctl", "sysctl", (FEATURES,), ("Darwin",), probe_sysctl, lambda found: found.level),
+    CpuSource("glibc", "glibc", (FEATURES, GENERATION), None, probe_glibc, lambda found: found.level),
+    CpuSource("override", OVERRIDE, (FEATURES, GENERATION), None, probe_override, None),  # a claim, not the hardware
 )
 
 
