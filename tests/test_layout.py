@@ -145,3 +145,11 @@ def test_the_checks_see_imports_inside_functions():
     """The loop and border checks read every import, not only those at a module's top."""
     inside = [t for t, _, _ in _imports(f"{ROOT}.cli")]
     assert f"{ROOT}.feedstock.render" in inside  # cli imports it inside cmd_generate
+
+
+def test_diagnostics_take_catalog_facts_from_the_catalog():
+    """What a CPU family or source is (its loader, sysctl's keys) is a catalog fact; diagnostics reach
+    into runtime only for what the guards themselves define (the variable that turns them off)."""
+    reached = {f"{name} imports {target}" for name in MODULES if _part(name) == "diagnostics"
+               for target, _, _ in _imports(name) if _part(target) == "runtime"}
+    assert reached == {f"{ROOT}.diagnostics.doctor imports {ROOT}.runtime.guards"}
