@@ -77,7 +77,7 @@ def count_records(channels: list[Path]) -> int:
 
 def time_solves(gate_channel: Path, optimised: Path, plain: Path, repeats: int) -> list[Solve]:
     """Median time of `solve([APP])` per case; the cases interleave so drift hits all alike."""
-    from microarch_level.feedstock.channel import archspec_package, base_virtual_packages, solve
+    from microarch_level.tools.solve import archspec_package, base_virtual_packages, solve
 
     cases = [Solve("plain build only", [plain], 0),
              Solve("plain build, gate channel also listed", [gate_channel, plain], 0),

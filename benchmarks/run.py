@@ -150,7 +150,7 @@ def command_line(argv: list[str]) -> str:
 
 def install_prefixes(channel: Path, workdir: Path, gate_level: int) -> tuple[Path, Path]:
     """A prefix with the gate, and one with the flag package, installed from `channel` with rattler."""
-    from microarch_level.feedstock.channel import archspec_package, base_virtual_packages, install, solve
+    from microarch_level.tools.solve import archspec_package, base_virtual_packages, install, solve
 
     vps = base_virtual_packages() + [archspec_package("x86_64_v4")]  # a CPU every gate installs on
 

@@ -65,7 +65,7 @@ def solve_records(channels: list[Path], specs: list[str], archspec: str, subdir:
     """py-rattler's solve of `specs` for a CPU archspec calls `archspec` (RepoDataRecords)."""
     from rattler import BuildString, GenericVirtualPackage, PackageName, Version
 
-    from microarch_level.feedstock.channel import solve
+    from microarch_level.tools.solve import solve
 
     vps = [GenericVirtualPackage(PackageName(n), Version(v), BuildString(b)) for n, v, b in virtual_packages(archspec)]
     return solve(channels, specs, vps, platforms=(subdir, "noarch"))

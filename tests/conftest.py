@@ -146,7 +146,7 @@ def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess
 def installed(channel, catalog, tmp_path_factory):
     """installed(level) -> a prefix holding the gate and the flag package of `level`, installed with rattler."""
     from microarch_level.catalog.families import FLAGS, GATE
-    from microarch_level.feedstock.channel import archspec_package, base_virtual_packages, install, solve
+    from microarch_level.tools.solve import archspec_package, base_virtual_packages, install, solve
 
     prefixes: dict[int, Path] = {}
 

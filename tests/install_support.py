@@ -160,14 +160,15 @@ def emulated_levels(catalog) -> dict[int, str]:
     """Level -> the first qemu CPU model under which glibc's loader sees exactly that level (once per session)."""
     import shutil
 
-    from microarch_level.diagnostics.probe import LOADER, probe_glibc
+    from microarch_level.catalog.families import X86_64
+    from microarch_level.diagnostics.probe import probe_glibc
 
     global _EMULATED
     if _EMULATED is None:
         _EMULATED = {}
         qemu = shutil.which(QEMU)
         for model in QEMU_MODELS if qemu else ():
-            seen = probe_glibc(catalog, [qemu, "-cpu", model, str(LOADER)])
+            seen = probe_glibc(catalog, [qemu, "-cpu", model, X86_64.loader])
             if seen.available and seen.level is not None:
                 _EMULATED.setdefault(seen.level, model)
     return _EMULATED
@@ -348,7 +349,7 @@ def _worker() -> None:
     from rattler import BuildString, GenericVirtualPackage, PackageName, Version
     from tool_runs import read_conda_meta
 
-    from microarch_level.feedstock.channel import Unsatisfiable, install, solve
+    from microarch_level.tools.solve import Unsatisfiable, install, solve
 
     request = json.loads(sys.stdin.read())
     vps = [GenericVirtualPackage(PackageName(n), Version(v), BuildString(b))

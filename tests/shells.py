@@ -11,20 +11,33 @@ from pathlib import Path
 import pytest
 
 from microarch_level.diagnostics.cpuinfo import mounted
+from microarch_level.runtime.dialects import CSH, FISH, POSIX_SHELLS, SHELL_DIALECTS, Dialect
 
 
 @dataclass(frozen=True)
 class Shell:
     name: str
     argv: tuple[str, ...]      # how to start it without reading any rc file
-    suffix: str                # which activation script it sources
-    status: str                # how it spells the last command's exit status
+
+    @property
+    def dialect(self) -> Dialect:
+        return SHELL_DIALECTS[self.name]
+
+    @property
+    def suffix(self) -> str:
+        """Which activation scripts it sources."""
+        return self.dialect.suffix
+
+    @property
+    def status(self) -> str:
+        """How it spells the last command's exit status."""
+        return self.dialect.status
 
     def source(self, path: Path) -> str:
         """Source `path` as conda does: an activate.d or deactivate.d script of an environment
         with that environment exported as CONDA_PREFIX first (the scripts find their other
         files there).  `path` must not hold a `'`."""
-        return f"{self.export_prefix(path)}{'.' if self.suffix == 'sh' else 'source'} '{path}'"
+        return f"{self.export_prefix(path)}{self.dialect.source} '{path}'"
 
     def export_prefix(self, path: Path) -> str:
         """The command exporting the environment of `path` (…/etc/conda/<x>.d/<script>) as
@@ -32,9 +45,9 @@ class Shell:
         if path.parent.name not in ("activate.d", "deactivate.d") or path.parent.parent.name != "conda":
             return ""
         prefix = str(path.parents[3])
-        if self.suffix == "fish":
+        if self.dialect is FISH:
             return "set -gx CONDA_PREFIX '" + prefix.replace("\\", "\\\\").replace("'", "\\'") + "'; "
-        if self.suffix == "csh":
+        if self.dialect is CSH:
             return f'setenv CONDA_PREFIX "{prefix}"; '
         return "export CONDA_PREFIX='" + prefix.replace("'", "'\\''") + "'; "
 
@@ -43,19 +56,11 @@ class Shell:
         return shutil.which(self.argv[0])
 
 
-SHELLS = {
-    s.name: s
-    for s in (
-        Shell("bash", ("bash", "--norc", "--noprofile"), "sh", "$?"),
-        Shell("dash", ("dash",), "sh", "$?"),
-        Shell("zsh", ("zsh", "-f"), "sh", "$?"),
-        Shell("ksh93", ("ksh93",), "sh", "$?"),
-        Shell("mksh", ("mksh",), "sh", "$?"),
-        Shell("fish", ("fish", "--no-config"), "fish", "$status"),
-        Shell("tcsh", ("tcsh", "-f"), "csh", "$status"),
-    )
-}
-POSIX = ("bash", "dash", "zsh", "ksh93", "mksh")
+# How the tests start each shell of the package's table (runtime.dialects) without reading any rc file.
+ARGV = {"bash": ("bash", "--norc", "--noprofile"), "dash": ("dash",), "zsh": ("zsh", "-f"), "ksh93": ("ksh93",),
+        "mksh": ("mksh",), "fish": ("fish", "--no-config"), "tcsh": ("tcsh", "-f")}
+SHELLS = {name: Shell(name, ARGV[name]) for name in SHELL_DIALECTS}
+POSIX = POSIX_SHELLS
 
 
 def shell(name: str) -> Shell:

@@ -216,7 +216,7 @@ def profile(request) -> Profile:
 
 @pytest.fixture(scope="module")
 def envs(channel, tmp_path_factory, profile) -> dict[str, Path]:
-    from microarch_level.feedstock.channel import base_virtual_packages, install, solve
+    from microarch_level.tools.solve import base_virtual_packages, install, solve
 
     root = tmp_path_factory.mktemp(f"envs-{profile.family.name}")
     made = {}

@@ -10,7 +10,7 @@ import pytest
 from microarch_level.catalog.families import FLAGS, GATE
 from microarch_level.catalog.levels import LEVELS, load_catalog
 from microarch_level.catalog.matching import SOLVERS, matches
-from microarch_level.feedstock.channel import Unsatisfiable, archspec_package, base_virtual_packages, solve
+from microarch_level.tools.solve import Unsatisfiable, archspec_package, base_virtual_packages, solve
 
 CATALOG = load_catalog()
 CEP26_BUILD = re.compile(r"^[A-Za-z0-9_.+]+$")

@@ -20,15 +20,15 @@ import pytest
 from conftest import DATA, ROOT, load_samples
 from sysctl_standin import SYSCTL_LEVELS, SYSCTL_NAMES, sysctl_bin  # noqa: F401
 
-from microarch_level.catalog.families import FLAGS, GATE, PPC64LE
+from microarch_level.catalog.families import FLAGS, GATE, PPC64LE, X86_64
 from microarch_level.catalog.levels import LEVELS, load_catalog
 from microarch_level.catalog.power import load_power_catalog
 from microarch_level.diagnostics import doctor as doctor_module
 from microarch_level.diagnostics import probe
 from microarch_level.diagnostics.cpuinfo import mount_problem, mounted, namespace
-from microarch_level.feedstock.channel import archspec_package, base_virtual_packages, install, solve
 from microarch_level.tools import overrides
 from microarch_level.tools.facts import STYLES
+from microarch_level.tools.solve import archspec_package, base_virtual_packages, install, solve
 
 CATALOG = load_catalog()
 CPUINFO = ROOT / "tests" / "data" / "cpuinfo"
@@ -176,12 +176,12 @@ def test_a_loader_without_hwcaps_gives_no_level():
 QEMU = shutil.which("qemu-x86_64")
 
 
-@pytest.mark.skipif(QEMU is None or not probe.LOADER.exists(), reason="needs qemu-user and glibc's loader")
+@pytest.mark.skipif(QEMU is None or not Path(X86_64.loader).exists(), reason="needs qemu-user and glibc's loader")
 @pytest.mark.parametrize("model", ["qemu64", "Nehalem", "Haswell"])
 def test_glibcs_level_is_read_from_its_hwcaps_report(model):
     """qemu models named after archspec CPUs have that CPU's level; qemu64 is the x86-64 baseline."""
     expected = CATALOG.names.get(model.lower(), LEVELS[0])
-    assert probe.probe_glibc(CATALOG, [QEMU, "-cpu", model, str(probe.LOADER)]).level == expected
+    assert probe.probe_glibc(CATALOG, [QEMU, "-cpu", model, X86_64.loader]).level == expected
 
 
 # --- CONDA_OVERRIDE_ARCHSPEC -------------------------------------------------------------------

@@ -33,10 +33,10 @@ from microarch_level.catalog.levels import LEVELS, load_catalog
 from microarch_level.diagnostics import diagnoses
 from microarch_level.diagnostics.cpuinfo import mounted
 from microarch_level.diagnostics.diagnoses import host_of
-from microarch_level.diagnostics.explain import KINDS, diagnose
-from microarch_level.feedstock.channel import Unsatisfiable, archspec_package, base_virtual_packages, solve
+from microarch_level.diagnostics.explain import DIAGNOSIS_KINDS, diagnose
+from microarch_level.tools.solve import Unsatisfiable, archspec_package, base_virtual_packages, solve
 from microarch_level.tools.overrides import closest
-from microarch_level.tools.solver_text import TOOLS, parse
+from microarch_level.tools.solver_text import WRITERS, parse
 
 CATALOG = load_catalog()
 CORPUS = DATA / "solver-errors"
@@ -79,7 +79,7 @@ NEEDS_CHANNEL = {"lower-pin-old-channel", "cpu-too-new"}
 
 
 def test_every_diagnosis_appears_in_the_corpus():
-    assert set(KINDS) - NEEDS_CHANNEL - {"solved"} <= {row["kind"] for row in ROWS + REAL_ROWS}
+    assert set(DIAGNOSIS_KINDS) - NEEDS_CHANNEL - {"solved"} <= {row["kind"] for row in ROWS + REAL_ROWS}
     assert "none" in {row["kind"] for row in ROWS}
 
 
@@ -114,7 +114,7 @@ def test_the_tool_that_wrote_each_error_is_recognised(row):
 @pytest.mark.parametrize("row", [r for r in ROWS if r["kind"] != "none"], ids=lambda r: r["file"])
 def test_each_diagnosis_names_the_tool_that_wrote_the_text(row):
     family = next(f for f in FAMILIES if row["file"].startswith(f + "-"))
-    assert diagnosis(row).tool.startswith(TOOLS[family].label)
+    assert diagnosis(row).tool.startswith(WRITERS[family].label)
 
 
 def test_colour_codes_do_not_hide_the_facts():
@@ -330,7 +330,7 @@ def test_each_real_capture_gets_its_fix(row):
 @pytest.mark.parametrize("row", REAL_ROWS, ids=real_id)
 def test_each_real_capture_names_the_tool_and_the_version_it_shows(row):
     d = explain_real(row)
-    assert d["family"] == row["family"] and d["tool"].startswith(TOOLS[row["family"]].label)
+    assert d["family"] == row["family"] and d["tool"].startswith(WRITERS[row["family"]].label)
     assert d["tool"].endswith(f"version {row['version']}" if row["version"] != "-" else "version not shown")
 
 

@@ -14,7 +14,7 @@ from conftest import run_cli
 from microarch_level.catalog.families import GATE, catalogs
 from microarch_level.catalog.levels import installed_version
 from microarch_level.feedstock.ci_support import CI_SUPPORT, job_of, read_jobs
-from microarch_level.feedstock.render import OWNED_DIRS, RECIPE, SCRIPTS, VARIANTS, is_generated, render_all
+from microarch_level.feedstock.render import GENERATED_DIR, OWNED_DIRS, RECIPE, VARIANTS, is_generated, render_all
 from microarch_level.runtime.activation import GUARD_RARE_SH
 from microarch_level.runtime.shell_template import DELIMITERS, render
 
@@ -104,7 +104,7 @@ def test_generating_from_new_data_adds_the_cpu_at_every_level_it_reaches(root, t
     data = yaml.safe_load((tree / VARIANTS).read_text())
     levels = {lv for lv, m in zip(data["microarch_level"], data["archspec_build"]) if m == "zen7"}
     assert levels == {"2", "3", "4"}
-    assert (tree / SCRIPTS / GATE / "4").is_dir()
+    assert (tree / GENERATED_DIR / GATE / "4").is_dir()
 
 
 def test_check_fails_on_a_hand_edited_file(root, tmp_path):
@@ -118,25 +118,25 @@ def test_check_fails_on_a_hand_edited_file(root, tmp_path):
 
 def test_a_file_the_generator_wrote_and_no_longer_produces_is_drift_and_removed(root, tmp_path):
     tree = copy_generated(root, tmp_path / "tree")
-    old = tree / SCRIPTS / GATE / "5" / "etc" / "conda" / "activate.d" / "guard.sh"
+    old = tree / GENERATED_DIR / GATE / "5" / "etc" / "conda" / "activate.d" / "guard.sh"
     old.parent.mkdir(parents=True)
-    old.write_text((tree / SCRIPTS / GATE / "4" / "etc" / "conda" / "activate.d" / f"{GATE}_guard.sh").read_text())
+    old.write_text((tree / GENERATED_DIR / GATE / "4" / "etc" / "conda" / "activate.d" / f"{GATE}_guard.sh").read_text())
     result = run_cli("generate", "--check", "--root", str(tree))
     assert result.returncode == 1
     assert f"unexpected: {old.relative_to(tree).as_posix()}" in result.stderr
     assert run_cli("generate", "--root", str(tree)).returncode == 0
-    assert not old.exists() and not (tree / SCRIPTS / GATE / "5").exists()
+    assert not old.exists() and not (tree / GENERATED_DIR / GATE / "5").exists()
 
 
 def test_a_file_someone_put_in_the_generated_tree_is_named_and_never_touched(root, tmp_path):
     """Not the generator's (no signature): --check names it; generate refuses, exit 2, and
     changes nothing (install-activation.sh would ship the file in a package)."""
     tree = copy_generated(root, tmp_path / "tree")
-    mine = tree / SCRIPTS / GATE / "4" / "etc" / "conda" / "activate.d" / "my-notes.sh"
+    mine = tree / GENERATED_DIR / GATE / "4" / "etc" / "conda" / "activate.d" / "my-notes.sh"
     mine.write_text("echo my own\n")
-    replaced = tree / SCRIPTS / GATE / "4" / GUARD_RARE_SH  # a path the generator writes, someone's content
+    replaced = tree / GENERATED_DIR / GATE / "4" / GUARD_RARE_SH  # a path the generator writes, someone's content
     replaced.write_text("echo replaced by hand\n")
-    fifo = tree / SCRIPTS / "a-fifo"
+    fifo = tree / GENERATED_DIR / "a-fifo"
     os.mkfifo(fifo)
     (tree / VARIANTS).write_text((tree / VARIANTS).read_text() + "# edited\n")  # real drift beside it
     before = snapshot(tree)
@@ -169,8 +169,8 @@ def test_generate_refuses_a_root_that_is_not_this_feedstock_and_writes_nothing(t
         (tree / "recipe").mkdir()
         (tree / RECIPE).write_text(FOREIGN_RECIPE)
         (tree / VARIANTS).write_text("python:\n  - 3.12\n")
-        (tree / SCRIPTS).mkdir()
-        (tree / SCRIPTS / "theirs.sh").write_text("echo theirs\n")
+        (tree / GENERATED_DIR).mkdir()
+        (tree / GENERATED_DIR / "theirs.sh").write_text("echo theirs\n")
     elif kind == "a recipe that is a FIFO":
         (tree / "recipe").mkdir()
         os.mkfifo(tree / RECIPE)

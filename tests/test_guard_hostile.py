@@ -97,7 +97,7 @@ def test_tcsh_keeps_a_variable_holding_a_newline(installed, cpuinfo_at):
 def quoted_prefix(channel, catalog, tmp_path_factory):
     """The level-4 gate installed with rattler into a prefix whose path holds `'` and a space."""
     from microarch_level.catalog.families import GATE
-    from microarch_level.feedstock.channel import archspec_package, base_virtual_packages, install, solve
+    from microarch_level.tools.solve import archspec_package, base_virtual_packages, install, solve
 
     records = solve([channel], [f"{GATE}==4"],
                     base_virtual_packages() + [archspec_package(catalog.generic_name(4))])

@@ -21,7 +21,6 @@ from microarch_level.catalog.families import PPC64LE
 from microarch_level.catalog.power import load_power_catalog
 from microarch_level.catalog.spelling import normalize_power, suggest
 from microarch_level.diagnostics.cpuinfo import namespace
-from microarch_level.runtime.guard_power import LOADER
 
 CATALOG = load_power_catalog()
 GUARDED = CATALOG.levels[1:]
@@ -50,7 +49,7 @@ def activate(sh, prefix: Path) -> str:
 @pytest.fixture(scope="session")
 def power_installed(channel, tmp_path_factory):
     """power_installed(level) -> a prefix holding the ppc64le gate and flag package of `level` (rattler)."""
-    from microarch_level.feedstock.channel import archspec_package, base_virtual_packages, install, solve
+    from microarch_level.tools.solve import archspec_package, base_virtual_packages, install, solve
 
     made: dict[int, Path] = {}
 
@@ -79,7 +78,7 @@ def with_loader(tmp_path: Path, hwcaps: str | None) -> tuple[str, ...]:
     if x86.exists():
         (lib / x86.name).symlink_to(x86.resolve())
     if hwcaps is not None:
-        fake = lib / Path(LOADER).name
+        fake = lib / Path(PPC64LE.loader).name
         body = "".join(f"  {line}\\n" for line in hwcaps.splitlines())
         fake.write_text(f"#!/bin/sh\nprintf 'Subdirectories of glibc-hwcaps directories, in priority order:\\n{body}'\n")
         fake.chmod(0o755)

@@ -19,7 +19,7 @@ import install_support as support
 import pytest
 
 from microarch_level.catalog.levels import LEVELS, load_catalog
-from microarch_level.feedstock.channel import base_virtual_packages
+from microarch_level.tools.solve import base_virtual_packages
 from microarch_level.tools.facts import STYLES
 
 CATALOG = load_catalog()

@@ -11,9 +11,9 @@ import json
 
 import pytest
 
-from microarch_level.catalog.families import GATE, PPC64LE
+from microarch_level.catalog.families import PPC64LE
 from microarch_level.catalog.power import load_power_catalog
-from microarch_level.feedstock.channel import Unsatisfiable, archspec_package, base_virtual_packages, solve
+from microarch_level.tools.solve import Unsatisfiable, archspec_package, base_virtual_packages, solve
 
 CATALOG = load_power_catalog()
 LEVELS = CATALOG.levels

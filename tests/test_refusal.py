@@ -106,7 +106,7 @@ def test_condas_packages_not_found_is_channel_not_loaded():
 # --- rattler, real, from py-rattler here -----------------------------------------
 
 def rattler_text(channel: Path, spec: str, host: str) -> str:
-    from microarch_level.feedstock.channel import Unsatisfiable, archspec_package, base_virtual_packages, solve
+    from microarch_level.tools.solve import Unsatisfiable, archspec_package, base_virtual_packages, solve
 
     with pytest.raises(Unsatisfiable) as failure:
         solve([channel], [spec], base_virtual_packages() + [archspec_package(host)])

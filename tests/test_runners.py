@@ -379,9 +379,10 @@ def _doctor_label():
 
 
 def _matrix_legend():
+    from microarch_level.catalog.families import X86_64
     from microarch_level.diagnostics import matrix
 
-    return matrix.render([], ["conda"], "plain")
+    return matrix.render([], ["conda"], "plain", X86_64)
 
 
 def _explain_style():
@@ -411,12 +412,13 @@ def test_a_new_row_reaches_every_consumer_of_the_facts(seen, expected, new_row):
 def test_qemu_presents_levels_1_to_3_and_the_wrapper_runs_a_program_as_that_cpu(tmp_path):
     import shutil
 
-    from microarch_level.diagnostics.probe import LOADER, probe_glibc
+    from microarch_level.catalog.families import X86_64
+    from microarch_level.diagnostics.probe import probe_glibc
 
     if shutil.which(support.QEMU) is None:
         pytest.skip(f"{support.QEMU} not found on PATH (install qemu-user, as .ci/run does)")
     models = support.emulated_levels(CATALOG)
     assert {1, 2, 3} <= set(models), models
     for level, model in models.items():
-        wrapped = support.emulated(tool_runs.Tool("ld.so", LOADER, "0"), model, tmp_path / model)
+        wrapped = support.emulated(tool_runs.Tool("ld.so", Path(X86_64.loader), "0"), model, tmp_path / model)
         assert probe_glibc(CATALOG, [str(wrapped.exe)]).level == level, model

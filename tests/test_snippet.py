@@ -27,7 +27,8 @@ from conftest import DATA, require_data, run_cli
 from microarch_level.catalog.families import FLAGS, GATE, OVERRIDE
 from microarch_level.catalog.levels import LEVELS, load_catalog
 from microarch_level.diagnostics.snippet import OFFSET, meta_yaml, parse_levels, recipe_v1
-from microarch_level.feedstock.channel import archspec_package, base_virtual_packages, build_machine_cpu, solve
+from microarch_level.feedstock.channel import build_machine_cpu
+from microarch_level.tools.solve import archspec_package, base_virtual_packages, solve
 
 CATALOG = load_catalog()
 LEVELS_ASKED = [LEVELS[0], LEVELS[2], LEVELS[3]]  # 1, 3, 4: what conda-forge recommends

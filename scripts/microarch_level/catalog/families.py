@@ -1,21 +1,33 @@
-"""Every CPU family this feedstock builds gate and flag packages for: one table.
+"""Every CPU family this feedstock builds gate and flag packages for: one registry.
 
-Adding a family is adding a row here (and an archspec reader when its levels
-come from other data than x86-64's psABI levels or POWER's generations): the
-generator, the recipe, the CI jobs, the flag scripts and the checks all loop
-over FAMILIES.  Level numbers may repeat across families: conda-smithy names a
-CI job by family and level together (`linux_64_microarch_familyppc64lemicroarch_level9.yaml`),
-and every check keys a build by its family, level and matcher.
+A family is one row: its names, its levels and how archspec's data becomes its
+catalog, and its `rule`, how a CPU's level is told.  Everything that differs by
+family either is a field here or is chosen by the rule from a table keyed by
+it (the spelling of names in catalog.spelling, the guards in runtime.activation,
+the /proc/cpuinfo reading in diagnostics.probe and matrix, the explain rules in
+diagnostics.explain); the generator, the recipe, the CI jobs, the flag scripts and
+the checks loop over FAMILIES and never name a family.  Adding a family whose
+levels follow an existing rule is adding a row (`registered` adds one for a while); a new rule is one
+entry in each of those tables.  Level numbers may repeat across families:
+conda-smithy names a CI job by family and level together
+(`linux_64_microarch_familyppc64lemicroarch_level9.yaml`), and every check keys a
+build by its family, level and matcher.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
+from . import levels
 from .levels import Catalog, load_catalog
-from .power import load_power_catalog
+from .power import PPC64LE_LEVELS, PPC64LE_ROOT, load_power_catalog
+
+# How a family's CPU tells its level (Family.rule):
+FEATURES = "features"      # every feature of the level's generic name is in /proc/cpuinfo's `flags` line (x86-64)
+GENERATION = "generation"  # the generation in /proc/cpuinfo's `cpu : POWERn` line (archspec's POWER reading)
 
 
 @dataclass(frozen=True)
@@ -35,11 +47,16 @@ class Family:
       in rattler-build's `if:` and conda-build's `# [...]` selector languages.
     march_pattern / name_pattern: how prose writes "the gcc CPU / the archspec name
       of level N" (`x86-64-vN`, `x86_64_vN`; `powerN`, `powerNle`).
+    loader: glibc's dynamic loader on this family, whose `--help` lists the glibc-hwcaps
+      levels the CPU supports (absent on another architecture).
+    levels: the gate levels, lowest (the baseline, which requires nothing) first.
+    rule: how a CPU tells its level (FEATURES, GENERATION).
+    subdir: the conda platform of its machines (`linux-64`), where a lock file lists them.
     """
 
     name: str
     label: str  # how messages name the family: "x86-64 level 3", "ppc64le level 9"
-    catalog: Callable[[Path | None], Catalog]
+    catalog: Callable[[Path | None], Catalog]  # its catalog of archspec's data, or of a given microarchitectures.json
     go_var: str
     go_value: str
     rust_cpu: str
@@ -49,6 +66,10 @@ class Family:
     meta_selector: str
     march_pattern: str
     name_pattern: str
+    loader: str
+    levels: tuple[int, ...]
+    rule: str
+    subdir: str
     article: str = "a"  # "an x86-64 CPU name", "a ppc64le CPU name"
 
     @property
@@ -76,13 +97,29 @@ class Family:
         return f"CARGO_TARGET_{self.rust_triple.upper().replace('-', '_')}_RUSTFLAGS"
 
 
-X86_64 = Family("x86_64", "x86-64", load_catalog, "GOAMD64", "v{level}", "{march}",
+X86_64 = Family(levels.FAMILY, "x86-64", load_catalog, "GOAMD64", "v{level}", "{march}",
                 "x86_64-unknown-linux-gnu", "-march=", "linux and x86_64", "linux64",
-                "x86-64-vN", "x86_64_vN", article="an")
-PPC64LE = Family("ppc64le", "ppc64le", load_power_catalog, "GOPPC64", "power{level}", "pwr{level}",
+                "x86-64-vN", "x86_64_vN", "/lib64/ld-linux-x86-64.so.2", levels.LEVELS, FEATURES, "linux-64",
+                article="an")
+PPC64LE = Family(PPC64LE_ROOT, "ppc64le", load_power_catalog, "GOPPC64", "power{level}", "pwr{level}",
                  "powerpc64le-unknown-linux-gnu", "-mcpu=", "linux and ppc64le", "linux and ppc64le",
-                 "powerN", "powerNle")
-FAMILIES = (X86_64, PPC64LE)
+                 "powerN", "powerNle", "/lib64/ld64.so.2", PPC64LE_LEVELS, GENERATION, "linux-ppc64le")
+# The registry, in the order families are tried and listed: the first is the default where a
+# command is not told a family and nothing tells it (doctor on another machine, snippet).
+FAMILIES: list[Family] = [X86_64, PPC64LE]
+
+
+@contextmanager
+def registered(family: Family) -> Iterator[Family]:
+    """`family` in FAMILIES meanwhile (a plug-in family: every command picks it up)."""
+    if any(f.name == family.name for f in FAMILIES):
+        raise ValueError(f"a family named {family.name} is registered already")
+    FAMILIES.append(family)
+    try:
+        yield family
+    finally:
+        FAMILIES.remove(family)
+
 
 # The names every other module uses: the x86-64 packages (the ppc64le ones are
 # PPC64LE.gate / PPC64LE.flags) and the variable through which conda, mamba and

@@ -1,4 +1,4 @@
-"""The x86-64 names and levels, from archspec's own data and objects.
+"""The x86-64 names and levels, from archspec's own data and objects; the Catalog every family shares.
 
 archspec is the only source of CPU names, their levels and the features each
 level needs; everything else in the project (recipe variants, CI configs,
@@ -31,6 +31,9 @@ FAMILY = "x86_64"
 LEVELS = (1, 2, 3, 4)
 _GENERIC = re.compile(r"^x86_64(?:_v([2-9]))?$")
 MAX_JSON_BYTES = 64 * 1024 * 1024  # archspec's file is about 100 kB
+# macOS has no /proc/cpuinfo: archspec reads these sysctl keys' feature words there
+# (cpu/detect.py, _sysctl_info_x86_64).
+SYSCTL_KEYS = ("machdep.cpu.features", "machdep.cpu.leaf7_features", "machdep.cpu.extfeatures")
 
 
 class CatalogError(UsageError):
@@ -51,7 +54,7 @@ def installed_version() -> str:
 
 @dataclass(frozen=True)
 class Catalog:
-    """Every x86-64 microarchitecture archspec knows, with its psABI level.
+    """Every microarchitecture of one family archspec knows, with its level.
 
     `names` is ordered by level, then by archspec's own order within a level,
     so anything rendered from it is stable across runs.
@@ -62,16 +65,19 @@ class Catalog:
     level_features: dict[int, tuple[str, ...]]
     march: dict[int, str]
     ancestors: dict[str, tuple[str, ...]] = field(repr=False)
-    foreign: dict[str, str] = field(default_factory=dict, repr=False)
     # The archspec family (its root name, also the build tag of the unconditional
-    # build) and its gate levels; families.py lists every family.
-    family: str = FAMILY
-    levels: tuple[int, ...] = LEVELS
+    # build) and its gate levels: the family's row in families.py.
+    family: str
+    levels: tuple[int, ...]
+    foreign: dict[str, str] = field(default_factory=dict, repr=False)
     # How C/C++/Fortran flags name a level's gcc CPU (`{name}` is march[level]).
     flag_template: str = "-march={name}"
     # archspec's `conversions.darwin_flags`: macOS sysctl spellings (lower case, a
     # key of several words needs them all) -> the Linux flags they stand for.
     darwin_flags: dict[str, str] = field(default_factory=dict, repr=False)
+    # Level -> the archspec name that stands for the level itself (x86-64's `x86_64_v3`);
+    # empty for a family whose levels have no names of their own (ppc64le).
+    generic_names: dict[int, str] = field(default_factory=dict, repr=False)
 
     def level_of(self, name: str) -> int:
         return self.names[name]
@@ -84,18 +90,18 @@ class Catalog:
 
     @staticmethod
     def generic_name(level: int) -> str:
+        """x86-64's psABI name of `level` (`x86_64_v3`); a catalog's own are its generic_names."""
         return FAMILY if level == 1 else f"{FAMILY}_v{level}"
 
     def is_generic(self, name: str) -> bool:
-        if self.family != FAMILY:
-            return name == self.family
-        return _GENERIC.match(name) is not None
+        """Whether `name` is the family's root or the generic name of one of its levels."""
+        return name == self.family or name in self.generic_names.values()
 
     def level_name(self, level: int) -> str:
-        """The name that stands for `level` in an override: x86-64's generic `x86_64_v3`, else the
+        """The name that stands for `level` in an override: its generic name (`x86_64_v3`), else the
         first specific name at that level (`power9le`; ppc64le's generic name is its baseline)."""
-        if self.family == FAMILY:
-            return self.generic_name(level)
+        if level in self.generic_names:
+            return self.generic_names[level]
         return next(n for n in self.names_at(level) if not self.is_generic(n))
 
     def new_features(self, level: int) -> tuple[str, ...]:
@@ -115,8 +121,8 @@ class Catalog:
 
     def level_from_flags(self, flags: set[str] | frozenset[str]) -> int:
         """The highest level whose features are all in `flags` (archspec's own rule)."""
-        best = 1
-        for level in LEVELS[1:]:
+        best = self.levels[0]
+        for level in self.levels[1:]:
             if set(self.level_features[level]) <= flags:
                 best = level
         return best
@@ -268,8 +274,11 @@ def build_catalog(data: dict, archspec_version: str, targets: Mapping | None = N
         level_features=features,
         march=march,
         ancestors={n: ancestors[n] for n in ordered},
+        family=FAMILY,
+        levels=LEVELS,
         foreign=foreign,
         darwin_flags=_darwin_flags(data),
+        generic_names=generic,
     )
 
 

@@ -1,4 +1,4 @@
-"""The little-endian POWER names and levels, from archspec's own data and objects (levels.py).
+"""The catalog of a family whose levels are generations (ppc64le), from archspec's own data and objects.
 
 A POWER CPU's level is its generation: archspec records `generation` (8 for
 power8le, 9 for power9le, ...) on each IBM entry, and a name without one (the
@@ -7,7 +7,8 @@ conda-forge's ppc64le baseline is POWER8, so the lowest gate level is 8; a
 newer archspec's `power11le` is level 11 for matching (it reaches every gate
 level) even though no level-11 package exists.  The gcc CPU name of each level
 (`power9`) and the flag template (`-mcpu={name} -mtune={name}`) come from the
-entry of that generation's archspec name.
+entry of that generation's archspec name.  The family's root name and levels
+are its row in families.py; the readers take them as arguments.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Mapping
 
 from .levels import Catalog, CatalogError, archspec_tables, checked_tables, installed_version
 
-FAMILY = "ppc64le"
-LEVELS = (8, 9, 10)
+PPC64LE_ROOT = "ppc64le"
+PPC64LE_LEVELS = (8, 9, 10)
 
 
 def _gcc(compilers: dict) -> tuple[str | None, str | None]:
@@ -31,13 +32,15 @@ def _gcc(compilers: dict) -> tuple[str | None, str | None]:
     return None, None
 
 
-def build_power_catalog(data: dict, archspec_version: str, targets: Mapping | None = None) -> Catalog:
-    """The ppc64le catalog of archspec data; `targets` are its Microarchitecture objects
-    (archspec.cpu.TARGETS for archspec's own data; built by levels.targets_of when not given)."""
-    uarchs, targets = checked_tables(data, FAMILY, targets)
+def build_power_catalog(data: dict, archspec_version: str, targets: Mapping | None = None, *,
+                        root: str = PPC64LE_ROOT, levels: tuple[int, ...] = PPC64LE_LEVELS) -> Catalog:
+    """The catalog of family `root` (ppc64le by default), whose `levels` are generations, of archspec
+    data; `targets` are its Microarchitecture objects (archspec.cpu.TARGETS for archspec's own data;
+    built by levels.targets_of when not given)."""
+    uarchs, targets = checked_tables(data, root, targets)
     # archspec's ancestors, nearest first (POWER entries descend in one line)
     lineage = {n: tuple(targets[n].ancestors) for n in uarchs}
-    family = [n for n in uarchs if n == FAMILY or FAMILY in (a.name for a in lineage[n])]
+    family = [n for n in uarchs if n == root or root in (a.name for a in lineage[n])]
 
     def generation(name: str) -> int:
         for a in (targets[name], *lineage[name]):
@@ -46,16 +49,16 @@ def build_power_catalog(data: dict, archspec_version: str, targets: Mapping | No
                 if not isinstance(g, int) or isinstance(g, bool):
                     raise CatalogError(f"archspec data: '{a.name}'.generation is not an integer")
                 return g
-        return LEVELS[0]
+        return levels[0]
 
-    levels = {n: max(generation(n), LEVELS[0]) for n in family}
-    ordered = dict(sorted(levels.items(), key=lambda item: (item[1], family.index(item[0]))))
+    level_of = {n: max(generation(n), levels[0]) for n in family}
+    ordered = dict(sorted(level_of.items(), key=lambda item: (item[1], family.index(item[0]))))
     march: dict[int, str] = {}
     template = None
-    for level in LEVELS:
-        at = [n for n, lv in ordered.items() if lv == level and n != FAMILY]
+    for level in levels:
+        at = [n for n, lv in ordered.items() if lv == level and n != root]
         if not at:
-            raise CatalogError(f"archspec data has no {FAMILY} CPU of generation {level}")
+            raise CatalogError(f"archspec data has no {root} CPU of generation {level}")
         name, flags = _gcc(targets[at[0]].compilers)
         if name is None or flags is None:
             raise CatalogError(f"archspec data lacks a gcc CPU name for '{at[0]}'")
@@ -67,17 +70,19 @@ def build_power_catalog(data: dict, archspec_version: str, targets: Mapping | No
         level_features={},
         march=march,
         ancestors={n: tuple(a.name for a in lineage[n]) for n in ordered},
-        family=FAMILY,
-        levels=LEVELS,
+        family=root,
+        levels=levels,
         flag_template=template,
     )
 
 
 @lru_cache(maxsize=8)
-def load_power_catalog(json_path: Path | None = None) -> Catalog:
-    """The ppc64le catalog of the data archspec.cpu uses, or of a given microarchitectures.json."""
+def load_power_catalog(json_path: Path | None = None, *, root: str = PPC64LE_ROOT,
+                       levels: tuple[int, ...] = PPC64LE_LEVELS) -> Catalog:
+    """The catalog of family `root` (ppc64le by default) of the data archspec.cpu uses, or of a given
+    microarchitectures.json."""
     data, targets = archspec_tables(json_path)
-    return build_power_catalog(data, installed_version(), targets)
+    return build_power_catalog(data, installed_version(), targets, root=root, levels=levels)
 
 
 def host_name(catalog: Catalog, generation: int) -> str:

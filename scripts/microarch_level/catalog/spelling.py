@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass
 
 from ..errors import UsageError
-from .levels import LEVELS, Catalog, CatalogError, load_catalog
+from .families import FAMILIES, FEATURES, GENERATION, by_name
+from .levels import Catalog, CatalogError
 
 _SEPARATORS = re.compile(r"[-_\s]+")
 # Whitespace around a name is dropped (ASCII, what every shell's [:space:] holds); whitespace
@@ -22,15 +23,13 @@ _SEPARATORS = re.compile(r"[-_\s]+")
 # by the same rule (templates/override.*.in), so `has<newline>well` is haswell for neither.
 _AROUND = " \t\n\v\f\r"
 _INSIDE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
-_GENERIC_LEVEL = re.compile(r"^x8664v([0-9]+)$")
 _LEVEL_SHORTHAND = re.compile(r"^(?:v|level)?([0-9]+)$")
 _SIGNED = re.compile(r"^\s*-\s*[0-9]+\s*$")
-_GCC_LEVEL_ONE = "x8664v1"  # gcc and glibc have no x86-64-v1, but people write it for level 1
 MAX_SHOWN = 60
 
 
 class UnknownName(UsageError):
-    """A name that is not an x86-64 CPU or level; the message is one line."""
+    """A name that is not a CPU or level of the family asked; the message is one line."""
 
     def __init__(self, text: str, problem: str, suggestion: str | None = None):
         self.text = text
@@ -61,7 +60,8 @@ def _refuse_inner_blanks(text: str) -> None:
                                 "or control character")
 
 
-def _keys(catalog: Catalog) -> dict[str, str]:
+def names_by_key(catalog: Catalog) -> dict[str, str]:
+    """Each archspec name of `catalog` under its spelling-independent key; refused when two collide."""
     table: dict[str, str] = {}
     for name in catalog.names:
         k = key(name)
@@ -99,7 +99,7 @@ def suggest(text: str, catalog: Catalog) -> str | None:
     prefix, difflib's closest match.
     """
     k = key(text)
-    keys = _keys(catalog)
+    keys = names_by_key(catalog)
     scored = [
         (_prefix_len(k, cand), -abs(len(cand) - len(k)), index, name)
         for index, (cand, name) in enumerate(keys.items())
@@ -112,59 +112,64 @@ def suggest(text: str, catalog: Catalog) -> str | None:
 
 
 def normalize(text: str, catalog: Catalog | None = None, *, allow_level: bool = False) -> Normalized:
-    """The canonical archspec name and level of `text`.
+    """The canonical archspec name and level of `text`, in a family whose levels have generic names
+    (x86-64's `x86_64_v3`; `catalog` defaults to the first family's).
 
     `allow_level` accepts bare levels (`v3`, `3`, `level3`) where the context
     is a level rather than a CPU (a pin, a CLI argument), never where a tool
     would read the value as an archspec name (CONDA_OVERRIDE_ARCHSPEC).
     """
-    catalog = catalog or load_catalog()
+    catalog = catalog or FAMILIES[0].catalog(None)
+    family = by_name(catalog.family)
+    label, a_label, low, high = family.label, family.a_label, catalog.levels[0], catalog.levels[-1]
+    generic_names = catalog.generic_names
+    stem = key(generic_names[high]).rstrip("0123456789")  # `x8664v`: a generic name's key before its level
     shown = printable(text)
     k = key(text)
     if not k:
-        raise UnknownName(text, "empty CPU name; expected an archspec name such as 'x86_64_v3'")
+        example = generic_names[catalog.levels[-2]]
+        raise UnknownName(text, f"empty CPU name; expected an archspec name such as '{example}'")
     _refuse_inner_blanks(text)
     if _SIGNED.match(text):
-        raise UnknownName(text, f"'{shown}' is not an x86-64 level: levels are {LEVELS[0]} to {LEVELS[-1]}")
-    keys = _keys(catalog)
+        raise UnknownName(text, f"'{shown}' is not {a_label} level: levels are {low} to {high}")
+    keys = names_by_key(catalog)
     if k in keys:
         name = keys[k]
         return Normalized(name, catalog.level_of(name))
-    if k == _GCC_LEVEL_ONE:
-        level_one = catalog.generic_name(LEVELS[0])
+    if k == f"{stem}{low}":  # gcc and glibc have no x86-64-v1, but people write it for level 1
+        level_one = generic_names[low]
         if allow_level:
-            return Normalized(level_one, LEVELS[0])
-        raise UnknownName(text, f"'{shown}' is not an archspec name: archspec calls level 1 '{level_one}'",
+            return Normalized(level_one, low)
+        raise UnknownName(text, f"'{shown}' is not an archspec name: archspec calls level {low} '{level_one}'",
                           level_one)
     shorthand = _LEVEL_SHORTHAND.match(k)
     digits = shorthand.group(1) if shorthand else ""
     # a number longer than any level is no level (and may be too long for int() to print)
     level = int(digits) if 0 < len(digits) <= 6 else 10**6
     if shorthand and allow_level:
-        if level in LEVELS:
-            name = catalog.generic_name(level)
-            return Normalized(name, level)
+        if level in catalog.levels:
+            return Normalized(generic_names[level], level)
         raise UnknownName(
             text,
-            f"no x86-64 level {digits if len(digits) <= 6 else shown} in '{shown}': levels are {LEVELS[0]} to {LEVELS[-1]}",
-            f"v{min(max(level, LEVELS[0]), LEVELS[-1])}",
+            f"no {label} level {digits if len(digits) <= 6 else shown} in '{shown}': levels are {low} to {high}",
+            f"v{min(max(level, low), high)}",
         )
     if shorthand:
-        guess = catalog.generic_name(level) if level in LEVELS else None
+        guess = generic_names[level] if level in catalog.levels else None
         raise UnknownName(text, f"'{shown}' is a level, not an archspec CPU name", guess)
-    generic = _GENERIC_LEVEL.match(k)
+    generic = re.match(rf"^{re.escape(stem)}([0-9]+)$", k)
     if generic:  # x86_64_v0 or x86_64_v5: a generic name of a level that does not exist
         digits = generic.group(1).lstrip("0") or "0"
         wanted = int(digits) if len(digits) <= 6 else 10**6
-        raise UnknownName(text, f"no x86-64 level {digits[:6]} in '{shown}': levels are {LEVELS[0]} to "
-                                f"{LEVELS[-1]}", catalog.generic_name(min(max(wanted, LEVELS[0]), LEVELS[-1])))
+        raise UnknownName(text, f"no {label} level {digits[:6]} in '{shown}': levels are {low} to {high}",
+                          generic_names[min(max(wanted, low), high)])
     foreign = {key(n): (n, fam) for n, fam in catalog.foreign.items()}
     if k in foreign:
-        name, family = foreign[k]
-        raise UnknownName(text, f"'{name}' is an {family} CPU, not an x86-64 one")
+        name, other = foreign[k]
+        raise UnknownName(text, f"'{name}' is an {other} CPU, not {a_label} one")
     raise UnknownName(
         text,
-        f"unknown x86-64 CPU name '{shown}' (archspec {catalog.archspec_version})",
+        f"unknown {label} CPU name '{shown}' (archspec {catalog.archspec_version})",
         suggest(text, catalog),
     )
 
@@ -184,7 +189,7 @@ def normalize_power(text: str, catalog: Catalog, *, allow_level: bool = False) -
     if not k:
         raise UnknownName(text, f"empty CPU name; expected an archspec name such as '{catalog.family}'")
     _refuse_inner_blanks(text)
-    keys = _keys(catalog)
+    keys = names_by_key(catalog)
     if k in keys:
         name = keys[k]
         return Normalized(name, catalog.level_of(name))
@@ -204,29 +209,39 @@ def normalize_power(text: str, catalog: Catalog, *, allow_level: bool = False) -
                       suggest(text, catalog))
 
 
+def _claims_generation(text: str, catalog: Catalog) -> bool:
+    """Whether `text` is written as only a generation family reads it: one of its names, or a level
+    with a generation prefix (`power9`, `pwr9`), not a bare number."""
+    k = key(text)
+    return k in names_by_key(catalog) or bool(_POWER_LEVEL.match(k)) and not _LEVEL_SHORTHAND.match(k)
+
+
+# How each rule of families.py reads a name (normalize's signature), and when a text is written in
+# that rule's own way (so normalize_any reports that family's refusal, not the first family's).
+RULES = {FEATURES: normalize, GENERATION: normalize_power}
+CLAIMS = {FEATURES: lambda text, catalog: key(text) in names_by_key(catalog), GENERATION: _claims_generation}
+
+
 def normalize_in(text: str, catalog: Catalog, *, allow_level: bool = False) -> Normalized:
-    """`normalize` by the rules of `catalog`'s family (x86-64's, or a POWER family's)."""
-    if catalog.family == load_catalog().family:
-        return normalize(text, catalog, allow_level=allow_level)
-    return normalize_power(text, catalog, allow_level=allow_level)
+    """`normalize` by the rule of `catalog`'s family (families.py)."""
+    return RULES[by_name(catalog.family).rule](text, catalog, allow_level=allow_level)
 
 
 def normalize_any(text: str, family: str | None = None, json_path=None, *,
                   allow_level: bool = False) -> Normalized:
-    """`normalize` in the family asked for, or (family None) in x86-64 unless `text` is another
-    family's name or level spelling, where that family's reading is tried."""
-    from .families import FAMILIES, by_name
-
+    """`normalize` in the family asked for, or (family None) in the first family unless `text` is
+    written as another family's name or level, where that family's reading decides."""
     if family is not None:
         return normalize_in(text, by_name(family).catalog(json_path), allow_level=allow_level)
+    first, *others = FAMILIES
     try:
-        return normalize(text, FAMILIES[0].catalog(json_path), allow_level=allow_level)
-    except UnknownName as first:
-        for other in FAMILIES[1:]:
+        return normalize_in(text, first.catalog(json_path), allow_level=allow_level)
+    except UnknownName as refused:
+        for other in others:
+            catalog = other.catalog(json_path)
             try:
-                return normalize_power(text, other.catalog(json_path), allow_level=allow_level)
+                return normalize_in(text, catalog, allow_level=allow_level)
             except UnknownName as exc:
-                if key(text) in _keys(other.catalog(json_path)) or _POWER_LEVEL.match(key(text)) and \
-                        not _LEVEL_SHORTHAND.match(key(text)):
+                if CLAIMS[other.rule](text, catalog):
                     raise exc from None
-        raise first from None
+        raise refused from None

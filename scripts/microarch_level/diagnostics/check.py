@@ -26,7 +26,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..catalog.families import FAMILIES, X86_64, Family, by_name
+from ..catalog.families import FAMILIES, FEATURES, GENERATION, Family, by_name
+from ..catalog.levels import Catalog
 from ..catalog.power import host_name
 from ..catalog.spelling import normalize_any, printable
 from ..errors import Failure, UsageError
@@ -88,12 +89,24 @@ def cpu_of_text(text: str, cpu_id: str, source: str) -> Cpu | None:
     catalog = family.catalog(None)
     if sysctl.is_capture(text):
         level = sysctl.capture_level(text, catalog)
-        return Cpu(cpu_id, source, family, catalog.generic_name(level), level)
-    if family is X86_64:
-        level = catalog.level_from_flags(first_flags(text))
-        return Cpu(cpu_id, source, family, catalog.generic_name(level), level)
+        return Cpu(cpu_id, source, family, catalog.generic_names[level], level)
+    name, level = READ_LEVEL[family.rule](text, catalog)
+    return Cpu(cpu_id, source, family, name, level)
+
+
+def _level_by_features(text: str, catalog: Catalog) -> tuple[str, int]:
+    """The level the flags reach (the guard's rule), named by its generic name."""
+    level = catalog.level_from_flags(first_flags(text))
+    return catalog.generic_names[level], level
+
+
+def _level_by_generation(text: str, catalog: Catalog) -> tuple[str, int]:
     name = host_name(catalog, cpuinfo_generation(text))
-    return Cpu(cpu_id, source, family, name, catalog.names[name])
+    return name, catalog.names[name]
+
+
+# (archspec name, level) of a /proc/cpuinfo text, by the rule of its family (families.py).
+READ_LEVEL = {FEATURES: _level_by_features, GENERATION: _level_by_generation}
 
 
 def _read_sample(path: Path, shown: str) -> str:

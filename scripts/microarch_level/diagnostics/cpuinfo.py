@@ -9,7 +9,12 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
+from ..catalog.families import FEATURES, GENERATION
+
 PROC_CPUINFO = Path("/proc/cpuinfo")
+# The line of a processor block that tells a CPU's level, by the rule of its family (families.py):
+# an x86-64 block has `flags` and no `cpu` line, a POWER block a `cpu` line and no `flags`.
+LEVEL_LINE = {FEATURES: "flags", GENERATION: "cpu"}
 # archspec's reading of the first processor's `cpu` line (detect.proc_cpuinfo).
 _GENERATION = re.compile(r"POWER(\d+)")
 

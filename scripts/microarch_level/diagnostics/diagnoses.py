@@ -10,18 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..catalog.families import GATE
-from ..catalog.families import OVERRIDE as VARIABLE
+from ..catalog.families import GATE, OVERRIDE
 from ..catalog.levels import Catalog
 from ..catalog.spelling import UnknownName, normalize
 from ..tools.facts import STYLES, Style, advice, lock_style_of, newest_style, style_of, tools_with
 from ..tools.overrides import closest
-from ..tools.solver_text import TOOLS, SolverText
+from ..tools.solver_text import WRITERS, SolverText
 
 # Where the CPU a diagnosis is about came from; the last two only when the text does not say.
 FROM_TEXT = "the text (the __archspec the solver reported)"
 FROM_OPTION = "--cpu"
-FROM_ENV = f"{VARIABLE} in explain's own environment"
+FROM_ENV = f"{OVERRIDE} in explain's own environment"
 FROM_MACHINE = "this machine's CPU as archspec detects it"
 ASSUMED = (FROM_ENV, FROM_MACHINE)
 
@@ -71,20 +70,20 @@ def who(style: Style) -> str:
 
 def tool_version(facts: SolverText) -> tuple[str | None, str | None]:
     """The facts.FACTS tool that wrote the text and its version, when the text shows it."""
-    writer = TOOLS.get(facts.family or "")
+    writer = WRITERS.get(facts.family or "")
     tool = writer.tool if writer else None
     return (tool, facts.versions[tool]) if tool in facts.versions else (None, None)
 
 
 def locked(facts: SolverText) -> bool:
     """Whether the text comes from a lock-file solve (pixi's), which does not look at this machine."""
-    writer = TOOLS.get(facts.family or "")
+    writer = WRITERS.get(facts.family or "")
     return writer is not None and writer.lock
 
 
 def reporting_style(facts: SolverText) -> Style | None:
     """The reporting style the text shows: a lock-file solve's; otherwise that of the tool version it prints."""
-    writer = TOOLS.get(facts.family or "")
+    writer = WRITERS.get(facts.family or "")
     if writer is not None and writer.lock:
         return lock_style_of(writer.tool, facts.versions.get(writer.tool, ""))
     tool, version = tool_version(facts)
@@ -93,7 +92,7 @@ def reporting_style(facts: SolverText) -> Style | None:
 
 def names_cpus(facts: SolverText) -> bool:
     """Whether the tool that wrote the text reports a CPU's own archspec name (conda, rattler), not a level."""
-    writer = TOOLS.get(facts.family or "")
+    writer = WRITERS.get(facts.family or "")
     if writer is None:
         return False
     style = reporting_style(facts) or (STYLES[writer.style] if writer.style else newest_style(writer.tool))
@@ -110,17 +109,17 @@ def override_spelling(catalog: Catalog, facts: SolverText, value: str, host: Hos
                       real: Host | None = None) -> Diagnosis:
     guess = closest(value, catalog)
     respelled = guess is not None and _spelling_of(value, catalog)
-    fix = (f"set {VARIABLE}={guess}" if guess else
-           f"set {VARIABLE} to an archspec name (`microarch-level doctor` shows what this CPU is called)")
+    fix = (f"set {OVERRIDE}={guess}" if guess else
+           f"set {OVERRIDE} to an archspec name (`microarch-level doctor` shows what this CPU is called)")
     this = f"this CPU ({real.name}, level {real.level})" if real is not None and real.name else "this CPU"
     return Diagnosis(
         "override-spelling",
-        f"{VARIABLE} is set to '{value}', which is not a CPU archspec knows"
+        f"{OVERRIDE} is set to '{value}', which is not a CPU archspec knows"
         + ((f" (archspec spells it '{guess}')" if respelled else f" (the nearest name it knows is '{guess}')")
            if guess else "")
         + ". rattler and pixi refuse to solve with it; conda and mamba 2.x pass it through verbatim, "
           "so the gate's per-name builds never match it.",
-        [fix, f"or unset {VARIABLE} so the package manager detects {this} itself"],
+        [fix, f"or unset {OVERRIDE} so the package manager detects {this} itself"],
         facts.family, host, requested)
 
 
@@ -158,7 +157,7 @@ def lower_pin(catalog: Catalog, facts: SolverText, host: Host, requested) -> Dia
         ["drop the pin and let the solver pick the highest level this CPU supports",
          f"or update {GATE} from a channel with this feedstock's builds, where level N installs on every CPU "
          f"at level N or above",
-         f"or, to force level {want} with today's channel, solve with {VARIABLE}={catalog.generic_name(want)}"],
+         f"or, to force level {want} with today's channel, solve with {OVERRIDE}={catalog.generic_names[want]}"],
         facts.family, host, requested)
 
 
@@ -166,10 +165,10 @@ def too_new(catalog: Catalog, facts: SolverText, host: Host, requested) -> Diagn
     if host.name is not None:
         why = (f"archspec {catalog.archspec_version} knows it as level {host.level}, but the channel's {GATE} "
                f"was generated from an older archspec")
-        workaround = f"meanwhile solve with {VARIABLE}={catalog.generic_name(host.level)}, its level's generic name"
+        workaround = f"meanwhile solve with {OVERRIDE}={catalog.generic_names[host.level]}, its level's generic name"
     else:
         why = f"not even archspec {catalog.archspec_version} knows this name yet"
-        workaround = (f"meanwhile solve with {VARIABLE} set to the generic name of the level this CPU reaches "
+        workaround = (f"meanwhile solve with {OVERRIDE} set to the generic name of the level this CPU reaches "
                       f"(`microarch-level doctor` shows it)")
     return Diagnosis(
         "cpu-too-new",
@@ -188,10 +187,10 @@ def below(catalog: Catalog, facts: SolverText, host: Host, requested) -> Diagnos
                f"'{GATE}<={host.level}'",
                "if the environment file came from another machine, remove the gate and build-string pins from it "
                "(`conda env export --from-history`)"]
-    if host.source == FROM_TEXT and host.name == host.reported and host.name == catalog.generic_name(host.level) \
+    if host.source == FROM_TEXT and host.name == host.reported and host.name == catalog.generic_names[host.level] \
             and names_cpus(facts):
         actions.insert(1, f"{who(STYLES['conda'])} reports archspec's specific name for a CPU, so a generic "
-                          f"'{host.reported}' usually means {VARIABLE}={host.reported} was set where the solver ran: "
+                          f"'{host.reported}' usually means {OVERRIDE}={host.reported} was set where the solver ran: "
                           f"unset it so the solver sees the real CPU")
     d = Diagnosis(
         "cpu-below",
@@ -212,14 +211,14 @@ def not_shown(facts: SolverText, host: Host, requested) -> Diagnosis:
         "cpu-not-shown",
         f"The text does not show which CPU (__archspec) the solver saw, and the CPU this diagnosis is about, "
         f"'{host.reported}' (level {host.level}, from {host.source}), is accepted by the builds of {need} in the "
-        f"text. So the solve ran for another __archspec, or none: {VARIABLE} set in the shell that ran it, another "
+        f"text. So the solve ran for another __archspec, or none: {OVERRIDE} set in the shell that ran it, another "
         f"machine, or a package manager that reports this CPU wrongly or not at all.",
-        [f"the solver did not see '{host.reported}': check {VARIABLE} in the shell that ran the command "
+        [f"the solver did not see '{host.reported}': check {OVERRIDE} in the shell that ran the command "
          f"(`microarch-level doctor` there shows it)" if host.source == FROM_OPTION else
-         f"the solver did not see this CPU ('{host.reported}', which these builds accept): {VARIABLE} was set in "
+         f"the solver did not see this CPU ('{host.reported}', which these builds accept): {OVERRIDE} was set in "
          f"the shell that ran it, or it ran on another machine; run explain in that shell, or pass --cpu NAME "
          f"naming the CPU it ran for",
-         f"if {VARIABLE} was set there, unset it so the solver sees the real CPU",
+         f"if {OVERRIDE} was set there, unset it so the solver sees the real CPU",
          "`microarch-level doctor` shows what each package manager on this machine reports as __archspec"],
         facts.family, host, requested)
 
@@ -254,7 +253,7 @@ def tool_report(catalog: Catalog, facts: SolverText, host: Host | None, requeste
     actions = [fix]
     if host and host.level is not None and (not requested or host.level >= min(requested)):
         summary += f" This CPU ({host.name}, level {host.level}) can run it."
-        actions.append(f"or solve with {VARIABLE}={host.name} where the tool honours it")
+        actions.append(f"or solve with {OVERRIDE}={host.name} where the tool honours it")
     d = Diagnosis("tool-report", summary, actions, facts.family, host, requested)
     if host and host.level is not None and requested and host.level < min(requested):
         d.notes.append(f"this CPU ({host.name}, level {host.level}) is below level {min(requested)} too, "
@@ -277,8 +276,8 @@ def override_cause(value: str, host: Host, real: Host | None) -> str:
     """The first advice when CONDA_OVERRIDE_ARCHSPEC made the solver see `host`."""
     this = f"this CPU ({real.name}, level {real.level})" if real and real.name else "the real CPU"
     if host.level is None:
-        return f"{VARIABLE}={value} is not a CPU archspec knows: unset it so the solver sees {this}"
-    return (f"{VARIABLE}={value} makes the solver believe this CPU is level {host.level}: unset it so the solver "
+        return f"{OVERRIDE}={value} is not a CPU archspec knows: unset it so the solver sees {this}"
+    return (f"{OVERRIDE}={value} makes the solver believe this CPU is level {host.level}: unset it so the solver "
             f"sees {this}, or keep it and pin '{GATE}<={host.level}' if you build for '{host.name}' on purpose")
 
 
@@ -290,7 +289,7 @@ def unknown_cpu(catalog: Catalog, facts: SolverText, host: Host, requested) -> D
         f"The CPU the solver saw, '{host.reported}' (from {host.source}), is not a CPU archspec "
         f"{catalog.archspec_version} knows{near}. No build of {GATE} above level 1 lists an unknown name, so "
         f"only the level-1 build installs.",
-        [f"if '{host.reported}' came from {VARIABLE}, set it to an archspec name"
+        [f"if '{host.reported}' came from {OVERRIDE}, set it to an archspec name"
          + (f" ('{guess}')" if guess else "") + " or unset it",
          "`microarch-level doctor` shows what this CPU is called and what each package manager reports"],
         facts.family, host, requested)
@@ -304,7 +303,7 @@ def not_in_text(catalog: Catalog, facts: SolverText, host: Host, requested) -> D
     if host.level > max(requested):
         actions.insert(0, "drop the level pin: the solver then picks the highest level this CPU runs")
     else:
-        actions.append(f"meanwhile solve with {VARIABLE}={catalog.generic_name(host.level)}, the generic name of "
+        actions.append(f"meanwhile solve with {OVERRIDE}={catalog.generic_names[host.level]}, the generic name of "
                        f"its level, which every channel's level-{host.level} builds accept")
     return Diagnosis(
         "cpu-not-in-text",

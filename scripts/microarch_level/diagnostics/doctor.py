@@ -16,10 +16,10 @@ import platform
 import sys
 from pathlib import Path
 
-from ..catalog.families import FAMILIES, OVERRIDE, X86_64, Family
+from ..catalog.families import FAMILIES, OVERRIDE, Family, by_name
 from ..catalog.gate import gate_builds, installable_levels
 from ..catalog.levels import Catalog
-from ..runtime.activation import GUARD_OFF_VAR
+from ..runtime.guards import GUARD_OFF_VAR
 from ..tools import overrides
 from ..tools.facts import CPUID, STYLES, TOOLS, advice, style_of
 from . import doctor_view, probe
@@ -56,9 +56,9 @@ def run(args) -> int:
 
 
 def machine_family(machine: str | None = None) -> Family:
-    """The family of `machine` (default: this one's, platform.machine()); x86-64 for any other."""
+    """The family of `machine` (default: this one's, platform.machine()); the first family for any other."""
     machine = platform.machine() if machine is None else machine
-    return next((f for f in FAMILIES if f.name == machine), X86_64)
+    return next((f for f in FAMILIES if f.name == machine), FAMILIES[0])
 
 
 def _levels(levels: list[int]) -> dict:
@@ -91,14 +91,14 @@ def cpu_section(cpu: probe.Cpu) -> dict:
 # so glibc's CPUID-based answer stands in for theirs.
 def _host_for(style_key: str, catalog: Catalog, cpu: probe.Cpu) -> tuple[str | None, str]:
     """The archspec name a style's detection starts from here, and where it comes from."""
-    if STYLES[style_key].detection == CPUID and cpu.glibc.level is not None and catalog.family == X86_64.name:
-        return catalog.generic_name(cpu.glibc.level), "CPUID"
+    if STYLES[style_key].detection == CPUID and cpu.glibc.level in catalog.generic_names:
+        return catalog.generic_names[cpu.glibc.level], "CPUID"
     return (cpu.proc.host if cpu.proc.host in catalog.names else None), "/proc/cpuinfo"
 
 
 def styles_section(catalog: Catalog, cpu: probe.Cpu, builds) -> list[dict]:
     """What each reporting style would put in __archspec here, and what that installs."""
-    label = "x86-64" if catalog.family == X86_64.name else catalog.family
+    label = by_name(catalog.family).label
     rows = []
     for style in STYLES.values():
         host, seen_by = _host_for(style.key, catalog, cpu)
@@ -170,7 +170,7 @@ RUNS_HERE, WILL_NOT_RUN, CANNOT_TELL = "runs-here", "will-not-run", "cannot-tell
 EXIT = {RUNS_HERE: 0, WILL_NOT_RUN: 1, CANNOT_TELL: 1}
 
 
-def prefix_section(path: Path, cpu: probe.Cpu, family: Family = X86_64, catalog: Catalog | None = None) -> dict:
+def prefix_section(path: Path, cpu: probe.Cpu, family: Family, catalog: Catalog | None = None) -> dict:
     from .prefix import read_environment
 
     catalog = catalog or family.catalog(None)
@@ -256,8 +256,10 @@ def advice_section(report: dict) -> list[str]:
     return out
 
 
-def gather(catalog: Catalog, prefix: Path | None = None, family: Family = X86_64) -> dict:
-    """The report on this machine, whose CPU family is `family` (`catalog` is its catalog)."""
+def gather(catalog: Catalog, prefix: Path | None = None, family: Family | None = None) -> dict:
+    """The report on this machine, whose CPU family is `family` (`catalog` is its catalog; by default
+    the family of `catalog`)."""
+    family = family or by_name(catalog.family)
     cpu = probe.probe(catalog)
     builds = gate_builds(catalog)
     styles = styles_section(catalog, cpu, builds)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from ..catalog.families import OVERRIDE as VARIABLE
+from ..catalog.families import OVERRIDE
 from ..terminal import escaped
 
 NONE = "-"
@@ -67,7 +67,7 @@ def _style_cells(row: dict) -> list[str]:
     if row["error"]:
         return [row["label"], "refuses", NONE, row["error"]]
     reported = row["reported"] or "none"
-    via = {VARIABLE: f" via {VARIABLE}", "CPUID": " (CPUID)"}.get(row["source"], "")
+    via = {OVERRIDE: f" via {OVERRIDE}", "CPUID": " (CPUID)"}.get(row["source"], "")
     return [row["label"], reported + via, str(row["installs"] or NONE), _span(row["installable"])]
 
 
@@ -120,15 +120,15 @@ def plain(report: dict) -> str:
     lines += [f"cpu /proc/cpuinfo: {_proc(cpu)[0]}, level {_proc(cpu)[1]}",
               *([f"cpu sysctl: {_sysctl(cpu)[0]}, level {_sysctl(cpu)[1]}"] if cpu.get("sysctl") else []),
               f"cpu glibc: {_glibc(cpu)[0]}, level {_glibc(cpu)[1]}",
-              f"cpu {VARIABLE}: {_override(cpu)[0]}, level {_override(cpu)[1]}",
+              f"cpu {OVERRIDE}: {_override(cpu)[0]}, level {_override(cpu)[1]}",
               f"cpu level: {_cpu_level(cpu)}"]
     lines += [f"cpu note: {n}" for n in cpu["notes"]]
     for row in report["styles"]:
         if row["error"]:
-            lines.append(f"style {row['label']}: refuses to run with {VARIABLE}: {row['error']}")
+            lines.append(f"style {row['label']}: refuses to run with {OVERRIDE}: {row['error']}")
             continue
         label, reported, installs, span = _style_cells(row)
-        ignores = f"; ignores {VARIABLE}" if row["override"] == "ignored" else ""
+        ignores = f"; ignores {OVERRIDE}" if row["override"] == "ignored" else ""
         lines.append(f"style {label}: __archspec {reported}; installs gate level {installs} (installable: {span})"
                      + ignores + (f"; {row['note']}" if row["note"] else ""))
     if report["tools_error"]:
@@ -161,7 +161,7 @@ def table(report: dict) -> str:
     out += _table(["source", "sees", "level"], [["/proc/cpuinfo (archspec)", *_proc(cpu)],
                                                 *([["sysctl machdep.cpu", *_sysctl(cpu)]] if cpu.get("sysctl") else []),
                                                 ["glibc ld.so --help", *_glibc(cpu)],
-                                                [VARIABLE, *_override(cpu)]])
+                                                [OVERRIDE, *_override(cpu)]])
     out.append(f"  => level {_cpu_level(cpu)}")
     out += [f"  note: {n}" for n in cpu["notes"]]
     out += ["", "What each package manager would report here, and the gate level it installs"]
@@ -170,7 +170,7 @@ def table(report: dict) -> str:
     out += [f"  note ({r['style']}): {r['note']}" for r in report["styles"] if r["note"]]
     ignoring = [r["style"] for r in report["styles"] if r["override"] == "ignored"]
     if ignoring:
-        out.append(f"  ignore {VARIABLE}: {', '.join(ignoring)}")
+        out.append(f"  ignore {OVERRIDE}: {', '.join(ignoring)}")
     out += ["", "Package managers on PATH"]
     if report["tools_error"]:
         out.append(f"  cannot look for them: {report['tools_error']}")

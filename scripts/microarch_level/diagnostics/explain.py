@@ -19,27 +19,32 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from ..catalog.families import GATE
-from ..catalog.families import OVERRIDE as VARIABLE
+from ..catalog.families import FAMILIES, GATE, GENERATION, OVERRIDE
 from ..catalog.levels import Catalog, load_catalog
 from ..catalog.matching import matches
 from ..catalog.spelling import UnknownName, normalize
 from ..terminal import escape_controls
-from ..tools.solver_text import TOOLS, SolverText, parse
+from ..tools.solver_text import WRITERS, SolverText, parse
 from . import diagnoses as say
 from .diagnoses import (ASSUMED, DECIDED, FROM_ENV, FROM_MACHINE, FROM_OPTION, FROM_TEXT, Diagnosis, Host,
                         host_of)
+from .explain_power import concerns, diagnose_power
 
 HELP = "explain a conda/mamba/pixi solver error about __archspec or a microarch-level gate"
 
-KINDS = ("override-spelling", "hyphen-report", "lower-pin-old-channel", "cpu-too-new", "cpu-below",
+# The explainer of a failure about the gate of a family of each rule (families.py) but the first
+# family's: that one is `diagnose` below, over what solver_text reads of its gate.
+EXPLAINERS = {GENERATION: diagnose_power}
+
+# What a diagnosis may be (Diagnosis.kind).
+DIAGNOSIS_KINDS = ("override-spelling", "hyphen-report", "lower-pin-old-channel", "cpu-too-new", "cpu-below",
          "foreign-build-pin", "tool-report", "cpu-not-shown", "gate-unsatisfied", "unknown-cpu", "cpu-not-in-text",
          "solved")
 
 
 def this_machine(catalog: Catalog, environ=None) -> Host | None:
     """The CPU a solver run from this shell would see: the override in explain's own environment, else archspec's."""
-    value = (os.environ if environ is None else environ).get(VARIABLE)
+    value = (os.environ if environ is None else environ).get(OVERRIDE)
     if value:
         return host_of(value, FROM_ENV, catalog)
     from .probe import archspec_host
@@ -136,16 +141,16 @@ def _sources(d: Diagnosis, facts: SolverText, catalog: Catalog, override: Host |
     if by_override:
         d.decided_by = "override"
         if d.kind != "override-spelling":
-            d.actions = [a for a in d.actions if VARIABLE not in a]
+            d.actions = [a for a in d.actions if OVERRIDE not in a]
             d.actions.insert(0, say.override_cause(host.reported, host, real))
         return
     generic = (host is not None and host.source == FROM_TEXT and host.name == host.reported
-               and host.name == catalog.generic_name(host.level) and say.names_cpus(facts))
+               and host.name == catalog.generic_names[host.level] and say.names_cpus(facts))
     if generic and d.real is not None and d.real.level is not None and d.real.level > host.level:
         # conda and rattler report a CPU's own name: a generic one in their text is an override's doing.
-        d.actions = [a for a in d.actions if VARIABLE not in a]
+        d.actions = [a for a in d.actions if OVERRIDE not in a]
         d.actions.insert(0, f"{say.who(say.STYLES['conda'])} reports archspec's specific name for a CPU, so "
-                            f"'{host.reported}' means {VARIABLE}={host.reported} was set where the solver ran: "
+                            f"'{host.reported}' means {OVERRIDE}={host.reported} was set where the solver ran: "
                             + say.override_cause(host.reported, host, real).split(": ", 1)[1])
 
 
@@ -180,13 +185,13 @@ def _decide(facts: SolverText, catalog: Catalog, cpu: Host | None, requested: li
         return say.unknown_cpu(catalog, facts, host, requested)
     if host.level < min(requested):
         return say.below(catalog, facts, host, requested)
-    solver = TOOLS[facts.family].solver if facts.family in TOOLS else "rattler"
+    solver = WRITERS[facts.family].solver if facts.family in WRITERS else "rattler"
     accepted = any(matches(solver, r.build, host.reported) or matches(solver, r.build, host.name)
                    for r in facts.requirements)
     if channel is not None:
-        from ..feedstock.channel import installable_from_repodata
+        from ..tools.solve import installable_from_repodata
 
-        levels = installable_from_repodata(channel, host.name, solver)
+        levels = installable_from_repodata(channel, host.name, solver, GATE)
         if not set(requested) & levels:
             return (say.lower_pin(catalog, facts, host, requested)
                     if _design(facts, catalog) == "per-name" and host.level > max(requested)
@@ -242,7 +247,7 @@ def _read(args) -> tuple[str, str]:
         raise UsageError(f"cannot read {where}: {reason}") from None
 
 
-SOURCE_WORDS = {"override": f"{VARIABLE}", "text": "the text", "option": "--cpu",
+SOURCE_WORDS = {"override": f"{OVERRIDE}", "text": "the text", "option": "--cpu",
                 "machine": "this machine's CPU"}
 
 
@@ -294,7 +299,7 @@ def next_step(facts: SolverText, override: Host | None) -> str:
     else:
         step = "rerun the command with --json (or -v) and explain that, or run `microarch-level doctor`"
     if override is not None:
-        step += f"; note {VARIABLE}={override.reported} is set in this shell"
+        step += f"; note {OVERRIDE}={override.reported} is set in this shell"
     return step
 
 
@@ -304,21 +309,18 @@ def run(args) -> int:
     catalog = load_catalog()
     text, source = _read(args)
     facts = parse(text)
-    from .explain_power import concerns_power, diagnose_power
-
     if args.cpu is not None and not args.cpu.strip():
         raise UsageError("--cpu: empty CPU name")
-    if concerns_power(text):
-        from ..catalog.power import load_power_catalog
-
-        cpu = option_cpu(args.cpu.strip(), load_power_catalog()).name if args.cpu else None
-        d = diagnose_power(text, facts, cpu, {} if args.no_detect else os.environ)
-        sys.stdout.write(json.dumps(asdict(d), indent=2) + "\n" if args.json else render(d))
-        return 0
+    for family in FAMILIES:
+        if family.rule in EXPLAINERS and concerns(text, family):
+            cpu = option_cpu(args.cpu.strip(), family.catalog(None)).name if args.cpu else None
+            d = EXPLAINERS[family.rule](text, facts, cpu, {} if args.no_detect else os.environ, family)
+            sys.stdout.write(json.dumps(asdict(d), indent=2) + "\n" if args.json else render(d))
+            return 0
     cpu = option_cpu(args.cpu.strip(), catalog) if args.cpu is not None else None
     override = real = None
     if not args.no_detect:
-        value = os.environ.get(VARIABLE)
+        value = os.environ.get(OVERRIDE)
         override = host_of(value, FROM_ENV, catalog) if value else None
         from .probe import archspec_host
 

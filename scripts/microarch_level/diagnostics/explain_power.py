@@ -1,4 +1,5 @@
-"""`explain` for a failure about the ppc64le gate (`_ppc64le-microarch-level`).
+"""`explain` for a failure about the gate of a family whose levels are generations (ppc64le's
+`_ppc64le-microarch-level`).
 
 A POWER solve fails for fewer reasons than an x86-64 one: the gate level
 asked for is a newer POWER generation than the CPU, the tool reported the bare
@@ -14,25 +15,25 @@ from __future__ import annotations
 
 import re
 
-from ..catalog.families import OVERRIDE as VARIABLE
-from ..catalog.families import PPC64LE
-from ..catalog.power import load_power_catalog
+from ..catalog.families import OVERRIDE, Family
+from ..catalog.levels import Catalog
 from ..catalog.spelling import UnknownName, normalize_power
 from ..tools.solver_text import REPORTED, SolverText
 from .diagnoses import FROM_ENV, FROM_OPTION, FROM_TEXT, Diagnosis, Host
 
-_G = re.escape(PPC64LE.gate)
-# `_ppc64le-microarch-level ==10`, `=10`, `-10-5_power10le` (a file name), `10 would require`, `[version='>=10']`.
-LEVEL_MENTIONS = (re.compile(rf"{_G}\s*(?:==|=|>=)\s*(\d+)"), re.compile(rf"{_G}-(\d+)-\d+_"),
-                  re.compile(rf"{_G}\s+\[?(\d+)\]?\s+would require"), re.compile(rf"{_G}\[version='(?:==|>=)?(\d+)"))
+def level_mentions(gate: str) -> tuple[re.Pattern[str], ...]:
+    """How a text names a level of `gate`: `_ppc64le-microarch-level ==10`, `=10`, `-10-5_power10le`
+    (a file name), `10 would require`, `[version='>=10']`."""
+    g = re.escape(gate)
+    return (re.compile(rf"{g}\s*(?:==|=|>=)\s*(\d+)"), re.compile(rf"{g}-(\d+)-\d+_"),
+            re.compile(rf"{g}\s+\[?(\d+)\]?\s+would require"), re.compile(rf"{g}\[version='(?:==|>=)?(\d+)"))
 
 
-def concerns_power(text: str) -> bool:
-    return PPC64LE.gate in text
+def concerns(text: str, family: Family) -> bool:
+    return family.gate in text
 
 
-def _host(reported: str, source: str) -> Host:
-    catalog = load_power_catalog()
+def _host(reported: str, source: str, catalog: Catalog) -> Host:
     try:
         n = normalize_power(reported, catalog)
         return Host(reported, source, n.name, n.level)
@@ -40,37 +41,39 @@ def _host(reported: str, source: str) -> Host:
         return Host(reported, source, None, None)
 
 
-def diagnose_power(text: str, facts: SolverText, cpu: str | None, environ) -> Diagnosis:
-    catalog = load_power_catalog()
-    requested = sorted({int(m.group(1)) for rx in LEVEL_MENTIONS for m in rx.finditer(text)} & set(catalog.levels))
+def diagnose_power(text: str, facts: SolverText, cpu: str | None, environ, family: Family) -> Diagnosis:
+    catalog = family.catalog(None)
+    requested = sorted({int(m.group(1)) for rx in level_mentions(family.gate) for m in rx.finditer(text)}
+                       & set(catalog.levels))
     seen = REPORTED.search(text)
-    host = (_host(seen.group(2), FROM_TEXT) if seen else _host(cpu, FROM_OPTION) if cpu
-            else _host(environ[VARIABLE], FROM_ENV) if environ.get(VARIABLE) else None)
+    host = (_host(seen.group(2), FROM_TEXT, catalog) if seen else _host(cpu, FROM_OPTION, catalog) if cpu
+            else _host(environ[OVERRIDE], FROM_ENV, catalog) if environ.get(OVERRIDE) else None)
     need = min(requested) if requested else None
-    gate = PPC64LE.gate
+    gate = family.gate
+    named = family.name_pattern.replace  # ("N", level): archspec's name of a generation, `power9le`
     if host is not None and host.reported == catalog.family and need and need > catalog.levels[0]:
         d = Diagnosis(
             "tool-report",
             f"The solver saw __archspec '{catalog.family}', the bare machine name that mamba and micromamba report "
             f"on every POWER CPU, so only {gate} {catalog.levels[0]} can install, whatever the CPU; the request "
             f"needs level {need}.",
-            [f"solve with conda or pixi/rattler, which report archspec's name (e.g. power{need}le)",
-             f"or, on a POWER{need} or newer, set {VARIABLE}=power{need}le (mamba/micromamba 2.x)",
+            [f"solve with conda or pixi/rattler, which report archspec's name (e.g. {named('N', str(need))})",
+             f"or, on a POWER{need} or newer, set {OVERRIDE}={named('N', str(need))} (mamba/micromamba 2.x)",
              f"or pin '{gate}<={catalog.levels[0]}' to use the POWER8 builds"],
             None, host, requested)
     elif host is not None and host.level is None:
         d = Diagnosis(
             "cpu-too-new",
             f"This CPU reports '{host.reported}', which archspec {catalog.archspec_version} does not know as a "
-            f"ppc64le CPU, so no build of {gate} above {catalog.levels[0]} lists it.",
+            f"{family.label} CPU, so no build of {gate} above {catalog.levels[0]} lists it.",
             [f"update {gate} from a channel built with a newer archspec",
-             f"meanwhile solve with {VARIABLE}=power{catalog.levels[-1]}le if the CPU is at least a "
+             f"meanwhile solve with {OVERRIDE}={named('N', str(catalog.levels[-1]))} if the CPU is at least a "
              f"POWER{catalog.levels[-1]}, or pin '{gate}<={catalog.levels[0]}'"],
             None, host, requested)
     elif host is not None and need and host.level < need:
         d = Diagnosis(
             "cpu-below",
-            f"The request needs ppc64le level {need} (POWER{need}), but this CPU ({host.name}) is level "
+            f"The request needs {family.label} level {need} (POWER{need}), but this CPU ({host.name}) is level "
             f"{host.level} (POWER{host.level}); programs built for it would crash with \"Illegal instruction\".",
             [f"pin '{gate}<={host.level}' (or drop the pin: the solver picks the highest level this CPU runs)",
              f"or run on a POWER{need} or newer"],
@@ -80,7 +83,7 @@ def diagnose_power(text: str, facts: SolverText, cpu: str | None, environ) -> Di
             "gate-unsatisfied" if host is not None else "cpu-not-shown",
             f"The solver could not install {gate}{f' {need}' if need else ''}, which needs a POWER CPU of that "
             "generation or newer" + ("." if host is not None else "; the text does not say which CPU it saw."),
-            ["run the solve with conda or pixi on the POWER machine, or pass --cpu NAME (e.g. power9le)"],
+            ["run the solve with conda or pixi on the POWER machine, or pass --cpu NAME (e.g. {named('N', '9')})"],
             None, host, requested)
     d.tool = str(facts.tool) if facts.tool else None
     if not seen:

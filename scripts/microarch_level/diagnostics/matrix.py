@@ -22,16 +22,16 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..catalog.families import FAMILIES, X86_64, Family, by_name
+from ..catalog.families import FAMILIES, FEATURES, GENERATION, Family, by_name
 from ..catalog.levels import Catalog
 from ..catalog.power import host_name
 from ..catalog.spelling import UnknownName, normalize_any
-from ..feedstock.channel import (
+from ..tools.facts import MATRIX_STYLES, STYLES
+from ..tools.solve import (
     Unsatisfiable, archspec_package, base_virtual_packages, gate_records, installable_from_repodata, solve
 )
-from ..tools.facts import MATRIX_STYLES, STYLES
-from .cpuinfo import PROC_CPUINFO, cpuinfo_generation, first_processor
 from . import sysctl
+from .cpuinfo import LEVEL_LINE, PROC_CPUINFO, cpuinfo_generation, first_processor
 from .hostid import detect_with
 
 HELP = "show the gate level each CPU sample installs under each tool's __archspec report"
@@ -71,18 +71,24 @@ def add_arguments(parser) -> None:
                         help=f"columns, from: {', '.join(STYLES)} (default: {','.join(MATRIX_STYLES)})")
 
 
+def _first_of(rule: str) -> Family | None:
+    return next((f for f in FAMILIES if f.rule == rule), None)
+
+
 def sample_family(text: str) -> str | None:
-    """The family of a /proc/cpuinfo text: x86_64 when its first processor has a `flags`
-    line, ppc64le when it has a `cpu` line instead; an Intel Mac's sysctl capture
-    (sysctl.is_capture, naming x86-64 features) is x86_64 too; None when it is neither."""
+    """The family of a /proc/cpuinfo text: the first family whose rule's level line (cpuinfo.LEVEL_LINE:
+    `flags` for x86_64, `cpu` for ppc64le) its first processor has; an Intel Mac's sysctl capture
+    (sysctl.is_capture, naming a level feature) is of the first family sysctl serves (x86_64);
+    None when it is neither."""
     if sysctl.is_capture(text):
-        return X86_64.name if sysctl.capture_level(text, X86_64.catalog(None)) is not None else None
+        family = _first_of(FEATURES)
+        return family.name if family and sysctl.capture_level(text, family.catalog(None)) is not None else None
     first = first_processor(text)
     if "processor" not in first:
         return None
-    if "flags" in first:
-        return X86_64.name
-    return "ppc64le" if "cpu" in first else None
+    rule = next((rule for rule, line in LEVEL_LINE.items() if line in first), None)
+    family = _first_of(rule) if rule else None
+    return family.name if family else None
 
 
 def samples_in(directory: Path) -> list[tuple[Path, str]]:
@@ -119,24 +125,30 @@ def choose_family(samples: list[tuple[Path, str]], asked: str, directory: Path) 
             raise UsageError(f"{directory} holds samples of several families ({', '.join(families)}); "
                              "choose one with --family")
         asked = families[0]
-    chosen = [p for p, f in samples if f == asked]
+    # a sample is of a rule (the line it tells its level in): any family of that rule reads it
+    chosen = [p for p, f in samples if by_name(f).rule == by_name(asked).rule]
     if not chosen:
         raise UsageError(f"no {asked} samples in {directory} (it holds {', '.join(families)} samples)")
     return by_name(asked), chosen
 
 
-def identify(sample: Path, family: Family = X86_64, catalog: Catalog | None = None) -> dict:
-    """What archspec and rattler detect with `sample` as /proc/cpuinfo.
+def identify(sample: Path, family: Family, catalog: Catalog | None = None) -> dict:
+    """What archspec and rattler detect with `sample` as /proc/cpuinfo, by the rule of its family.
 
     Only on x86-64 can this host run their detection over the sample; a POWER
     sample's name comes from its `cpu` line by archspec's rule, an Intel Mac's sysctl
     capture's from archspec's Darwin reading (sysctl.archspec_name), and rattler is
     not asked for either (`archspec_only`: every column reports archspec's name).
     """
-    if family is not X86_64:
-        return {"archspec": host_name(catalog or family.catalog(None),
-                                      cpuinfo_generation(sample.read_text(errors="replace"))),
-                "rattler": None, "archspec_only": True}
+    return IDENTIFY[family.rule](sample, catalog or family.catalog(None))
+
+
+def _identify_by_generation(sample: Path, catalog: Catalog) -> dict:
+    generation = cpuinfo_generation(sample.read_text(errors="replace"))
+    return {"archspec": host_name(catalog, generation), "rattler": None, "archspec_only": True}
+
+
+def _identify_by_features(sample: Path, catalog: Catalog) -> dict:
     text = sample.read_text(errors="replace")
     if sysctl.is_capture(text):  # an Intel Mac: archspec's Darwin reading; rattler's cannot run here
         return {"archspec": sysctl.archspec_name(text), "rattler": None, "archspec_only": True}
@@ -144,26 +156,29 @@ def identify(sample: Path, family: Family = X86_64, catalog: Catalog | None = No
     return {"archspec": detected["archspec"], "rattler": detected["rattler"], "archspec_only": False}
 
 
+# How a sample of a family of each rule (families.py) is identified.
+IDENTIFY = {FEATURES: _identify_by_features, GENERATION: _identify_by_generation}
+
+
 def _installed_level(channel: Path, family: Family, version: str, build: str, spec: str) -> int | None:
     vps = base_virtual_packages() + [archspec_package(build, version)]
     try:
-        records = solve([channel], [spec], vps, platforms=(f"linux-{_subdir(family)}", "noarch"))
+        records = solve([channel], [spec], vps, platforms=(family.subdir, "noarch"))
     except Unsatisfiable:
         return None
     return next(int(str(r.version)) for r in records if r.name.normalized == family.gate)
 
 
-def _subdir(family: Family) -> str:
-    return "64" if family is X86_64 else family.name
-
-
 def cell(catalog: Catalog, channel: Path, style_key: str, reported: tuple[str, str] | None,
-         family: Family = X86_64) -> Cell:
+         family: Family | None = None) -> Cell:
+    family = family or by_name(catalog.family)
     style = STYLES[style_key]
     shown = "none" if reported is None else "=".join(reported)
     levels_known = catalog.levels
     try:
-        expected = normalize_any(reported[1], family.name).level if reported else levels_known[0]
+        # a CPU newer than every gate level (ppc64le's power11le) gets the highest one
+        expected = min(normalize_any(reported[1], family.name).level, levels_known[-1]) if reported \
+            else levels_known[0]
     except UnknownName:
         expected = levels_known[0]
     gate = family.gate
@@ -179,7 +194,7 @@ def cell(catalog: Catalog, channel: Path, style_key: str, reported: tuple[str, s
     return Cell(style_key, shown, expected, level, lower, f"repodata ({style.solver} matching)")
 
 
-def compute(channel: Path, samples: list[Path], styles: list[str], family: Family = X86_64) -> list[Row]:
+def compute(channel: Path, samples: list[Path], styles: list[str], family: Family) -> list[Row]:
     catalog = family.catalog(None)
     rows = []
     for sample in samples:
@@ -202,7 +217,7 @@ def _text(c: Cell) -> str:
     return f"{shown} {'ok' if c.lower_pins_ok else 'PINS'}{'' if c.ok else ' !'}"
 
 
-def render(rows: list[Row], styles: list[str], fmt: str, family: Family = X86_64) -> str:
+def render(rows: list[Row], styles: list[str], fmt: str, family: Family) -> str:
     if fmt == "json":
         return json.dumps([{**asdict(r), "cells": [{**asdict(c), "ok": c.ok} for c in r.cells]} for r in rows],
                           indent=2)
@@ -212,7 +227,7 @@ def render(rows: list[Row], styles: list[str], fmt: str, family: Family = X86_64
         "cell: the gate level installed unpinned; ok = every lower pin installs too, PINS = one does not;",
         "      ! = not the level the reported __archspec stands for",
         *(f"{s}: {STYLES[s].label}" for s in styles),
-        *([] if family is X86_64 else [
+        *([] if family.rule != GENERATION else [
             f"on {family.name}: conda and rattler report archspec's name (read here from the sample's cpu "
             f"line), mamba/micromamba of every version the bare {family.name}, pixi's lock solve 0={family.name}"]),
     ])

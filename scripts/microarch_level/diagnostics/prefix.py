@@ -13,8 +13,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..catalog.families import GATE
-from ..catalog.levels import LEVELS
 from ..errors import UsageError
 from ..process import NotAFile, read_bounded
 
@@ -62,13 +60,13 @@ class Environment:
 _SPEC_NAME = re.compile(r"^\s*(?:[^\s:]+::)?([A-Za-z0-9_.-]+)")
 
 
-def _depends_on_gate(spec: str, gate: str = GATE) -> bool:
+def _depends_on_gate(spec: str, gate: str) -> bool:
     m = _SPEC_NAME.match(spec)
     return m is not None and m.group(1) == gate
 
 
-def read_environment(path: Path, gate: str = GATE, levels: tuple[int, ...] = LEVELS) -> Environment:
-    """The level of `gate` (by default the x86-64 gate), of its flag package, and the gate's dependents
+def read_environment(path: Path, gate: str, levels: tuple[int, ...]) -> Environment:
+    """The level of `gate`, of its flag package, and the gate's dependents
     recorded in `path`/conda-meta/*.json; the other families' gates are listed apart.  A gate or flag
     version that is not one of `levels` is invalid, not a level."""
     meta = path / "conda-meta"

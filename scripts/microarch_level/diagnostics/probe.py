@@ -1,8 +1,10 @@
-"""This machine's CPU as each source sees it: /proc/cpuinfo, glibc, the override.
+"""This machine's CPU as each source sees it: /proc/cpuinfo, glibc, sysctl on macOS, the override.
 
-On x86-64 /proc/cpuinfo's flags and the x86-64 loader; on POWER (`family` given,
-from platform.machine() in doctor) the first processor's `cpu : POWERn` line,
-read by archspec's rule, and the ppc64le loader /lib64/ld64.so.2.
+SOURCES is the one table of where a CPU is read from: each source says which
+families (by their rule, families.py) and which systems it serves.  For a family
+of features (x86-64) /proc/cpuinfo's flags; for one of generations (ppc64le) the
+first processor's `cpu : POWERn` line, read by archspec's rule; glibc's loader is
+the family's own (Family.loader).
 
 The sources can disagree (a hypervisor hiding a flag, a sample mounted over
 /proc/cpuinfo, an override copied from another machine), and each tool trusts
@@ -19,15 +21,13 @@ import subprocess
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
-from ..catalog.families import OVERRIDE as VARIABLE
-from ..catalog.levels import FAMILY, Catalog
-from ..runtime import guard_power
+from ..catalog.families import FEATURES, GENERATION, OVERRIDE, by_name
+from ..catalog.levels import Catalog
 from ..tools.overrides import meaning
 from . import cpuinfo
 
-LOADER = Path("/lib64/ld-linux-x86-64.so.2")
-POWER_LOADER = Path(guard_power.LOADER)
 LOADER_TIMEOUT = 20  # seconds; the loader answers at once, qemu-emulated in a fraction of that
 
 
@@ -91,22 +91,21 @@ class Cpu:
 
     @property
     def level(self) -> int | None:
-        """The hardware's level: /proc/cpuinfo when it has flags, else sysctl (macOS), else glibc; None when none."""
-        if self.proc.usable:
-            return self.proc.level
-        if self.sysctl is not None and self.sysctl.level is not None:
-            return self.sysctl.level
-        return self.glibc.level
+        """The hardware's level: from the first source of SOURCES that tells one (/proc/cpuinfo when
+        usable, else sysctl on macOS, else glibc); None when none does."""
+        return self._hardware()[1]
 
     @property
     def level_source(self) -> str | None:
-        if self.proc.usable:
-            return "/proc/cpuinfo"
-        if self.sysctl is not None and self.sysctl.level is not None:
-            return "sysctl"
-        if self.glibc.level is not None:
-            return "glibc"
-        return None
+        return self._hardware()[0]
+
+    def _hardware(self) -> tuple[str | None, int | None]:
+        for source in SOURCES:
+            found = getattr(self, source.field)
+            level = source.level(found) if source.level is not None and found is not None else None
+            if level is not None:
+                return source.name, level
+        return None, None
 
 
 def probe_proc(catalog: Catalog, path: Path = cpuinfo.PROC_CPUINFO) -> ProcSource:
@@ -121,7 +120,8 @@ def probe_proc(catalog: Catalog, path: Path = cpuinfo.PROC_CPUINFO) -> ProcSourc
                           note=f"{path} lists no CPU flags; archspec falls back to '{host}'")
     note = None
     if host is not None and level is None:
-        note = f"archspec names this CPU '{host}', which is not an x86-64 name in archspec {catalog.archspec_version}"
+        note = (f"archspec names this CPU '{host}', which is not {by_name(catalog.family).a_label} name in archspec "
+                f"{catalog.archspec_version}")
     return ProcSource(True, len(flags), host=host, level=level, flags_level=catalog.level_from_flags(flags), note=note)
 
 
@@ -181,8 +181,8 @@ def parse_loader_help(text: str, catalog: Catalog) -> tuple[tuple[str, ...], int
 
 
 def probe_glibc(catalog: Catalog, command: list[str] | None = None) -> GlibcSource:
-    """Run the dynamic loader's --help (optionally under an emulator given in `command`)."""
-    command = command or [str(LOADER)]
+    """Run the dynamic loader's --help (the family's loader, or a command ending in one, e.g. under an emulator)."""
+    command = command or [by_name(catalog.family).loader]
     loader = command[-1]
     try:
         out = subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=LOADER_TIMEOUT,
@@ -211,7 +211,7 @@ def probe_sysctl(catalog: Catalog) -> SysctlSource:
 
 def probe_override(catalog: Catalog, environ: dict[str, str] | None = None) -> OverrideSource:
     env = os.environ if environ is None else environ
-    value = env.get(VARIABLE)
+    value = env.get(OVERRIDE)
     if value is None:
         return OverrideSource(None)
     if value == "":
@@ -222,17 +222,33 @@ def probe_override(catalog: Catalog, environ: dict[str, str] | None = None) -> O
     return OverrideSource(value, name.name, name.level)
 
 
-def probe(catalog: Catalog) -> Cpu:
-    """The CPU of this machine, whose family is `catalog`'s."""
-    if catalog.family != FAMILY:
-        cpu = Cpu(probe_power_proc(catalog), probe_glibc(catalog, [str(POWER_LOADER)]), probe_override(catalog))
-        p, g = cpu.proc, cpu.glibc
-        if p.usable and g.level is not None and p.level != g.level:
-            cpu.notes.append(f"/proc/cpuinfo says level {p.level} but glibc says level {g.level}")
-        return cpu
-    darwin = platform.system() == "Darwin"
-    cpu = Cpu(probe_proc(catalog), probe_glibc(catalog), probe_override(catalog),
-              sysctl=probe_sysctl(catalog) if darwin else None)
+@dataclass(frozen=True)
+class CpuSource:
+    """One place this machine's CPU is read from."""
+
+    field: str                         # the Cpu field it fills (doctor's name for it)
+    name: str                          # how a report names it
+    rules: tuple[str, ...]             # the families it serves, by their rule (families.py)
+    systems: tuple[str, ...] | None    # the platform.system() values it exists on; None: any
+    read: Callable[[Catalog], object]  # its probe: a result, never an exception
+    level: Callable[[object], int | None] | None  # the hardware level its result tells; None: it tells none
+
+
+def _usable_level(proc: ProcSource) -> int | None:
+    return proc.level if proc.usable else None
+
+
+# Every source, in the order their hardware levels are trusted (Cpu.level).
+SOURCES = (
+    CpuSource("proc", "/proc/cpuinfo", (FEATURES,), None, probe_proc, _usable_level),
+    CpuSource("proc", "/proc/cpuinfo", (GENERATION,), None, probe_power_proc, _usable_level),
+    CpuSource("sysctl", "sysctl", (FEATURES,), ("Darwin",), probe_sysctl, lambda found: found.level),
+    CpuSource("glibc", "glibc", (FEATURES, GENERATION), None, probe_glibc, lambda found: found.level),
+    CpuSource("override", OVERRIDE, (FEATURES, GENERATION), None, probe_override, None),  # a claim, not the hardware
+)
+
+
+def _feature_notes(cpu: Cpu) -> None:
     p, g = cpu.proc, cpu.glibc
     if p.usable and g.level is not None and p.level != g.level:
         cpu.notes.append(f"/proc/cpuinfo says level {p.level} but glibc (which executes CPUID) says level "
@@ -241,4 +257,24 @@ def probe(catalog: Catalog) -> Cpu:
     if p.usable and p.flags_level is not None and p.flags_level != p.level:
         cpu.notes.append(f"archspec calls this CPU '{p.host}' (level {p.level}) although its flags reach "
                          f"level {p.flags_level}")
+
+
+def _generation_notes(cpu: Cpu) -> None:
+    p, g = cpu.proc, cpu.glibc
+    if p.usable and g.level is not None and p.level != g.level:
+        cpu.notes.append(f"/proc/cpuinfo says level {p.level} but glibc says level {g.level}")
+
+
+# Where the sources of a rule's families disagree, and what that means.
+NOTES = {FEATURES: _feature_notes, GENERATION: _generation_notes}
+
+
+def probe(catalog: Catalog) -> Cpu:
+    """The CPU of this machine, whose family is `catalog`'s: every source that serves it here."""
+    rule = by_name(catalog.family).rule
+    system = platform.system()
+    read = {s.field: s.read(catalog) for s in SOURCES
+            if rule in s.rules and (s.systems is None or system in s.systems)}
+    cpu = Cpu(**read)
+    NOTES[rule](cpu)
     return cpu

@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import sys
 
-from ..catalog.families import FAMILIES
-from ..catalog.families import OVERRIDE as VARIABLE
-from ..catalog.families import X86_64, Family, by_name
+from ..catalog.families import FAMILIES, OVERRIDE, Family, by_name
 from ..catalog.levels import Catalog
-from ..catalog.spelling import UnknownName, _keys, key, normalize, normalize_power
+from ..catalog.spelling import UnknownName, key, names_by_key, normalize_in
 
 HELP = "print the recipe additions a downstream package needs to build per microarchitecture level"
 KEY = "microarch_level"
@@ -35,8 +33,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--levels", required=True, metavar="LIST",
                         help="comma-separated levels to build, in any spelling (1,3,4 or v1,v3,v4 or x86-64-v3; "
                              "ppc64le: 8,9,10 or power9)")
-    parser.add_argument("--family", choices=[f.name for f in FAMILIES], default=X86_64.name,
-                        help="the CPU family (default: x86_64); print once per family to build several")
+    parser.add_argument("--family", choices=[f.name for f in FAMILIES], default=FAMILIES[0].name,
+                        help=f"the CPU family (default: {FAMILIES[0].name}); print once per family to build several")
     parser.add_argument("--format", choices=FORMATS, default="recipe-v1",
                         help="recipe-v1 (recipe.yaml + variants.yaml, default) or meta-yaml "
                              "(meta.yaml + conda_build_config.yaml)")
@@ -46,19 +44,17 @@ def parse_levels(text: str, catalog: Catalog) -> list[int]:
     """'1, v3,x86-64-v4' -> [1, 3, 4] ('8,power9' -> [8, 9] for ppc64le); a CPU name or an unknown
     level is an error naming the fix."""
     levels = set()
-    x86 = catalog.family == X86_64.name
     example = ",".join(map(str, catalog.levels))
     for item in text.split(","):
         if not item.strip():
             raise ValueError(f"empty entry in --levels '{text}'; expected e.g. {example}")
         try:
-            n = (normalize if x86 else normalize_power)(item, catalog, allow_level=True)
+            n = normalize_in(item, catalog, allow_level=True)
         except UnknownName as exc:
             raise ValueError(str(exc)) from None
-        cpu_name = not catalog.is_generic(n.name) if x86 else key(item) in _keys(catalog) and not \
-            catalog.is_generic(n.name)
-        if cpu_name:
-            spelled = f"v{n.level}" if x86 else str(n.level)
+        # a name of the catalog that is no level's own name (a level's spellings normalize to those)
+        if key(item) in names_by_key(catalog) and not catalog.is_generic(n.name):
+            spelled = f"v{n.level}" if catalog.generic_names else str(n.level)
             raise ValueError(f"'{item.strip()}' is a CPU, not a level; did you mean '{spelled}' "
                              f"(the level of {n.name})?")
         levels.add(n.level)
@@ -87,7 +83,7 @@ def _test_note(catalog: Catalog, family: Family, levels: list[int], tool: str) -
     else:
         lines += ["# conda-build 26.7.1 also checks after the build that the run requirements install on this",
                   "# machine, even without a test section: build those variants with `--no-test`, or set",
-                  f"# {VARIABLE}={catalog.level_name(top)} for them (their tests must not run the built code)."]
+                  f"# {OVERRIDE}={catalog.level_name(top)} for them (their tests must not run the built code)."]
     return lines
 
 
@@ -98,7 +94,7 @@ def _limits(catalog: Catalog, family: Family, tool: str) -> list[str]:
              "# flag package in the host requirements of each compiled output (there is no top-level one).",
              "# A host dependency that is itself a level-N build brings the gate into the host env again.",
              f"# Legacy: {family.flags} under build: also works, but its run_export then puts the gate into the",
-             f"# host env, so a level above the CI machine only builds with {VARIABLE}={family.name_pattern} set",
+             f"# host env, so a level above the CI machine only builds with {OVERRIDE}={family.name_pattern} set",
              f"# for that variant ({'--test skip' if tool == 'rattler-build' else '--no-test'} as above)."]
     return lines
 
@@ -108,7 +104,8 @@ def _flags_note(catalog: Catalog, family: Family) -> str:
             f"makes the package depend on {family.gate} >=N.")
 
 
-def recipe_v1(catalog: Catalog, levels: list[int], family: Family = X86_64) -> str:
+def recipe_v1(catalog: Catalog, levels: list[int], family: Family | None = None) -> str:
+    family = family or by_name(catalog.family)
     listed = ", ".join(map(str, levels))
     out = [f"# {family.label} microarchitecture builds for levels {listed} "
            f"({', '.join(catalog.march[lv] for lv in levels)}).",
@@ -139,7 +136,8 @@ def recipe_v1(catalog: Catalog, levels: list[int], family: Family = X86_64) -> s
     return "\n".join(out + ([""] + notes if notes else []) + [""] + _limits(catalog, family, "rattler-build")) + "\n"
 
 
-def meta_yaml(catalog: Catalog, levels: list[int], family: Family = X86_64) -> str:
+def meta_yaml(catalog: Catalog, levels: list[int], family: Family | None = None) -> str:
+    family = family or by_name(catalog.family)
     sel = family.meta_selector
     out = [f"# {family.label} microarchitecture builds for levels {', '.join(map(str, levels))} "
            f"({', '.join(catalog.march[lv] for lv in levels)}).",

@@ -4,7 +4,7 @@ macOS has no /proc/cpuinfo.  archspec (cpu/detect.py, _sysctl_info_x86_64) joins
 values of machdep.cpu.features, machdep.cpu.leaf7_features and machdep.cpu.extfeatures,
 lower-cases the words and adds the Linux flags of its `conversions.darwin_flags` table
 (Catalog.flags_from_darwin).  The runtime guard reads the same keys with one
-`sysctl -n` (runtime.activation.SYSCTL_KEYS).  A capture is what `sysctl -a` prints:
+`sysctl -n` (catalog.levels.SYSCTL_KEYS).  A capture is what `sysctl -a` prints:
 `key: value` lines; an Apple Silicon Mac has no such feature keys, and a text that
 names no x86-64 level feature tells no level (as in the guard).
 """
@@ -14,8 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from ..catalog.levels import Catalog
-from ..runtime.activation import SYSCTL_KEYS
+from ..catalog.levels import SYSCTL_KEYS, Catalog
 
 SYSCTL_TIMEOUT = 10  # seconds; sysctl answers at once
 

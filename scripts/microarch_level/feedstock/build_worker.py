@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from ..process import exit_now
-from .channel import BuildFailed, _keep_channel_only, build_recipe, index_channel
+from .channel import BuildFailed, keep_channel_only, build_recipe, index_channel
 
 PR_SET_PDEATHSIG = 1
 
@@ -41,7 +41,7 @@ def main(argv: list[str]) -> None:
             packages += build_recipe(Path(recipe), Path(scratch), [], variants=Path(config),
                                      run_tests=tests == "--tests", index=False)
         index_channel(Path(scratch))
-        _keep_channel_only(Path(scratch))
+        keep_channel_only(Path(scratch))
         result, status = {"packages": [str(p) for p in packages]}, 0
     except BuildFailed as exc:
         result, status = {"error": str(exc)}, 1

@@ -1,4 +1,4 @@
-"""Build the recipe into a local conda channel, and solve against it.
+"""Build the recipe into a local conda channel (tools.solve solves against it).
 
 `build_channel` does what conda-forge CI does for each `.ci_support/*.yaml`
 (render the recipe with that variant file, build every output, run the
@@ -21,12 +21,12 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
-from ..catalog.families import GATE, OVERRIDE
+from ..catalog.families import OVERRIDE
 from ..errors import Failure, UsageError
 from . import channel_dir
-from .channel_dir import SUBDIRS
+from ..tools.solve import SUBDIRS
 from .ci_support import CI_SUPPORT
 
 RECIPE = Path("recipe") / "recipe.yaml"
@@ -145,7 +145,7 @@ def build_machine_cpu(name: str | None):
 # rattler-build's package cache (~/.cache/rattler by default) is keyed by file
 # name, and every rebuild of this feedstock reuses name-version-build: a test
 # environment would get an earlier build's files.  Each build gets its own
-# cache inside its output directory, which _keep_channel_only removes.
+# cache inside its output directory, which keep_channel_only removes.
 BUILD_CACHE = ".rattler-cache"
 
 
@@ -183,7 +183,7 @@ def build_recipe(recipe: Path, output: Path, channels: Sequence[Path], *,
             built += [Path(p) for p in result.packages]
     if index:
         index_channel(output)
-        _keep_channel_only(output)
+        keep_channel_only(output)
     return built
 
 
@@ -195,7 +195,7 @@ def index_channel(channel: Path) -> None:
     asyncio.run(index_fs(channel, write_zst=False, write_shards=False, force=True))
 
 
-def _keep_channel_only(channel: Path) -> None:
+def keep_channel_only(channel: Path) -> None:
     """Drop rattler-build's work directories, logs and caches: keep the subdirs and our marker."""
     for entry in channel.iterdir():
         if entry.name in SUBDIRS or entry.name == channel_dir.MARKER:
@@ -204,95 +204,3 @@ def _keep_channel_only(channel: Path) -> None:
             shutil.rmtree(entry)
         else:
             entry.unlink()
-
-
-# ----------------------------------------------------------------------------
-# Solving with rattler.
-
-class Unsatisfiable(Exception):
-    """The solver found no solution; the message is the solver's explanation."""
-
-
-def archspec_package(build: str, version: str = "1"):
-    from rattler import BuildString, GenericVirtualPackage, PackageName, Version
-
-    return GenericVirtualPackage(PackageName("__archspec"), Version(version), BuildString(build))
-
-
-def base_virtual_packages():
-    from rattler import BuildString, GenericVirtualPackage, PackageName, Version
-
-    return [GenericVirtualPackage(PackageName("__unix"), Version("0"), BuildString("0")),
-            GenericVirtualPackage(PackageName("__linux"), Version("6.0"), BuildString("0")),
-            GenericVirtualPackage(PackageName("__glibc"), Version("2.28"), BuildString("0"))]
-
-
-def solve(channels: Iterable[Path], specs: Sequence[str], virtual_packages: list,
-          platforms: Sequence[str] = ("linux-64", "noarch")) -> list:
-    """Records rattler would install for `specs` on `platforms`; raises Unsatisfiable."""
-    import rattler
-    from rattler.exceptions import SolverError
-
-    sources = [rattler.Channel(Path(c).resolve().as_uri()) for c in channels]
-
-    async def run():
-        return await rattler.solve(sources, list(specs), platforms=list(platforms),
-                                   virtual_packages=virtual_packages)
-
-    try:
-        return asyncio.run(run())
-    except SolverError as exc:
-        raise Unsatisfiable(str(exc)) from None
-
-
-def install(records: list, prefix: Path) -> None:
-    """Install `records` into `prefix`, with a package cache of its own next to it.
-
-    rattler's shared cache (~/.cache/rattler) is keyed by file name, and every
-    rebuild of this feedstock reuses name-version-build: a shared cache would
-    install the files of an earlier build.
-    """
-    import rattler
-
-    cache = Path(prefix).parent / ".rattler-cache"
-    asyncio.run(rattler.install(records, target_prefix=str(prefix), cache_dir=cache, show_progress=False))
-
-
-# ----------------------------------------------------------------------------
-# Reading the channel's repodata, for identities rattler cannot represent.
-
-
-
-def gate_records(channel: Path, gate: str = GATE) -> list[dict]:
-    """The repodata records of `gate` (by default the x86-64 gate) in `channel`."""
-    records = []
-    for subdir in SUBDIRS:
-        path = Path(channel) / subdir / "repodata.json"
-        if path.exists():
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-                records += [r for key in ("packages", "packages.conda") for r in data.get(key, {}).values()
-                            if r["name"] == gate]
-            except (OSError, ValueError, AttributeError, KeyError, TypeError) as exc:
-                reason = getattr(exc, "strerror", None) or type(exc).__name__
-                raise UsageError(f"{path} is not readable repodata ({reason}); "
-                                 "give a channel `microarch-level build` made") from None
-    return records
-
-
-def installable_from_repodata(channel: Path, reported: str | None, solver: str, gate: str = GATE) -> set[int]:
-    """Gate versions with a build whose `__archspec` dependency `solver` matches against `reported`.
-
-    mamba's hyphen-bug versions (facts.FACTS) report `x86_64-v3`, which rattler refuses to construct (CEP 26), so
-    for them the channel is read by each solver's matching rules (matching.py) instead.
-    """
-    from ..catalog.matching import matches
-
-    levels = set()
-    for record in gate_records(channel, gate):
-        deps = [d.split() for d in record.get("depends", []) if d.split()[0] == "__archspec"]
-        ok = not deps or (reported is not None and all(len(d) == 3 and matches(solver, d[2], reported)
-                                                        for d in deps))
-        if ok:
-            levels.add(int(record["version"]))
-    return levels

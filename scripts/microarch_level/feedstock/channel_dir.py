@@ -29,9 +29,9 @@ from pathlib import Path
 
 from ..catalog.families import FLAGS, GATE
 from ..errors import Failure, Interrupted, UsageError
+from ..tools.solve import SUBDIRS
 
 MARKER = ".microarch-level-channel"
-SUBDIRS = ("noarch", "linux-64")
 DIR_MODE, FILE_MODE = 0o755, 0o644
 SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from ..catalog.families import FAMILIES
 from ..catalog.gate import build_tag
 from .drift import Drift
 
@@ -46,7 +47,7 @@ class Row:
 
     level: int
     archspec_build: str
-    family: str = "x86_64"
+    family: str
 
     @property
     def tag(self) -> str:
@@ -57,8 +58,8 @@ class Row:
 
 
 def _named(family: str) -> str:
-    """How messages prefix a family's level: nothing for x86-64, the family otherwise."""
-    return "" if family == "x86_64" else f"{family} "
+    """How messages prefix a family's level: nothing for the first family (x86-64), the family otherwise."""
+    return "" if family == FAMILIES[0].name else f"{family} "
 
 
 def rows_of(data: object) -> list[Row]:

@@ -14,22 +14,19 @@ activate.d; fish from `status dirname`).
 
 from __future__ import annotations
 
-from ..catalog.families import GATE
-from ..catalog.levels import LEVELS, Catalog
-from ..catalog.spelling import MIN_PREFIX, key
+from ..catalog.families import FEATURES, GATE, GENERATION, Family
+from ..catalog.levels import SYSCTL_KEYS, Catalog
+from .dialects import CSH, FISH, SH
+from .guard_power import render_guards
+from .guards import GUARD_FILE, guard_tables
 from .shell_template import render
 
-GUARD_FILE = "etc/conda/activate.d/{gate}_guard.{shell}"
-GUARD_RARE_FISH = f"share/{GATE}/guard-rare.fish"
-GUARD_RARE_SH = f"share/{GATE}/guard-rare.sh"
-GUARD_QUICK_ZSH = f"share/{GATE}/guard-quick.zsh"
-GUARD_SYSCTL_SH = f"share/{GATE}/guard-sysctl.sh"
-# macOS has no /proc/cpuinfo: archspec reads these sysctl keys' feature words there.
-SYSCTL_KEYS = ("machdep.cpu.features", "machdep.cpu.leaf7_features", "machdep.cpu.extfeatures")
-GUARD_OFF_VAR = "MICROARCH_LEVEL_GUARD"
-# The guards read CONDA_OVERRIDE_ARCHSPEC only up to this length: longer than any
-# spelling of a CPU name, short enough that their character loops stay instant.
-MAX_OVERRIDE = 64
+# The feature guards' helper files, under share/<gate>/ (here the x86-64 gate's paths).
+RARE_FISH, RARE_SH, QUICK_ZSH, SYSCTL_SH = "guard-rare.fish", "guard-rare.sh", "guard-quick.zsh", "guard-sysctl.sh"
+GUARD_RARE_FISH = f"share/{GATE}/{RARE_FISH}"
+GUARD_RARE_SH = f"share/{GATE}/{RARE_SH}"
+GUARD_QUICK_ZSH = f"share/{GATE}/{QUICK_ZSH}"
+GUARD_SYSCTL_SH = f"share/{GATE}/{SYSCTL_SH}"
 
 # Where Linux prints each level feature in /proc/cpuinfo: (word, bit) in
 # arch/x86/include/asm/cpufeatures.h; the kernel prints flags in that order.
@@ -99,48 +96,11 @@ def darwin_spellings(catalog: Catalog, features: list[str]) -> tuple[list[str], 
     return words, [(f, [sorted(alt, key=order.__getitem__) for alt in alts]) for f, alts in alternatives]
 
 
-def guard_tables(catalog: Catalog, a_label: str) -> dict:
-    """The archspec tables every gate's guards share, as data for their templates.
-
-    `hwcaps`: (level, gcc CPU name) from the highest level down, what glibc's
-    `ld.so --help` marks "supported" (templates/glibc-hwcaps.<shell>.in), and
-    the `baseline` level glibc implies by listing hwcaps at all.
-    `override_names`: (key, archspec name, level) for reading CONDA_OVERRIDE_ARCHSPEC
-    (templates/override.<shell>.in): one code for every family, any spelling
-    (spelling.key: '-', '_' and blanks dropped, either case), read up to
-    `max_override` characters, "did you mean" from `min_prefix` shared characters;
-    `a_label` names the family in messages ("an x86-64").  `generic_stem` (x86-64's `x8664v`)
-    and `generic_levels` (level, generic name): a generic name of no level (`x86_64_v0`) is
-    answered with the nearest level's name, as spelling.normalize does; None for a family
-    without generic level names.
-    """
-    generic = catalog.is_generic(catalog.generic_name(catalog.levels[-1]))
-    return {
-        "generic_stem": key(catalog.generic_name(catalog.levels[-1])).rstrip("0123456789") if generic else None,
-        "generic_levels": [(lv, catalog.generic_name(lv)) for lv in catalog.levels] if generic else [],
-        "archspec_version": catalog.archspec_version,
-        "hwcaps": [(lv, catalog.march[lv]) for lv in reversed(catalog.levels[1:])],
-        "baseline": catalog.levels[0],
-        "override_names": [(key(n), n, lv) for n, lv in catalog.names.items()],
-        "a_label": a_label,
-        "max_override": MAX_OVERRIDE,
-        "min_prefix": MIN_PREFIX,
-    }
-
-
-def render_scripts(catalog: Catalog, header: str, family=None) -> dict[str, str]:
+def render_scripts(catalog: Catalog, header: str, family: Family) -> dict[str, str]:
     """Every activation script of a family's two packages, keyed `<package>/<level>/<installed path>`."""
-    from ..catalog.families import X86_64
     from .flag_scripts import FlagRenderer
 
-    family = family or X86_64
-    out: dict[str, str] = {}
-    if family is X86_64:
-        out.update(_x86_guards(catalog, header, family))
-    else:
-        from .guard_power import render_guards
-
-        out.update(render_guards(catalog, family, header))
+    out: dict[str, str] = dict(GUARDS[family.rule](catalog, family, header))
     flags = FlagRenderer(catalog, family)
     for level in catalog.levels:
         for path, text in flags.render(level, header).items():
@@ -148,27 +108,30 @@ def render_scripts(catalog: Catalog, header: str, family=None) -> dict[str, str]
     return out
 
 
-def _x86_guards(catalog: Catalog, header: str, family) -> dict[str, str]:
-    """The x86-64 gate's guards: level features from /proc/cpuinfo's flags line."""
-    sh_guard = GUARD_FILE.format(gate=GATE, shell="sh")
+def feature_guards(catalog: Catalog, family: Family, header: str) -> dict[str, str]:
+    """The guards of a family whose levels are features (x86-64): the flags line of /proc/cpuinfo."""
+    gate = family.gate
+    share = f"share/{gate}/"
+    sh_guard = GUARD_FILE.format(gate=gate, shell=SH.suffix)
     scripts = (
         (sh_guard, "guard.sh.in"),
-        (GUARD_RARE_SH, "guard-rare.sh.in"),
-        (GUARD_QUICK_ZSH, "guard-quick.zsh.in"),
-        (GUARD_SYSCTL_SH, "guard-sysctl.sh.in"),
-        (GUARD_FILE.format(gate=GATE, shell="fish"), "guard.fish.in"),
-        (GUARD_RARE_FISH, "guard-rare.fish.in"),
-        (GUARD_FILE.format(gate=GATE, shell="csh"), "guard.csh.in"),
+        (share + RARE_SH, "guard-rare.sh.in"),
+        (share + QUICK_ZSH, "guard-quick.zsh.in"),
+        (share + SYSCTL_SH, "guard-sysctl.sh.in"),
+        (GUARD_FILE.format(gate=gate, shell=FISH.suffix), "guard.fish.in"),
+        (share + RARE_FISH, "guard-rare.fish.in"),
+        (GUARD_FILE.format(gate=gate, shell=CSH.suffix), "guard.csh.in"),
     )
+    levels = catalog.levels
     shared = {
         **guard_tables(catalog, family.a_label),
         "header": header,
-        "gate": GATE,
-        "max_level": LEVELS[-1],
-        "leveled_features": [(lv, f) for lv in LEVELS[1:] for f in catalog.new_features(lv)],
-        "guard_quick_zsh": GUARD_QUICK_ZSH,
-        "guard_rare_sh": GUARD_RARE_SH,
-        "guard_sysctl_sh": GUARD_SYSCTL_SH,
+        "gate": gate,
+        "max_level": levels[-1],
+        "leveled_features": [(lv, f) for lv in levels[1:] for f in catalog.new_features(lv)],
+        "guard_quick_zsh": share + QUICK_ZSH,
+        "guard_rare_sh": share + RARE_SH,
+        "guard_sysctl_sh": share + SYSCTL_SH,
         "sysctl_keys": " ".join(SYSCTL_KEYS),
         "darwin_flags": list(catalog.darwin_flags.items()),
         "anycase": anycase,
@@ -177,10 +140,14 @@ def _x86_guards(catalog: Catalog, header: str, family) -> dict[str, str]:
     shared["darwin_words"], shared["darwin_features"] = darwin_spellings(
         catalog, [f for _, f in shared["leveled_features"]])
     out: dict[str, str] = {}
-    for level in LEVELS[1:]:
+    for level in levels[1:]:
         features = list(catalog.level_features[level])  # archspec's own list: what level_from_flags checks
         data = {**shared, "level": level, "features": features, "ordered_glob": ordered_glob(features),
                 "runs": kernel_runs(features)}
         for path, template in scripts:
-            out[f"{GATE}/{level}/{path}"] = render(template, **data)
+            out[f"{gate}/{level}/{path}"] = render(template, **data)
     return out
+
+
+# The guards of each rule of families.py (how a family's CPU tells its level).
+GUARDS = {FEATURES: feature_guards, GENERATION: render_guards}

@@ -15,20 +15,18 @@ from __future__ import annotations
 
 from ..catalog.families import Family
 from ..catalog.levels import Catalog
-from .activation import GUARD_FILE, guard_tables
+from .dialects import CSH, FISH, SH
+from .guards import GUARD_FILE, guard_tables
 from .shell_template import render
 
-# The ppc64le ELFv2 dynamic loader (glibc's name on ppc64le; absent elsewhere).
-LOADER = "/lib64/ld64.so.2"
-
-
 def render_guards(catalog: Catalog, family: Family, header: str) -> dict[str, str]:
-    """The guards of every gate level above the baseline, keyed `<gate>/<level>/<installed path>`."""
+    """The guards of a family whose levels are generations (ppc64le), of every gate level above the
+    baseline, keyed `<gate>/<level>/<installed path>`."""
     out: dict[str, str] = {}
     for level in catalog.levels[1:]:
         data = {**guard_tables(catalog, family.a_label), "header": header, "level": level,
-                "gate": family.gate, "label": family.label, "loader": LOADER}
+                "gate": family.gate, "label": family.label, "loader": family.loader}
         base = f"{family.gate}/{level}/"
-        for shell, template in (("sh", "guard-power.sh.in"), ("fish", "guard-power.fish.in"), ("csh", "guard.csh.in")):
-            out[base + GUARD_FILE.format(gate=family.gate, shell=shell)] = render(template, **data)
+        for dialect, template in ((SH, "guard-power.sh.in"), (FISH, "guard-power.fish.in"), (CSH, "guard.csh.in")):
+            out[base + GUARD_FILE.format(gate=family.gate, shell=dialect.suffix)] = render(template, **data)
     return out

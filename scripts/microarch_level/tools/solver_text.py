@@ -18,8 +18,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from ..catalog.families import FLAGS, GATE
-from ..catalog.families import OVERRIDE as OVERRIDE_VARIABLE
+from ..catalog.families import FLAGS, GATE, OVERRIDE
 from ..catalog.levels import LEVELS
 
 # Terminal escapes (CSI colour codes, OSC titles ended by BEL or ST) and any other control character.
@@ -45,7 +44,7 @@ WOULD = re.compile(rf"{_G}\s+\[?((?:\d+\s*\|\s*)*\d+)\]?\s+would require")
 PIN = re.compile(rf"{_G}\s*(==|>=|<=|=|>|<)\s*(\d+)(?:\.\*)?(?:(?:\s+|=)(\d+_[A-Za-z0-9_]+))?")
 PIN_CLASSIC = re.compile(rf"{_G}\[version='(==|>=|<=|=|>|<)?(\d+)(?:\.\*)?'")
 REJECTED = re.compile(r"'([^'\n]*)' is not a known archspec microarchitecture")
-OVERRIDE = re.compile(re.escape(OVERRIDE_VARIABLE) + r"=(?:\"([^\"]*)\"|'([^']*)'|(\S*))")
+OVERRIDE_SETTING = re.compile(re.escape(OVERRIDE) + r"=(?:\"([^\"]*)\"|'([^']*)'|(\S*))")
 # Versions a text may show: pasted `info` output, conda's own `__conda` virtual package.
 INFO_VERSION = re.compile(r"^\s*(conda|mamba|micromamba|libmamba|pixi) version\s*:\s*v?(\d+\.\d+[\w.]*)", re.MULTILINE)
 CONDA_VPKG = re.compile(r"__conda={1,2}(\d+\.\d+[\w.]*)=")
@@ -75,7 +74,7 @@ class Writer:
 
 
 # Who wrote the text: family key -> Writer.
-TOOLS = {
+WRITERS = {
     "conda-classic": Writer("conda (classic solver)", "conda-classic", "conda"),
     "conda-libmamba": Writer("conda with conda-libmamba-solver", "libmamba", "conda"),
     "conda-rattler": Writer("conda with conda-rattler-solver", "rattler", "conda"),
@@ -119,7 +118,7 @@ class Tool:
     form: str = "text"
 
     def __str__(self) -> str:
-        label = TOOLS[self.family].label + (", --json output" if self.form == "json" else "")
+        label = WRITERS[self.family].label + (", --json output" if self.form == "json" else "")
         return f"{label}, version {self.version}" if self.version else f"{label}, version not shown"
 
 
@@ -192,7 +191,7 @@ def _has(text: str, marks) -> bool:
 
 
 def family(text: str, doc: dict | None = None) -> str | None:
-    """Which tool wrote `text` (see TOOLS), from the shape of what it prints; None if no known shape."""
+    """Which tool wrote `text` (see WRITERS), from the shape of what it prints; None if no known shape."""
     if doc is not None:
         name = str(doc.get("exception_name", ""))
         if "solver_problems" in doc:
@@ -227,7 +226,7 @@ def family(text: str, doc: dict | None = None) -> str | None:
 
 def _version(fam: str | None, text: str) -> str | None:
     shown = dict((tool, v) for tool, v in reversed(INFO_VERSION.findall(text)))
-    tool = TOOLS[fam].tool if fam in TOOLS else None
+    tool = WRITERS[fam].tool if fam in WRITERS else None
     if tool == "conda":
         conda = CONDA_VPKG.search(text)
         return shown.get("conda") or (conda.group(1) if conda else None)
@@ -256,11 +255,11 @@ def parse(text: str) -> SolverText:
         text = clean(inside[0])
     fam = family(text, doc)
     facts = SolverText(family=fam, form=form)
-    facts.tool = Tool(fam, _version(fam, text), form) if fam in TOOLS else None
+    facts.tool = Tool(fam, _version(fam, text), form) if fam in WRITERS else None
     for tool, version in INFO_VERSION.findall(text):
         facts.versions.setdefault(tool, version)
-    if facts.tool and facts.tool.version and TOOLS[fam].tool:
-        facts.versions.setdefault(TOOLS[fam].tool, facts.tool.version)
+    if facts.tool and facts.tool.version and WRITERS[fam].tool:
+        facts.versions.setdefault(WRITERS[fam].tool, facts.tool.version)
     for version, build in REPORTED.findall(text):
         if (version, build) not in facts.reported:
             facts.reported.append((version, build))
@@ -272,7 +271,7 @@ def parse(text: str) -> SolverText:
     facts.channels = list(dict.fromkeys(m.rstrip("/") for m in LOCAL_CHANNEL.findall(text)))
     rejected = REJECTED.search(text)
     facts.rejected_override = rejected.group(1) if rejected else None
-    facts.override_values = [a or b or c for a, b, c in OVERRIDE.findall(text)]
+    facts.override_values = [a or b or c for a, b, c in OVERRIDE_SETTING.findall(text)]
     facts.mentions_gate = GATE in text
     current: tuple[int, ...] = ()
     for line in text.splitlines():

@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from ...errors import Failure
-from .model import SUBDIRS, BadInput, Environment, Record, build_environment, one_reason, require_readable
+from .model import BadInput, Environment, Record, build_environment, family_subdirs, one_reason, require_readable
 
 KIND = "conda-lock"
 
@@ -48,7 +48,7 @@ def read(path: Path, shown: str) -> tuple[list[Environment], list[tuple[str, str
         packages = [p for p in lock.package if p.manager == "conda" and p.platform == platform]
         categories = sorted({c for p in packages for c in p.categories}) or ["main"]
         name = "+".join(categories)
-        if platform not in SUBDIRS:
+        if platform not in family_subdirs():
             skipped.append((name, platform, f"{platform} packages carry no microarch gate"))
             continue
         records = []

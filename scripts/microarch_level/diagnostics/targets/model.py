@@ -23,8 +23,16 @@ from ...errors import Failure, UsageError
 from ...process import NotAFile, read_bounded
 
 # The conda subdirs whose packages carry a family's gate.
-SUBDIRS = {"linux-64": FAMILIES[0], "linux-ppc64le": FAMILIES[1]}
-GATES = {f.gate: f for f in FAMILIES}
+
+
+def family_subdirs() -> dict[str, Family]:
+    """Each family by the conda platform of its machines (`linux-64`)."""
+    return {f.subdir: f for f in FAMILIES}
+
+
+def gates() -> dict[str, Family]:
+    """Each family by the name of its gate package."""
+    return {f.gate: f for f in FAMILIES}
 # A gate constraint's version part: numbers, globs and comparison operators only.
 _VERSION_SPEC = re.compile(r"^[0-9.*<>=!,| ]*$")
 _HIGHEST_LEVEL = 99  # constraints are searched for the lowest level they admit up to this one
@@ -83,7 +91,7 @@ def gate_family(spec: str) -> Family | None:
     """The family whose gate `spec` (a dependency string) names, or None when it names none."""
     if "microarch-level" not in spec:
         return None
-    return GATES.get(_spec_name(spec))
+    return gates().get(_spec_name(spec))
 
 
 def _spec_name(spec: str) -> str:
@@ -155,14 +163,15 @@ class Record:
 
 def family_of(platform_subdir: str, records: list[Record]) -> Family | None:
     """The CPU family of an environment: its platform's, else the gate it holds or depends on."""
-    if platform_subdir in SUBDIRS:
-        return SUBDIRS[platform_subdir]
+    by_subdir, by_gate = family_subdirs(), gates()
+    if platform_subdir in by_subdir:
+        return by_subdir[platform_subdir]
     for r in records:
-        if r.subdir in SUBDIRS:
-            return SUBDIRS[r.subdir]
+        if r.subdir in by_subdir:
+            return by_subdir[r.subdir]
     for r in records:
-        if r.name in GATES:
-            return GATES[r.name]
+        if r.name in by_gate:
+            return by_gate[r.name]
     for r in records:
         for spec in r.depends:
             found = gate_family(spec)
@@ -173,7 +182,7 @@ def family_of(platform_subdir: str, records: list[Record]) -> Family | None:
 
 def may_matter(name: str, depends) -> bool:
     """Whether a record can hold a gate or depend on one (a reader may drop the others unread)."""
-    return name in GATES or any("microarch-level" in d for d in depends)
+    return name in gates() or any("microarch-level" in d for d in depends)
 
 
 def build_environment(target: str, kind: str, name: str, platform: str, records: Iterable[Record],

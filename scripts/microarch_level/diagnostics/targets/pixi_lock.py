@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .model import (
-    SUBDIRS, BadInput, Environment, Record, build_environment, may_matter, one_reason, require_readable
+    BadInput, Environment, Record, build_environment, family_subdirs, may_matter, one_reason,
+    require_readable
 )
 
 KIND = "pixi.lock"
@@ -49,7 +50,7 @@ def read(path: Path, shown: str) -> tuple[list[Environment], list[tuple[str, str
         subdirs = {p.name: str(p.subdir) for p in env.platforms()}
         for platform in sorted(subdirs):
             subdir = subdirs[platform]
-            if subdir not in SUBDIRS:
+            if subdir not in family_subdirs():
                 skipped.append((env_name, platform, f"{subdir} packages carry no microarch gate"))
                 continue
             locked = by_platform.get(platform, [])
