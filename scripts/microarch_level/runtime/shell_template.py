@@ -18,6 +18,11 @@ from __future__ import annotations
 
 import jinja2
 
+# Where a reader of an installed script finds the template it was rendered from: the
+# packages ship the scripts only, so the repository (templates/head.in writes it in each).
+TEMPLATES_URL = ("https://github.com/conda-forge/microarch-level-feedstock/tree/main/"
+                 "scripts/microarch_level/runtime/templates")
+
 DELIMITERS = {
     "block_start_string": "<%",
     "block_end_string": "%>",
@@ -39,5 +44,5 @@ _ENV = jinja2.Environment(
 
 
 def render(template: str, **data) -> str:
-    """The text of `templates/<template>` filled with `data`."""
-    return _ENV.get_template(template).render(**data)
+    """The text of `templates/<template>` filled with `data` (and its own name and URL, for its header)."""
+    return _ENV.get_template(template).render(**data, template=template, templates_url=TEMPLATES_URL)

@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC1091
 # GENERATED: header below `return 0`.
 case ${_PPC64LE_MICROARCH_LEVEL_CFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_CXXFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_CPPFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_FFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_FCFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_GOPPC64+x}:${RUSTFLAGS+x}${CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS+x}:${CONDA_BUILD:-} in ::) ;; *) case ${CONDA_PREFIX-} in /*) [ ! -r "$CONDA_PREFIX/share/ppc64le-microarch-level/flags-activate.sh" ] || . "$CONDA_PREFIX/share/ppc64le-microarch-level/flags-activate.sh" ;; esac; return 0 ;; esac
 export _PPC64LE_MICROARCH_LEVEL_CFLAGS=unset:10 ${CFLAGS+"_PPC64LE_MICROARCH_LEVEL_CFLAGS=empty:10"} ${CFLAGS:+"_PPC64LE_MICROARCH_LEVEL_CFLAGS=appended:10"} CFLAGS="${CFLAGS:+$CFLAGS }-mcpu=power10 -mtune=power10" \

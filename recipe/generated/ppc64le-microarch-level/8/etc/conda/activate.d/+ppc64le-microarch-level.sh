@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC1091
 # GENERATED: header below `return 0`.
 case ${_PPC64LE_MICROARCH_LEVEL_CFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_CXXFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_CPPFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_FFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_FCFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_GOPPC64+x} in ?*) case ${CONDA_PREFIX-} in /*) [ ! -r "$CONDA_PREFIX/share/ppc64le-microarch-level/flags-remove.sh" ] || . "$CONDA_PREFIX/share/ppc64le-microarch-level/flags-remove.sh" ;; esac ;; esac
 return 0

@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC1091
 # GENERATED: header below `return 0`.
 case ${_X86_64_MICROARCH_LEVEL_CFLAGS+x}${_X86_64_MICROARCH_LEVEL_CXXFLAGS+x}${_X86_64_MICROARCH_LEVEL_CPPFLAGS+x}${_X86_64_MICROARCH_LEVEL_FFLAGS+x}${_X86_64_MICROARCH_LEVEL_FCFLAGS+x}${_X86_64_MICROARCH_LEVEL_GOAMD64+x} in ?*) case ${CONDA_PREFIX-} in /*) [ ! -r "$CONDA_PREFIX/share/x86_64-microarch-level/flags-remove.sh" ] || . "$CONDA_PREFIX/share/x86_64-microarch-level/flags-remove.sh" ;; esac ;; esac
 return 0

@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC1091
 # GENERATED: header below `return 0`.
 case ${_X86_64_MICROARCH_LEVEL_CFLAGS+x}${_X86_64_MICROARCH_LEVEL_CXXFLAGS+x}${_X86_64_MICROARCH_LEVEL_CPPFLAGS+x}${_X86_64_MICROARCH_LEVEL_FFLAGS+x}${_X86_64_MICROARCH_LEVEL_FCFLAGS+x}${_X86_64_MICROARCH_LEVEL_GOAMD64+x}:${RUSTFLAGS+x}${CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS+x}:${CONDA_BUILD:-} in ::) ;; *) case ${CONDA_PREFIX-} in /*) [ ! -r "$CONDA_PREFIX/share/x86_64-microarch-level/flags-activate.sh" ] || . "$CONDA_PREFIX/share/x86_64-microarch-level/flags-activate.sh" ;; esac; return 0 ;; esac
 export _X86_64_MICROARCH_LEVEL_CFLAGS=unset:4 ${CFLAGS+"_X86_64_MICROARCH_LEVEL_CFLAGS=empty:4"} ${CFLAGS:+"_X86_64_MICROARCH_LEVEL_CFLAGS=appended:4"} CFLAGS="${CFLAGS:+$CFLAGS }-march=x86-64-v4" \
