@@ -199,19 +199,22 @@ class FlagRenderer:
         return {lv: t for lv, t in found.items() if t is not None}
 
     def summary(self, level: int) -> str:
-        parts = []
+        """What `level` adds, in words: each token once, with the variables it goes to and when."""
+        parts: dict[tuple[str, str], list[str]] = {}
         for v in self.vars:
             token = self.token(v, level)
             if token is None:
                 continue
             if v.kind == "go":
-                parts.append(f"sets {v.name}={token}" + (" when unset or empty" if level == self.levels[0] else ""))
-            else:
-                baseline_march = v.kind == "march" and level == self.levels[0]
-                when = (" (when set)" if v.only_if_set else "") + (
-                    f" (when no {self.family.cpu_flag[:-1]} is there)" if baseline_march else "")
-                parts.append(f"{token} to {v.name}{when}")
-        return "; ".join(parts)
+                when = " when unset or empty" if level == self.levels[0] else ""
+                parts[(f"sets {v.name}={token}", when)] = []
+                continue
+            baseline_march = v.kind == "march" and level == self.levels[0]
+            when = " (when set)" if v.only_if_set else \
+                f" (when no {self.family.cpu_flag[:-1]} is there)" if baseline_march else ""
+            parts.setdefault((f"{token} to", when), []).append(v.name)
+        return "; ".join(f"{head} {', '.join(names)}{when}" if names else head + when
+                         for (head, when), names in parts.items())
 
     def kind_tokens(self) -> list[tuple[str, int, str]]:
         """(kind, level, token): what a marker's level gave a variable of that kind."""
@@ -271,15 +274,24 @@ class FlagRenderer:
                      "rare_file": RARE_ACTIVATE_FILE.format(package=package)}
             for path, template, role in SCRIPTS[shell]:
                 out[path.format(shell=shell, package=package)] = render(
-                    template.format(shell=shell), **data, **files, role=ROLE_TEXT.get(role))
+                    template.format(shell=shell), **data, **files, role=ROLE_TEXT.get(role),
+                    role_head=ROLE_HEAD.get(role))
         for path, _, role in _COMMON_PATH:
             out[path.format(shell="csh", package=package)] = render(
-                "flags.csh.in", **data, role=ROLE_TEXT[role], adds=role == "activate")
+                "flags.csh.in", **data, role=ROLE_TEXT[role], role_head=ROLE_HEAD[role], adds=role == "activate")
         return out
 
 
 ROLE_TEXT = {
-    "first": "runs first in activate.d (\"+\" sorts before the compilers' scripts): removes the token",
-    "activate": "runs last in activate.d (\"~\" sorts after the compilers' scripts): removes the token, adds this level's",
-    "deactivate": "runs first in deactivate.d (reverse order): removes the token",
+    "first": "runs first in activate.d (\"+\" sorts before the compilers' scripts, so one that backs CFLAGS "
+             "up never captures a token of this package) and removes the token an earlier activation left",
+    "activate": "runs last in activate.d (\"~\" sorts after the compilers' scripts): it removes the token an "
+                "earlier activation left and adds this level's",
+    "deactivate": "runs first in deactivate.d (run in reverse order) and removes the token the activation added",
+}
+# The same in a few words, for the first line of each script.
+ROLE_HEAD = {
+    "first": "runs first in activate.d, removes what an activation left",
+    "activate": "runs last in activate.d, adds this level's compiler flags",
+    "deactivate": "runs first in deactivate.d, removes this level's flags",
 }

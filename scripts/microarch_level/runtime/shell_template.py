@@ -43,6 +43,22 @@ _ENV = jinja2.Environment(
 )
 
 
+def pack(words, width: int = 100, form: str = "{}", sep: str = "") -> list[str]:
+    """`words`, each written as `form`, as lines of at most `width` characters joined by `sep`
+    (a longer word alone on its line): the templates join the lines with what continues a line
+    in their shell."""
+    lines: list[str] = []
+    for word in map(form.format, words):
+        if lines and len(lines[-1]) + len(sep) + len(word) <= width:
+            lines[-1] += sep + word
+        else:
+            lines.append(word)
+    return lines
+
+
+_ENV.filters["pack"] = pack
+
+
 def render(template: str, **data) -> str:
     """The text of `templates/<template>` filled with `data` (and its own name and URL, for its header)."""
     return _ENV.get_template(template).render(**data, template=template, templates_url=TEMPLATES_URL)

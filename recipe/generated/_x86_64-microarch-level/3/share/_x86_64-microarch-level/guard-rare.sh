@@ -27,7 +27,11 @@ _mal_need=3 _mal_cpu='' _mal_from='' _mal_olv='' _mal_oname='' _mal_line=
 # shellcheck disable=SC2154
 case $_mal_f in *[a-z0-9]*) _mal_from=/proc/cpuinfo ;; esac
 if [ -z "$_mal_from" ] && [ ! -e /proc/cpuinfo ]; then
-  case ${CONDA_PREFIX-} in /*) [ ! -r "$CONDA_PREFIX/share/_x86_64-microarch-level/guard-sysctl.sh" ] || . "$CONDA_PREFIX/share/_x86_64-microarch-level/guard-sysctl.sh" ;; esac
+  case ${CONDA_PREFIX-} in
+  /*)
+    [ ! -r "$CONDA_PREFIX/share/_x86_64-microarch-level/guard-sysctl.sh" ] ||
+      . "$CONDA_PREFIX/share/_x86_64-microarch-level/guard-sysctl.sh" ;;
+esac
   case $_mal_f in *[a-z0-9]*) _mal_from="sysctl machdep.cpu" ;; esac
 fi
 case $_mal_from in

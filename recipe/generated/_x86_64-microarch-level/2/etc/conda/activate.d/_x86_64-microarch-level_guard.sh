@@ -32,7 +32,11 @@ if [ -n "$_mal_ok" ]; then
   return 0
 fi
 if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ]; then
-  case ${CONDA_PREFIX-} in /*) [ ! -r "$CONDA_PREFIX/share/_x86_64-microarch-level/guard-rare.sh" ] || . "$CONDA_PREFIX/share/_x86_64-microarch-level/guard-rare.sh" ;; esac
+  case ${CONDA_PREFIX-} in
+  /*)
+    [ ! -r "$CONDA_PREFIX/share/_x86_64-microarch-level/guard-rare.sh" ] ||
+      . "$CONDA_PREFIX/share/_x86_64-microarch-level/guard-rare.sh" ;;
+esac
 fi
 unset _mal_f _mal_l _mal_x _mal_ok
 
