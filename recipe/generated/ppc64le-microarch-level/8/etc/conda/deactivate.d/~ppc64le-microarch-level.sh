@@ -12,20 +12,20 @@ case ${CONDA_BUILD:-} in
     esac
     return 0 ;;
 esac
-case "${_PPC64LE_MICROARCH_LEVEL_CFLAGS-}:${CFLAGS-},\
+case ${_PPC64LE_MICROARCH_LEVEL_CFLAGS-}:${CFLAGS-},\
 ${_PPC64LE_MICROARCH_LEVEL_CXXFLAGS-}:${CXXFLAGS-},\
 ${_PPC64LE_MICROARCH_LEVEL_CPPFLAGS-}:${CPPFLAGS-},\
 ${_PPC64LE_MICROARCH_LEVEL_FFLAGS-}:${FFLAGS-},\
 ${_PPC64LE_MICROARCH_LEVEL_FCFLAGS-}:${FCFLAGS-},\
 ${_PPC64LE_MICROARCH_LEVEL_GOPPC64-}:${GOPPC64-},\
 ${_PPC64LE_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS+x}${_PPC64LE_MICROARCH_LEVEL_RUSTFLAGS+x}\
-${_PPC64LE_MICROARCH_LEVEL_CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS+x}" in
-  "unset:8:-mcpu=power8 -mtune=power8,\
-unset:8:-mcpu=power8 -mtune=power8,\
-unset:8:-mcpu=power8 -mtune=power8,\
-unset:8:-mcpu=power8 -mtune=power8,\
-unset:8:-mcpu=power8 -mtune=power8,\
-unset:8:power8,")
+${_PPC64LE_MICROARCH_LEVEL_CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS+x} in
+  unset:8:-mcpu=power8\ -mtune=power8,\
+unset:8:-mcpu=power8\ -mtune=power8,\
+unset:8:-mcpu=power8\ -mtune=power8,\
+unset:8:-mcpu=power8\ -mtune=power8,\
+unset:8:-mcpu=power8\ -mtune=power8,\
+unset:8:power8,)
     unset CFLAGS CXXFLAGS CPPFLAGS FFLAGS FCFLAGS GOPPC64 _PPC64LE_MICROARCH_LEVEL_CFLAGS \
       _PPC64LE_MICROARCH_LEVEL_CXXFLAGS _PPC64LE_MICROARCH_LEVEL_CPPFLAGS \
       _PPC64LE_MICROARCH_LEVEL_FFLAGS _PPC64LE_MICROARCH_LEVEL_FCFLAGS \

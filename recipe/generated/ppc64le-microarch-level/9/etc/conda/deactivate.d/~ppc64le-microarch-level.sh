@@ -12,7 +12,7 @@ case ${CONDA_BUILD:-} in
     esac
     return 0 ;;
 esac
-case "${_PPC64LE_MICROARCH_LEVEL_CFLAGS-}:${CFLAGS-},\
+case ${_PPC64LE_MICROARCH_LEVEL_CFLAGS-}:${CFLAGS-},\
 ${_PPC64LE_MICROARCH_LEVEL_CXXFLAGS-}:${CXXFLAGS-},\
 ${_PPC64LE_MICROARCH_LEVEL_CPPFLAGS-}:${CPPFLAGS-},\
 ${_PPC64LE_MICROARCH_LEVEL_FFLAGS-}:${FFLAGS-},\
@@ -20,14 +20,14 @@ ${_PPC64LE_MICROARCH_LEVEL_FCFLAGS-}:${FCFLAGS-},\
 ${_PPC64LE_MICROARCH_LEVEL_CARGO_BUILD_RUSTFLAGS-}:${CARGO_BUILD_RUSTFLAGS-},\
 ${_PPC64LE_MICROARCH_LEVEL_GOPPC64-}:${GOPPC64-},\
 ${_PPC64LE_MICROARCH_LEVEL_RUSTFLAGS+x}\
-${_PPC64LE_MICROARCH_LEVEL_CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS+x}" in
-  "unset:9:-mcpu=power9 -mtune=power9,\
-unset:9:-mcpu=power9 -mtune=power9,\
-unset:9:-mcpu=power9 -mtune=power9,\
-unset:9:-mcpu=power9 -mtune=power9,\
-unset:9:-mcpu=power9 -mtune=power9,\
-unset:9:-C target-cpu=pwr9,\
-unset:9:power9,")
+${_PPC64LE_MICROARCH_LEVEL_CARGO_TARGET_POWERPC64LE_UNKNOWN_LINUX_GNU_RUSTFLAGS+x} in
+  unset:9:-mcpu=power9\ -mtune=power9,\
+unset:9:-mcpu=power9\ -mtune=power9,\
+unset:9:-mcpu=power9\ -mtune=power9,\
+unset:9:-mcpu=power9\ -mtune=power9,\
+unset:9:-mcpu=power9\ -mtune=power9,\
+unset:9:-C\ target-cpu=pwr9,\
+unset:9:power9,)
     unset CFLAGS CXXFLAGS CPPFLAGS FFLAGS FCFLAGS CARGO_BUILD_RUSTFLAGS GOPPC64 \
       _PPC64LE_MICROARCH_LEVEL_CFLAGS _PPC64LE_MICROARCH_LEVEL_CXXFLAGS \
       _PPC64LE_MICROARCH_LEVEL_CPPFLAGS _PPC64LE_MICROARCH_LEVEL_FFLAGS \
