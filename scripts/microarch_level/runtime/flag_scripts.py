@@ -291,7 +291,7 @@ ROLE_TEXT = {
 }
 # The same in a few words, for the first line of each script.
 ROLE_HEAD = {
-    "first": "runs first in activate.d, removes what an activation left",
-    "activate": "runs last in activate.d, adds this level's compiler flags",
-    "deactivate": "runs first in deactivate.d, removes this level's flags",
+    "first": "first in activate.d; removes what an activation left",
+    "activate": "last in activate.d; adds this level's compiler flags",
+    "deactivate": "first in deactivate.d; removes this level's flags",
 }
