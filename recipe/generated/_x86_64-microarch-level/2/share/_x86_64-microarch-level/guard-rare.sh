@@ -209,8 +209,8 @@ if [ -n "$_mal_cpu" ] && [ "$_mal_cpu" -lt "$_mal_need" ]; then
         "but this CPU is level $_mal_cpu (from $_mal_from);" \
         "its programs may crash with \"Illegal instruction\"."
       [ -z "$_mal_line" ] || echo "$_mal_line"
-      echo "  Fix: recreate the environment on this machine, or pin '_x86_64-microarch-level<=$_mal_cpu'" \
-        "when creating it. Silence: MICROARCH_LEVEL_GUARD=0."
+      echo "  Fix: recreate the environment on this machine," \
+        "or pin '_x86_64-microarch-level<=$_mal_cpu' when creating it. Silence: MICROARCH_LEVEL_GUARD=0."
     } 3>&2 2>/dev/null >&3 || :
   else
     {
@@ -218,8 +218,8 @@ if [ -n "$_mal_cpu" ] && [ "$_mal_cpu" -lt "$_mal_need" ]; then
         "but this CPU is level $_mal_cpu (from $_mal_from);" \
         "its programs may crash with \"Illegal instruction\"."
       [ -z "$_mal_line" ] || echo "$_mal_line"
-      echo "  Fix: recreate the environment on this machine, or pin '_x86_64-microarch-level<=$_mal_cpu'" \
-        "when creating it. Silence: MICROARCH_LEVEL_GUARD=0."
+      echo "  Fix: recreate the environment on this machine," \
+        "or pin '_x86_64-microarch-level<=$_mal_cpu' when creating it. Silence: MICROARCH_LEVEL_GUARD=0."
     } >&2 || :
   fi
 fi

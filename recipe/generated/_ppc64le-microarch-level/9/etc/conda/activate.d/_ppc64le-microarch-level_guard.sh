@@ -151,8 +151,8 @@ if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -n "$_mal_cpu" ] && [ "$_mal_cpu"
         "but this CPU is level $_mal_cpu (from $_mal_from);" \
         "its programs may crash with \"Illegal instruction\"."
       [ -z "$_mal_line" ] || echo "$_mal_line"
-      echo "  Fix: recreate the environment on this machine, or pin '_ppc64le-microarch-level<=$_mal_cpu'" \
-        "when creating it. Silence: MICROARCH_LEVEL_GUARD=0."
+      echo "  Fix: recreate the environment on this machine," \
+        "or pin '_ppc64le-microarch-level<=$_mal_cpu' when creating it. Silence: MICROARCH_LEVEL_GUARD=0."
     } 3>&2 2>/dev/null >&3 || :
   else
     {
@@ -160,8 +160,8 @@ if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -n "$_mal_cpu" ] && [ "$_mal_cpu"
         "but this CPU is level $_mal_cpu (from $_mal_from);" \
         "its programs may crash with \"Illegal instruction\"."
       [ -z "$_mal_line" ] || echo "$_mal_line"
-      echo "  Fix: recreate the environment on this machine, or pin '_ppc64le-microarch-level<=$_mal_cpu'" \
-        "when creating it. Silence: MICROARCH_LEVEL_GUARD=0."
+      echo "  Fix: recreate the environment on this machine," \
+        "or pin '_ppc64le-microarch-level<=$_mal_cpu' when creating it. Silence: MICROARCH_LEVEL_GUARD=0."
     } >&2 || :
   fi
 fi
