@@ -34,7 +34,7 @@ CLEAN = "GOAMD64=[]"
 # i.e. open /proc/cpuinfo and read to the first flags line with the shell's cheapest
 # builtin, matching nothing.  tcsh has no builtin that reads a file: its floor is one
 # /bin/sh doing that read (the fastest process to start that can read a file here:
-# head -c, sed or bash start more slowly, measured in issue 17).
+# head -c, sed or bash start more slowly).
 _READ_LOOP = "while IFS= read -r _mal_l; do case $_mal_l in flags*) break ;; esac; done < /proc/cpuinfo\n"
 FLOORS = {
     "bash": "mapfile -t -n 24 _mal_lines < /proc/cpuinfo\n",

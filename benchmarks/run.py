@@ -38,7 +38,7 @@ GATE_LEVEL = 4            # the gate with the most features to match, on a level
 FLAG_LEVEL = 3
 PROCESSORS = 256
 ARCHSPEC_CODE = "import archspec.cpu; archspec.cpu.host()"
-# The issue's targets (17): archspec per process ÷ guard per activation, per shell.
+# The targets: archspec per process ÷ guard per activation, per shell.
 GUARD_RATIO = {"bash": 600.0, "zsh": 600.0, "dash": 200.0, "ksh93": 200.0, "mksh": 200.0,
                "fish": 150.0, "tcsh": 60.0}
 FLOOR_SHELLS = ("dash", "ksh93", "mksh")   # may meet their target within FLOOR_RATIO of their floor instead
@@ -478,6 +478,18 @@ def instructions_only(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# Below this heading RESULTS.md keeps dated sections written by hand (a change's before/after
+# figures, with the method and the commits): a run rewrites everything above it and keeps them.
+DATED = "# Dated measurements"
+
+
+def keeping_dated(text: str, previous: str | None) -> str:
+    """`text`, followed by the dated sections of `previous` (the file it replaces), if any."""
+    if previous is None or DATED not in previous:
+        return text
+    return text.rstrip("\n") + "\n\n" + previous[previous.index(DATED):]
+
+
 # ----------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -555,7 +567,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     print(text)
     if not args.no_write:
-        Path(args.output).write_text(text)
+        output = Path(args.output)
+        Path(args.output).write_text(keeping_dated(text, output.read_text() if output.exists() else None))
         log(f"wrote {args.output}")
     return 0
 

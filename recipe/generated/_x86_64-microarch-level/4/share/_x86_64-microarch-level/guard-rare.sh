@@ -1,5 +1,4 @@
 # shellcheck shell=sh disable=SC1091
-# shellcheck shell=sh disable=SC1091
 # _x86_64-microarch-level 4, POSIX shells: the rare paths of the runtime guard, sourced by
 # etc/conda/activate.d/_x86_64-microarch-level_guard.sh when its quick checks did not show that this
 # CPU reaches level 4 (an older CPU, or /proc/cpuinfo says nothing).
@@ -62,7 +61,7 @@ fi
 _mal_ov=${CONDA_OVERRIDE_ARCHSPEC:-}
 if [ -n "$_mal_ov" ] && { [ -z "$_mal_cpu" ] || [ "$_mal_cpu" -lt "$_mal_need" ]; }; then
   # Read the override: spelling-independent key (blanks around it and '-', '_' dropped, either
-  # case); whitespace or a control character inside it makes it no name (spelling.py's rule).
+  # case); whitespace or a control character inside it makes it no name, as archspec names have none.
   # No CPU name is longer than 64 characters: a longer value is not one, and the
   # loops below never see it.
   if [ "${#_mal_ov}" -gt 64 ]; then

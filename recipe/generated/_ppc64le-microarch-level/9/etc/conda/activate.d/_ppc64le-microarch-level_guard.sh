@@ -58,7 +58,7 @@ _mal_ov=${CONDA_OVERRIDE_ARCHSPEC:-}
 if [ "${MICROARCH_LEVEL_GUARD:-1}" != 0 ] && [ -n "$_mal_ov" ] \
   && { [ -z "$_mal_cpu" ] || [ "$_mal_cpu" -lt 9 ]; }; then
   # Read the override: spelling-independent key (blanks around it and '-', '_' dropped, either
-  # case); whitespace or a control character inside it makes it no name (spelling.py's rule).
+  # case); whitespace or a control character inside it makes it no name, as archspec names have none.
   # No CPU name is longer than 64 characters: a longer value is not one, and the
   # loops below never see it.
   if [ "${#_mal_ov}" -gt 64 ]; then
