@@ -270,7 +270,8 @@ def test_every_generated_script_opens_with_what_it_does_and_its_template(path):
 
 # Lines zsh reads on the common path stay few, whatever their length (two system calls a line,
 # benchmarks/RESULTS.md): the flag scripts of activate.d and deactivate.d up to their
-# `return 0`, the sh guard's first two commands (bash's check, zsh's dispatch), the zsh check.
+# `return 0`, the sh guard's first two commands (bash's check, zsh's dispatch), the zsh check;
+# and the csh guard's one command (over three lines it cost tcsh 2.8% more instructions).
 def long_lines_allowed(path: str, lines: list[str]) -> int:
     """How many lines from the top of `path` may be longer than 120 characters."""
     name = path.rsplit("/", 1)[1]
@@ -280,6 +281,8 @@ def long_lines_allowed(path: str, lines: list[str]) -> int:
         return next(i for i, line in enumerate(lines) if "typeset -g" in line)
     if name == "guard-quick.zsh":
         return lines.index("return")
+    if name.endswith("_guard.csh"):
+        return len(lines)
     return 0
 
 

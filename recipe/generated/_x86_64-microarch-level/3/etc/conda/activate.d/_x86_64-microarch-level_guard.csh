@@ -9,6 +9,4 @@
 # prefix, and sh reads it inside double quotes, so no character of it is parsed.
 # No absolute CONDA_PREFIX, or no sh guard there: silent.  MICROARCH_LEVEL_GUARD=0
 # turns it off.
-/bin/sh -c 'case ${CONDA_PREFIX-} in /*) \
-  [ ! -r "$CONDA_PREFIX/etc/conda/activate.d/_x86_64-microarch-level_guard.sh" ] || \
-  . "$CONDA_PREFIX/etc/conda/activate.d/_x86_64-microarch-level_guard.sh" ;; esac' _x86_64-microarch-level
+/bin/sh -c 'case ${CONDA_PREFIX-} in /*) [ ! -r "$CONDA_PREFIX/etc/conda/activate.d/_x86_64-microarch-level_guard.sh" ] || . "$CONDA_PREFIX/etc/conda/activate.d/_x86_64-microarch-level_guard.sh" ;; esac' _x86_64-microarch-level
