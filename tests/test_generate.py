@@ -271,7 +271,7 @@ def test_every_generated_script_opens_with_what_it_does_and_its_template(path):
 # Lines zsh reads on the common path stay few, whatever their length (two system calls a line,
 # benchmarks/RESULTS.md): the flag scripts of activate.d and deactivate.d up to their
 # `return 0`, the sh guard's first two commands (bash's check, zsh's dispatch), the zsh check;
-# and the csh guard's one command (over three lines it cost tcsh 2.8% more instructions).
+# and the csh guard's one command (over three lines it cost tcsh 0.4% more instructions).
 def long_lines_allowed(path: str, lines: list[str]) -> int:
     """How many lines from the top of `path` may be longer than 120 characters."""
     name = path.rsplit("/", 1)[1]
