@@ -108,7 +108,7 @@ return 0
 #   and the space put in front of it makes two (Linux prints one between flags).  dash, mksh
 #   and bash match the pattern much faster than they cut, so only ksh93 cuts (a KSH_VERSION
 #   handed to another shell only slows it), after the `return` of the other shells, which
-#   then never parse the cuts.  The figures: benchmarks/RESULTS.md.
+#   then never parse the cuts.  The figures: the feedstock's benchmarks/RESULTS.md.
 # - ksh93 also parses ahead what follows a `return` in a sourced file, so the rare paths live
 #   in a file of their own, found as "$CONDA_PREFIX/share/_x86_64-microarch-level/guard-rare.sh" (conda,
 #   micromamba and rattler export CONDA_PREFIX before sourcing activate.d; dash and mksh

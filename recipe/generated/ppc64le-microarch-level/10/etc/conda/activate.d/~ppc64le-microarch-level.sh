@@ -15,7 +15,8 @@ return 0
 # Notes.  They come after `return 0`: bash, zsh, dash and mksh stop reading a sourced file
 # where it returns, so comments here cost activation nothing.  The lines above are long on
 # purpose: zsh reads a sourced file a line at a time, two system calls a line, and one word
-# per line made its activate + deactivate cycle 2.6 times slower (benchmarks/RESULTS.md).
+# per line made its activate + deactivate cycle 2.6 times slower (the feedstock's
+# benchmarks/RESULTS.md).
 # This file runs last in activate.d ("~" sorts after the compilers' scripts): it removes the token
 # an earlier activation left and adds this level's.
 # The package adds -mcpu=power10 -mtune=power10 to CFLAGS, CXXFLAGS, CPPFLAGS, FFLAGS, FCFLAGS; -C
@@ -32,4 +33,4 @@ return 0
 # variable: "${V+...}" (V set) and "${V:+...}" (V not empty) choose the marker's word, the
 # last assignment of a name winning (every word is expanded before any is assigned).  One
 # command, not one per variable: bash spends on each command about what it spends on
-# 150 bytes of script (benchmarks/RESULTS.md).
+# 150 bytes of script (the feedstock's benchmarks/RESULTS.md).

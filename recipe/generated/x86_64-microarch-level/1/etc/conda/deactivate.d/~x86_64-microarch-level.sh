@@ -15,7 +15,8 @@ return 0
 # Notes.  They come after `return 0`: bash, zsh, dash and mksh stop reading a sourced file
 # where it returns, so comments here cost activation nothing.  The lines above are long on
 # purpose: zsh reads a sourced file a line at a time, two system calls a line, and one word
-# per line made its activate + deactivate cycle 2.6 times slower (benchmarks/RESULTS.md).
+# per line made its activate + deactivate cycle 2.6 times slower (the feedstock's
+# benchmarks/RESULTS.md).
 # This file runs first in deactivate.d (run in reverse order) and removes the token the activation
 # added.
 # The package adds -march=x86-64 to CFLAGS, CXXFLAGS, CPPFLAGS, FFLAGS, FCFLAGS (when no -march is
