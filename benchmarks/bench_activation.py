@@ -34,7 +34,7 @@ CLEAN = "GOAMD64=[]"
 # i.e. open /proc/cpuinfo and read to the first flags line with the shell's cheapest
 # builtin, matching nothing.  tcsh has no builtin that reads a file: its floor is one
 # /bin/sh doing that read (the fastest process to start that can read a file here:
-# head -c, sed or bash start more slowly, measured in issue 17).
+# head -c, sed or bash start more slowly).
 _READ_LOOP = "while IFS= read -r _mal_l; do case $_mal_l in flags*) break ;; esac; done < /proc/cpuinfo\n"
 FLOORS = {
     "bash": "mapfile -t -n 24 _mal_lines < /proc/cpuinfo\n",
@@ -300,6 +300,14 @@ def process_case(timer: Timer, argv: list[str], mount: Path | None = None) -> Ca
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
+def _count(timer: Timer, shell: str, scripts: list[Path], mount: Path | None, n: int, env: list[str]) -> int:
+    """User-space instructions of a shell sourcing `scripts` in turn, `n` times, under callgrind."""
+    argv = ["env", *env, "valgrind", "--tool=callgrind", "--trace-children=yes", "--callgrind-out-file=/dev/null",
+            *ARGV[shell], str(timer.script(shell, [source_line(shell, s) for s in scripts])), str(n)]
+    stderr = timer.run(mounted(argv, mount) if mount else argv)[1]
+    return sum(int(c) for c in _COLLECTED.findall(stderr))
+
+
 def instruction_counts(timer: Timer, prefix: Path, shells: list[str], mount: Path | None, n: int
                        ) -> tuple[dict[str, tuple[int, int]], str | None]:
     """({shell: (guard, floor) user-space instructions per activation, net of sourcing an empty
@@ -312,14 +320,36 @@ def instruction_counts(timer: Timer, prefix: Path, shells: list[str], mount: Pat
     """
     if shutil.which("valgrind") is None:
         return {}, "valgrind not found on PATH"
+    env = [f"CONDA_PREFIX={prefix}"]
     counts: dict[str, tuple[int, int]] = {}
     for shell in shells:
-        cost = {}
-        for name, script in (("empty", timer.empty), ("guard", guard_script(prefix, shell)),
-                             ("floor", floor_script(timer.workdir, shell))):
-            argv = ["env", f"CONDA_PREFIX={prefix}", "valgrind", "--tool=callgrind", "--trace-children=yes", "--callgrind-out-file=/dev/null",
-                    *ARGV[shell], str(timer.script(shell, [source_line(shell, script)])), str(n)]
-            stderr = timer.run(mounted(argv, mount) if mount else argv)[1]
-            cost[name] = sum(int(c) for c in _COLLECTED.findall(stderr))
-        counts[shell] = ((cost["guard"] - cost["empty"]) // n, (cost["floor"] - cost["empty"]) // n)
+        empty, guard, floor = (_count(timer, shell, [script], mount, n, env) for script in
+                               (timer.empty, guard_script(prefix, shell), floor_script(timer.workdir, shell)))
+        counts[shell] = ((guard - empty) // n, (floor - empty) // n)
+    return counts, None
+
+
+# Flags a build environment has set before the flag package activates (conda-forge's compiler
+# and Rust activation set these): the cycle then appends to and cuts from existing values.
+SET_BEFORE = ["CFLAGS=-O2 -pipe", "CXXFLAGS=-O2 -pipe", "FFLAGS=-O2", "FCFLAGS=-O2",
+              "CARGO_BUILD_RUSTFLAGS=-C link-arg=-Wl,-O2"]
+
+
+def cycle_instruction_counts(timer: Timer, prefix: Path, shells: list[str], n: int
+                             ) -> tuple[dict[str, tuple[int, int]], str | None]:
+    """({shell: (nothing set before, SET_BEFORE set before) instructions per activate +
+    deactivate cycle of the flag package, net of sourcing as many empty files}, None), or
+    ({}, why they cannot be counted here)."""
+    if shutil.which("valgrind") is None:
+        return {}, "valgrind not found on PATH"
+    counts: dict[str, tuple[int, int]] = {}
+    for shell in shells:
+        activate, deactivate = flag_scripts(prefix, shell)
+        cycle = [*activate, *deactivate]
+        found = []
+        for extra in ([], SET_BEFORE):
+            env = [f"CONDA_PREFIX={prefix}", *extra]
+            empty = _count(timer, shell, [timer.empty] * len(cycle), None, n, env)
+            found.append((_count(timer, shell, cycle, None, n, env) - empty) // n)
+        counts[shell] = (found[0], found[1])
     return counts, None

@@ -38,7 +38,7 @@ GATE_LEVEL = 4            # the gate with the most features to match, on a level
 FLAG_LEVEL = 3
 PROCESSORS = 256
 ARCHSPEC_CODE = "import archspec.cpu; archspec.cpu.host()"
-# The issue's targets (17): archspec per process ÷ guard per activation, per shell.
+# The targets: archspec per process ÷ guard per activation, per shell.
 GUARD_RATIO = {"bash": 600.0, "zsh": 600.0, "dash": 200.0, "ksh93": 200.0, "mksh": 200.0,
                "fish": 150.0, "tcsh": 60.0}
 FLOOR_SHELLS = ("dash", "ksh93", "mksh")   # may meet their target within FLOOR_RATIO of their floor instead
@@ -449,6 +449,47 @@ def report(m: Measured) -> str:
     return "\n".join(lines)
 
 
+def instructions_only(args: argparse.Namespace, settings: Settings) -> int:
+    """Section 7 and the flag cycles' counts alone, from an already built channel."""
+    channel = Path(args.channel) if args.channel else ROOT / "build_artifacts"
+    if not (channel / "noarch" / "repodata.json").exists():
+        print(f"run.py: no channel at {channel}: run `make build` first or pass --channel", file=sys.stderr)
+        return 1
+    workdir = Path(tempfile.mkdtemp(prefix="microarch-bench-"))
+    try:
+        sample, samples, mount_note = cpu_samples(workdir, Path(args.cpuinfo_dir))
+        if mount_note:
+            print(f"run.py: cannot mount the level-4 sample: {mount_note}", file=sys.stderr)
+            return 1
+        gate, flag_prefix = install_prefixes(channel, workdir, GATE_LEVEL)
+        shells = [s for s in act.SHELLS if act.available(s)]
+        (workdir / "loops").mkdir()
+        timer = act.Timer(workdir / "loops", settings.repeats, settings.target, settings.max_n)
+        log("counting the guards' instructions")
+        guards = act.instruction_counts(timer, gate, shells, samples[ONE], settings.counted_n)[0]
+        log("counting the flag cycles' instructions")
+        cycles = act.cycle_instruction_counts(timer, flag_prefix, shells, settings.counted_n)[0]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print("\n".join(table(["shell", f"guard {GATE_LEVEL} ({sample})", "floor",
+                            f"flag {FLAG_LEVEL} cycle, nothing set", "cycle, flags set before"],
+                           [[s, f"{guards[s][0]:,}", f"{guards[s][1]:,}", f"{cycles[s][0]:,}", f"{cycles[s][1]:,}"]
+                            for s in shells])))
+    return 0
+
+
+# Below this heading RESULTS.md keeps dated sections written by hand (a change's before/after
+# figures, with the method and the commits): a run rewrites everything above it and keeps them.
+DATED = "# Dated measurements"
+
+
+def keeping_dated(text: str, previous: str | None) -> str:
+    """`text`, followed by the dated sections of `previous` (the file it replaces), if any."""
+    if previous is None or DATED not in previous:
+        return text
+    return text.rstrip("\n") + "\n\n" + previous[previous.index(DATED):]
+
+
 # ----------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -456,6 +497,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke run: one short repetition of everything")
     p.add_argument("--no-write", action="store_true", help="print the table only; leave RESULTS.md alone")
+    p.add_argument("--instructions-only", action="store_true",
+                   help="count the guards' and flag cycles' instructions under callgrind (load-independent), "
+                        "print them and write nothing: compares two versions of the scripts")
     p.add_argument("--output", default=str(HERE / "RESULTS.md"), help="where to write (default: %(default)s)")
     p.add_argument("--channel", help="channel to install and solve from (default: build_artifacts/ if built, "
                                      "else the one the build benchmark makes)")
@@ -464,6 +508,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="real /proc/cpuinfo samples (default: %(default)s)")
     args = p.parse_args(argv)
     settings = QUICK if args.quick else FULL
+    if args.instructions_only:
+        return instructions_only(args, settings)
 
     workdir = Path(tempfile.mkdtemp(prefix="microarch-bench-"))
     try:
@@ -521,7 +567,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     print(text)
     if not args.no_write:
-        Path(args.output).write_text(text)
+        output = Path(args.output)
+        Path(args.output).write_text(keeping_dated(text, output.read_text() if output.exists() else None))
         log(f"wrote {args.output}")
     return 0
 

@@ -126,3 +126,17 @@ def test_instruction_counts_for_every_shell_or_the_reason_there_are_none(quick_r
     assert [r[0] for r in rows] == list(SHELLS)
     for shell, guard, floor, _ in rows:
         assert guard == floor == "n/a" or int(guard.replace(",", "")) > int(floor.replace(",", "")) > 0, shell
+
+
+def test_a_rewrite_keeps_the_dated_sections_below_their_heading(root):
+    sys.path.insert(0, str(root / "benchmarks"))
+    try:
+        from run import DATED, keeping_dated
+    finally:
+        sys.path.remove(str(root / "benchmarks"))
+    previous = f"# old run\n\n| a | 1 |\n\n{DATED}\n\n## 2026-12-06: a change\n\n| before | after |\n"
+    kept = keeping_dated("# new run\n\n| a | 2 |\n", previous)
+    assert kept.startswith("# new run\n\n| a | 2 |\n\n" + DATED)
+    assert kept.endswith("## 2026-12-06: a change\n\n| before | after |\n")
+    assert "# old run" not in kept
+    assert keeping_dated("# new run\n", "# old run, nothing dated\n") == "# new run\n"

@@ -1,75 +1,19 @@
 """The compiler-flag package's activation scripts: the data for each level's templates/flags*.in.
 
-The generated scripts point here for their design, told once:
+Three scripts per shell: `activate.d/+<pkg>.*` (sorts before the compilers'
+scripts, only removes), `activate.d/~<pkg>.*` (after them: removes, then adds this
+level's token) and `deactivate.d/~<pkg>.*` (removes).  No save/restore stack:
+each touched variable remembers in a marker (`_X86_64_MICROARCH_LEVEL_<VAR>` =
+`<how>:<level>`) the one token the package added, and every script first removes
+exactly that token, so whatever conda replays a variable holds one token at most.
+The generated share/<pkg>/flags-remove.sh tells the design to the scripts' readers.
 
-Why no save/restore stack: conda and micromamba run `deactivate.d` of the
-environment left and then `activate.d` of the one below it AGAIN, stack
-environments with and without this package, and re-run both on reactivation;
-compiler scripts rewrite CFLAGS in between.  A saved copy goes stale in all of
-these.  So activation is idempotent instead: each touched variable remembers, in
-`_X86_64_MICROARCH_LEVEL_<VAR>` = `<how>:<level>`, the one token the package
-added and how (`appended` after a space, set an `empty` value, set an `unset`
-one; GOAMD64 `replaced`, its old value in `_X86_64_MICROARCH_LEVEL_GOAMD64_WAS`).
-Every script first removes exactly that token -- its last occurrence followed by
-a space or the end, so flags appended after it survive -- and an activation then
-adds its own level's token.  Whatever conda replays, a variable holds what the
-compilers and the user made it plus one token, and when the token goes and
-nothing is left, a variable that was unset is unset again.  Every family
-(families.py) gets the same scripts with its own names
-(`_PPC64LE_MICROARCH_LEVEL_<VAR>`, `+ppc64le-microarch-level.*`, GOPPC64 for
-GOAMD64, `-mcpu=powerN -mtune=powerN` for `-march=x86-64-vN`).
-Three scripts per shell:
-
-- `activate.d/+x86_64-microarch-level.*` sorts before the compilers' scripts
-  and only removes the token, so a compiler script that backs CFLAGS up never
-  captures it;
-- `activate.d/~x86_64-microarch-level.*` sorts after them: removes, then appends;
-- `deactivate.d/~x86_64-microarch-level.*` runs first on deactivation: removes.
-
-The POSIX scripts use builtins only (mksh without PATH works), no eval, no temp
-files and no new global variables besides the markers (zsh's warn_create_global
-stays quiet).  With CONDA_BUILD=1 every change is reported on stderr; a failed
-report never fails activation.
-
-Cost (issue 17): bash and zsh pay a sourced script mostly per byte they parse
-(measured with callgrind: about 250 and 200 instructions per byte, comments
-included, code after a `return` not at all) and per command (bash about 20k
-instructions, an exported assignment about 13k).  So each installed script holds
-only the common path, then `return 0`, then its header and comments:
-
-- `+…` tests the markers an activation always leaves (C-family and Go's) and
-  sources the general removal only when one is set;
-- `~…` activate: one test for everything rare (a marker left, a variable
-  touched only when set, CONDA_BUILD), which sources the whole activation from
-  share/; else ONE `export` setting every always-touched
-  variable and its marker; the marker word is chosen by conditional words
-  (`M=unset:L ${V+"M=empty:L"} ${V:+"M=appended:L"}`: the last assignment of a
-  name wins, every word expanded before any is assigned).  The baseline level,
-  whose additions depend on the value (an existing -march, Go's ISA only when
-  unset or empty), keeps a `case` per variable;
-- deactivate: when nothing was set before the activation (every always-touched
-  variable marked unset and holding just its token, compared as one literal
-  word), one `unset`; else per always-touched variable one `case` on
-  "<marker>:<value>": this level's token last (or the whole value) is cut off
-  with one expansion and the marker unset; any marker left afterwards sources
-  the general removal.
-
-Measured (callgrind, instructions per activate+deactivate cycle of level 3,
-nothing set before / C, C++, Fortran and Rust flags set before; old -> new):
-bash 6.9M -> 1.9M / 7.2M -> 3.4M, zsh 3.5M -> 1.0M / 3.7M -> 1.9M, fish
-15.5M -> 5.3M / 16.7M -> 6.7M; dash, ksh93 and mksh about 3x fewer as well.
-
-The rare paths live in `share/<package>/` and are sourced by name,
-"$CONDA_PREFIX/share/..." read at run time (templates/prefix-macros.in): the general
-removal (`flags-remove.*`: any level's token, flags after it, reports), the
-CONDA_BUILD=1 report after an activation (`flags-report.*`, the old value read
-back from the marker) and, for POSIX, the variables touched only when set
-(inside `flags-activate.sh`, the whole activation: RUSTFLAGS and cargo's
-per-target variable).  fish parses a
-whole file before running it, so its scripts are split the same way and name
-their rare files through `status dirname`; its adds are inline `if`s, no
-function.  The csh scripts are unchanged: one file per role, enumerating the
-tokens (csh modifiers cannot take a variable).
+The POSIX scripts hold only the common path before `return 0` (bash and zsh pay for
+every byte they read before it, zsh for every line); the rare paths live in
+share/<pkg>/, sourced through "$CONDA_PREFIX" only when needed: the general removal
+(`flags-remove.*`), the CONDA_BUILD=1 report (`flags-report.*`) and, for POSIX, the
+whole activation (`flags-activate.sh`).  fish names its rare files through `status
+dirname`; csh has one file per role.  Measurements: benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -199,19 +143,22 @@ class FlagRenderer:
         return {lv: t for lv, t in found.items() if t is not None}
 
     def summary(self, level: int) -> str:
-        parts = []
+        """What `level` adds, in words: each token once, with the variables it goes to and when."""
+        parts: dict[tuple[str, str], list[str]] = {}
         for v in self.vars:
             token = self.token(v, level)
             if token is None:
                 continue
             if v.kind == "go":
-                parts.append(f"sets {v.name}={token}" + (" when unset or empty" if level == self.levels[0] else ""))
-            else:
-                baseline_march = v.kind == "march" and level == self.levels[0]
-                when = (" (when set)" if v.only_if_set else "") + (
-                    f" (when no {self.family.cpu_flag[:-1]} is there)" if baseline_march else "")
-                parts.append(f"{token} to {v.name}{when}")
-        return "; ".join(parts)
+                when = " when unset or empty" if level == self.levels[0] else ""
+                parts[(f"sets {v.name}={token}", when)] = []
+                continue
+            baseline_march = v.kind == "march" and level == self.levels[0]
+            when = " (when set)" if v.only_if_set else \
+                f" (when no {self.family.cpu_flag[:-1]} is there)" if baseline_march else ""
+            parts.setdefault((f"{token} to", when), []).append(v.name)
+        return "; ".join(f"{head} {', '.join(names)}{when}" if names else head + when
+                         for (head, when), names in parts.items())
 
     def kind_tokens(self) -> list[tuple[str, int, str]]:
         """(kind, level, token): what a marker's level gave a variable of that kind."""
@@ -271,15 +218,24 @@ class FlagRenderer:
                      "rare_file": RARE_ACTIVATE_FILE.format(package=package)}
             for path, template, role in SCRIPTS[shell]:
                 out[path.format(shell=shell, package=package)] = render(
-                    template.format(shell=shell), **data, **files, role=ROLE_TEXT.get(role))
+                    template.format(shell=shell), **data, **files, role=ROLE_TEXT.get(role),
+                    role_head=ROLE_HEAD.get(role))
         for path, _, role in _COMMON_PATH:
             out[path.format(shell="csh", package=package)] = render(
-                "flags.csh.in", **data, role=ROLE_TEXT[role], adds=role == "activate")
+                "flags.csh.in", **data, role=ROLE_TEXT[role], role_head=ROLE_HEAD[role], adds=role == "activate")
         return out
 
 
 ROLE_TEXT = {
-    "first": "runs first in activate.d (\"+\" sorts before the compilers' scripts): removes the token",
-    "activate": "runs last in activate.d (\"~\" sorts after the compilers' scripts): removes the token, adds this level's",
-    "deactivate": "runs first in deactivate.d (reverse order): removes the token",
+    "first": "runs first in activate.d (\"+\" sorts before the compilers' scripts, so one that backs CFLAGS "
+             "up never captures a token of this package) and removes the token an earlier activation left",
+    "activate": "runs last in activate.d (\"~\" sorts after the compilers' scripts): it removes the token an "
+                "earlier activation left and adds this level's",
+    "deactivate": "runs first in deactivate.d (run in reverse order) and removes the token the activation added",
+}
+# The same in a few words, for the first line of each script.
+ROLE_HEAD = {
+    "first": "first in activate.d; removes what an activation left",
+    "activate": "last in activate.d; adds this level's compiler flags",
+    "deactivate": "first in deactivate.d; removes this level's flags",
 }

@@ -18,6 +18,11 @@ from __future__ import annotations
 
 import jinja2
 
+# Where a reader of an installed script finds the template it was rendered from: the
+# packages ship the scripts only, so the repository (templates/head.in writes it in each).
+TEMPLATES_URL = ("https://github.com/conda-forge/microarch-level-feedstock/tree/main/"
+                 "scripts/microarch_level/runtime/templates")
+
 DELIMITERS = {
     "block_start_string": "<%",
     "block_end_string": "%>",
@@ -38,6 +43,22 @@ _ENV = jinja2.Environment(
 )
 
 
+def pack(words, width: int = 100, form: str = "{}", sep: str = "") -> list[str]:
+    """`words`, each written as `form`, as lines of at most `width` characters joined by `sep`
+    (a longer word alone on its line): the templates join the lines with what continues a line
+    in their shell."""
+    lines: list[str] = []
+    for word in map(form.format, words):
+        if lines and len(lines[-1]) + len(sep) + len(word) <= width:
+            lines[-1] += sep + word
+        else:
+            lines.append(word)
+    return lines
+
+
+_ENV.filters["pack"] = pack
+
+
 def render(template: str, **data) -> str:
-    """The text of `templates/<template>` filled with `data`."""
-    return _ENV.get_template(template).render(**data)
+    """The text of `templates/<template>` filled with `data` (and its own name and URL, for its header)."""
+    return _ENV.get_template(template).render(**data, template=template, templates_url=TEMPLATES_URL)
