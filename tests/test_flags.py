@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 from shells import POSIX, SHELLS, base_env, run, shell
 
-from microarch_level.catalog.families import FLAGS
+from microarch_level.catalog.families import FLAGS, X86_64
 from microarch_level.catalog.levels import LEVELS, load_catalog
-from microarch_level.runtime.flag_scripts import FLAG_VARS, STATE_PREFIX
+from microarch_level.runtime.flag_scripts import flag_vars
 
 CATALOG = load_catalog()
+FLAG_VARS = flag_vars(X86_64)
+STATE_PREFIX = X86_64.state_prefix
 NAMES = [v.name for v in FLAG_VARS]
 
 

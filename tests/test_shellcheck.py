@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from microarch_level.catalog.families import catalogs
-from microarch_level.feedstock.render import SCRIPTS, render_all
+from microarch_level.feedstock.render import GENERATED_DIR, render_all
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "scripts" / "microarch_level" / "runtime" / "templates"
 DIRECTIVE = re.compile(r"#\s*shellcheck\s+(.*)")
@@ -28,8 +28,8 @@ DISABLE = re.compile(r"disable=([A-Z0-9,]+)")
 def posix_scripts() -> dict[str, str]:
     """Every generated file a POSIX shell sources: path under recipe/generated -> text."""
     files = render_all([c for _, c in catalogs()])
-    return {path.removeprefix(SCRIPTS + "/"): text for path, text in files.items()
-            if path.startswith(SCRIPTS + "/") and path.endswith(".sh")}
+    return {path.removeprefix(GENERATED_DIR + "/"): text for path, text in files.items()
+            if path.startswith(GENERATED_DIR + "/") and path.endswith(".sh")}
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from __future__ import annotations
 from ..catalog.families import FEATURES, GATE, GENERATION, Family
 from ..catalog.levels import SYSCTL_KEYS, Catalog
 from .dialects import CSH, FISH, SH
+from .flag_scripts import FlagRenderer
 from .guard_power import render_guards
 from .guards import GUARD_FILE, guard_tables
 from .shell_template import render
@@ -98,8 +99,6 @@ def darwin_spellings(catalog: Catalog, features: list[str]) -> tuple[list[str], 
 
 def render_scripts(catalog: Catalog, header: str, family: Family) -> dict[str, str]:
     """Every activation script of a family's two packages, keyed `<package>/<level>/<installed path>`."""
-    from .flag_scripts import FlagRenderer
-
     out: dict[str, str] = dict(GUARDS[family.rule](catalog, family, header))
     flags = FlagRenderer(catalog, family)
     for level in catalog.levels:

@@ -21,8 +21,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..catalog.families import X86_64, Family
+from ..catalog.families import Family
 from ..catalog.levels import Catalog
+from .dialects import CSH, FISH, SH
 from .shell_template import render
 
 FLAGS_FILE = "etc/conda/{kind}.d/~{package}.{shell}"
@@ -32,7 +33,6 @@ FLAGS_FIRST_FILE = "etc/conda/activate.d/+{package}.{shell}"
 REMOVE_FILE = "share/{package}/flags-remove.{shell}"
 REPORT_FILE = "share/{package}/flags-report.{shell}"
 RARE_ACTIVATE_FILE = "share/{package}/flags-activate.sh"
-STATE_PREFIX = X86_64.state_prefix
 # The three installed scripts of every shell: (installed path, POSIX/fish template, role).
 # Each removes the remembered token; only the "activate" one adds this level's.  csh
 # renders all three from flags.csh.in; fish has no separate rare activation (its
@@ -43,9 +43,10 @@ _COMMON_PATH = (
     (FLAGS_FILE.replace("{kind}", "deactivate"), "flags-deactivate.{shell}.in", "deactivate"),
 )
 _RARE_PATHS = ((REMOVE_FILE, "flags-remove.{shell}.in", None), (REPORT_FILE, "flags-report.{shell}.in", None))
-SCRIPTS = {
-    "sh": (*_COMMON_PATH, (RARE_ACTIVATE_FILE, "flags-activate-rare.sh.in", None), *_RARE_PATHS),
-    "fish": (*_COMMON_PATH, *_RARE_PATHS),
+# The scripts of each dialect rendered from its own templates (csh: all from flags.csh.in).
+DIALECT_SCRIPTS = {
+    SH: (*_COMMON_PATH, (RARE_ACTIVATE_FILE, "flags-activate-rare.sh.in", None), *_RARE_PATHS),
+    FISH: (*_COMMON_PATH, *_RARE_PATHS),
 }
 _SAFE_TOKEN = re.compile(r"^[A-Za-z0-9=. -]+$")  # literal in sh/csh patterns and fish regexes alike
 
@@ -103,8 +104,6 @@ def flag_vars(family: Family) -> tuple[FlagVar, ...]:
     )
 
 
-FLAG_VARS = flag_vars(X86_64)
-
 
 @dataclass(frozen=True)
 class ScriptVar:
@@ -123,7 +122,7 @@ class FlagRenderer:
     """The data of the flag scripts for one family's catalog (archspec's gcc CPU names), rendered
     by the whole-script templates templates/flags*.in."""
 
-    def __init__(self, catalog: Catalog, family: Family = X86_64):
+    def __init__(self, catalog: Catalog, family: Family):
         self.catalog = catalog
         self.family = family
         self.levels = catalog.levels
@@ -212,16 +211,17 @@ class FlagRenderer:
         data = self.data(level, header)
         package = self.family.flags
         out = {}
-        for shell in ("sh", "fish"):
+        for dialect, scripts in DIALECT_SCRIPTS.items():
+            shell = dialect.suffix
             files = {"remove_file": REMOVE_FILE.format(package=package, shell=shell),
                      "report_file": REPORT_FILE.format(package=package, shell=shell),
                      "rare_file": RARE_ACTIVATE_FILE.format(package=package)}
-            for path, template, role in SCRIPTS[shell]:
+            for path, template, role in scripts:
                 out[path.format(shell=shell, package=package)] = render(
                     template.format(shell=shell), **data, **files, role=ROLE_TEXT.get(role),
                     role_head=ROLE_HEAD.get(role))
         for path, _, role in _COMMON_PATH:
-            out[path.format(shell="csh", package=package)] = render(
+            out[path.format(shell=CSH.suffix, package=package)] = render(
                 "flags.csh.in", **data, role=ROLE_TEXT[role], role_head=ROLE_HEAD[role], adds=role == "activate")
         return out
 
