@@ -404,10 +404,10 @@ HOOK_FACTS: tuple[HookFacts, ...] = (
         HookLimit(("tcsh",), ("Unmatched \'\"\'", "Shell not initialized"),
                   "tcsh cannot read its csh hook",
                   "real runs of micromamba 2.0.5 with tcsh 6.24 (`eval \"`micromamba shell hook -s tcsh`\"`: "
-                  "Unmatched '\"'.); real runs of micromamba 1.5.8 with tcsh 6.24: eval of its csh hook (multi-line "
-                  "aliases without continuations) defines no `micromamba` alias, so `micromamba activate` runs the "
-                  "executable, which says \"critical libmamba Shell not initialized\"; its -s accepts tcsh, not csh "
-                  "(micromamba/src/shell.cpp init_shell_option)"),
+                  "Unmatched '\"'.); real runs of micromamba 1.5.8 and 2.2.0 with tcsh 6.24: eval of its csh hook "
+                  "(multi-line aliases without continuations) defines no `micromamba` alias, so `micromamba activate` "
+                  "runs the executable, which says \"critical libmamba Shell not initialized\"; its -s accepts tcsh, "
+                  "not csh (micromamba/src/shell.cpp init_shell_option; 2.2.0: \"--shell: csh not in {...}\")"),
     ), lower_deactivates=True,
         seen="libmamba/src/core/activation.cpp Activator::build_activate (1.5.8 and 2.2.0): a prefix equal to "
              "CONDA_PREFIX_<shlvl-1> returns build_deactivate()"),
