@@ -100,6 +100,17 @@ def does_not_apply(reason: str):
     pytest.skip(DOES_NOT_APPLY + reason)
 
 
+# How a test gave the tool its CPU: this machine's own, CONDA_OVERRIDE_ARCHSPEC, or a qemu CPU model.
+HOST, OVERRIDE, EMULATED = "host", "override", "emulated"
+COVERAGE = (HOST, OVERRIDE, EMULATED)
+COVERS = "covers"   # the test's user property: [how, level] (`make test-tools` counts the levels covered)
+
+
+def covers(request, how: str, level: int) -> None:
+    """Say that the running test, when it passes, covers CPU level `level` given the way `how`."""
+    request.node.user_properties.append((COVERS, [how, level]))
+
+
 # ----------------------------------------------------------------------------
 # Expectations.
 

@@ -1,10 +1,14 @@
-"""`make test-tools`: the install tests with the real package managers, and a verdict per tool.
+"""`make test-tools`: the install tests with the real package managers, and a verdict per tool and solver.
 
 Runs tests/test_install_tools.py (pytest arguments are passed on), counts each
-test's outcome under the tool it drives, and ends with one line per tool: its
-version, passed, failed, skipped.  A tool named by MICROARCH_LEVEL_<TOOL> was
-asked for, so it must have been tested: when none of its selected tests ran,
-or one skipped for any reason but a case its version or this machine does not
+test's outcome under the tool it drives and, for conda, the solver it asks
+for, and ends with one line per tool version and solver: passed, failed,
+skipped, and the levels its passing tests covered -- on this machine (host),
+through CONDA_OVERRIDE_ARCHSPEC (override) and under qemu user mode
+(emulated).  The fixtures say which level a test covers
+(install_support.covers).  A tool named by MICROARCH_LEVEL_<TOOL> was asked
+for, so it must have been tested: when none of its selected tests ran, or
+one skipped for any reason but a case its version or this machine does not
 have (install_support.does_not_apply), the run fails with one line naming the
 tool and why.  A tool found on PATH but not named may skip: nobody asked.
 
@@ -28,33 +32,38 @@ TALLY = "MICROARCH_LEVEL_TOOL_TALLY"
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 
 
-# --- inside pytest: each selected test's outcome, under its tool -----------------
+# --- inside pytest: each selected test's outcome, under its tool and solver -------------
 
-def tool_of(item) -> str | None:
-    """The tool a test drives: its `tool` parameter, or the tool of its `driver_key`."""
+NO_SOLVER = ""   # a test of the tool itself (what it reports), not of one of its solvers
+
+
+def unit_of(item) -> tuple[str, str] | None:
+    """(tool, solver) a test drives: its `tool` parameter (NO_SOLVER), or its `driver_key`'s tool and solver."""
     params = getattr(getattr(item, "callspec", None), "params", {})
     if "tool" in params:
-        return params["tool"]
+        return params["tool"], NO_SOLVER
     if "driver_key" in params:
         import tool_runs
 
-        return tool_runs.DRIVERS[params["driver_key"]].tool
+        driver = tool_runs.DRIVERS[params["driver_key"]]
+        return driver.tool, driver.solver or NO_SOLVER
     return None
 
 
 class Tally:
     def __init__(self, out: Path):
         self.out = out
-        self.tools: dict[str, str] = {}        # node id -> tool
+        self.units: dict[str, tuple[str, str]] = {}   # node id -> (tool, solver)
         self.outcome: dict[str, str] = {}      # node id -> passed / failed / skipped
         self.reason: dict[str, str] = {}       # node id -> why it skipped
+        self.covered: dict[str, list] = {}     # node id -> [how, level] of a passed test
 
     def pytest_collection_finish(self, session):
-        self.tools = {item.nodeid: tool for item in session.items if (tool := tool_of(item)) is not None}
+        self.units = {item.nodeid: unit for item in session.items if (unit := unit_of(item)) is not None}
 
     def pytest_runtest_logreport(self, report):
         nodeid = report.nodeid
-        if nodeid not in self.tools or self.outcome.get(nodeid) == FAILED:
+        if nodeid not in self.units or self.outcome.get(nodeid) == FAILED:
             return
         if report.failed:
             self.outcome[nodeid] = FAILED
@@ -64,15 +73,25 @@ class Tally:
                 report.longrepr, tuple) else str(report.longrepr)
         elif report.when == "call":
             self.outcome[nodeid] = PASSED
+            import install_support
+
+            self.covered[nodeid] = dict(report.user_properties).get(install_support.COVERS)
 
     def pytest_sessionfinish(self, session):
-        tally: dict[str, dict] = {}
-        for nodeid, tool in self.tools.items():
-            entry = tally.setdefault(tool, {"counts": Counter(), "reasons": Counter()})
+        tally: dict[str, dict[str, dict]] = {}
+        for nodeid, (tool, solver) in self.units.items():
+            entry = tally.setdefault(tool, {}).setdefault(solver, {"counts": Counter(), "reasons": Counter(),
+                                                                   "levels": {}})
             outcome = self.outcome.get(nodeid, "not run")
             entry["counts"][outcome] += 1
             if outcome == SKIPPED:
                 entry["reasons"][self.reason[nodeid]] += 1
+            if self.covered.get(nodeid):
+                how, level = self.covered[nodeid]
+                entry["levels"].setdefault(how, set()).add(level)
+        for solvers in tally.values():
+            for entry in solvers.values():
+                entry["levels"] = {how: sorted(levels) for how, levels in entry["levels"].items()}
         self.out.write_text(json.dumps(tally, indent=1))
 
 
@@ -83,24 +102,60 @@ def pytest_configure(config):
 
 # --- the verdict ----------------------------------------------------------------
 
-def tool_line(tool: str, found, entry: dict) -> str:
-    """'conda 26.7.1 (MICROARCH_LEVEL_CONDA=…): 203 passed, 0 failed, 5 skipped'."""
+def levels_text(levels: dict[str, list[int]]) -> str:
+    """'host 4, override 1-4, emulated 1-3': the levels passing tests covered, each way a CPU was given."""
+    import install_support
+
+    def span(found: list[int]) -> str:
+        if not found:
+            return "none"
+        runs, start = [], found[0]
+        for previous, level in zip(found, found[1:] + [None]):
+            if level != previous + 1:
+                runs.append(str(start) if start == previous else f"{start}-{previous}")
+                start = level
+        return ",".join(runs)
+
+    return ", ".join(f"{how} {span(levels.get(how, []))}" for how in install_support.COVERAGE)
+
+
+def tool_line(tool: str, found, entry: dict, solver: str = NO_SOLVER) -> str:
+    """'conda 26.7.1 --solver libmamba (…/conda): 203 passed, 0 failed, 5 skipped; levels: host 4, …'."""
     import tool_runs
 
     counts = Counter(entry.get("counts", {}))
+    how = f" --solver {solver}" if solver else ""
     if isinstance(found, tool_runs.Tool):
-        what = f"{tool} {found.version} ({found.exe})"
+        what = f"{tool} {found.version}{how} ({found.exe})"
     elif found is None:
-        what = f"{tool} (not installed: {tool_runs.missing(tool)})"
+        what = f"{tool}{how} (not installed: {tool_runs.missing(tool)})"
     else:
-        what = f"{tool} (version unreadable: {found})"
-    return f"{what}: {counts[PASSED]} passed, {counts[FAILED]} failed, {counts[SKIPPED]} skipped"
+        what = f"{tool}{how} (version unreadable: {found})"
+    return (f"{what}: {counts[PASSED]} passed, {counts[FAILED]} failed, {counts[SKIPPED]} skipped; "
+            f"levels: {levels_text(entry.get('levels', {}))}")
+
+
+def tool_lines(tool: str, found, entries: dict[str, dict]) -> list[str]:
+    """One line per solver of `tool` in the tally (`entries`: solver -> entry), the tool's own tests first."""
+    solvers = sorted(entries, key=lambda solver: (solver != NO_SOLVER, solver)) or [NO_SOLVER]
+    return [tool_line(tool, found, entries.get(solver, {}), solver) for solver in solvers]
+
+
+def merged(entries: dict[str, dict]) -> dict | None:
+    """One tool's entries (one per solver) as one; None when it has none."""
+    if not entries:
+        return None
+    counts, reasons = Counter(), Counter()
+    for entry in entries.values():
+        counts.update(entry["counts"])
+        reasons.update(entry["reasons"])
+    return {"counts": counts, "reasons": reasons}
 
 
 def problem(tool: str, named: str | None, found, entry: dict | None) -> str | None:
     """Why a tool named by MICROARCH_LEVEL_<TOOL> was not tested, in one line; None when it was (or was not named).
 
-    `found` is what install_support.locate(tool) returned; `entry` the tool's tally."""
+    `found` is what install_support.locate(tool) returned; `entry` the tool's tally, all solvers merged."""
     import install_support
     import tool_runs
 
@@ -143,12 +198,13 @@ def main(args: list[str], tests: Path = INSTALL_TESTS) -> int:
             print(f"make test-tools: pytest exited {status} before counting any test")
             return status or 1
         tally = json.loads(tally_file.read_text())
-    print("\n==== make test-tools: each tool ====")
+    print("\n==== make test-tools: each tool and solver ====")
     problems = []
     for tool in TOOLS:
         found = install_support.locate(tool)
-        print(tool_line(tool, found, tally.get(tool, {})))
-        why = problem(tool, os.environ.get(tool_runs.env_var(tool)), found, tally.get(tool))
+        entries = tally.get(tool, {})
+        print("\n".join(tool_lines(tool, found, entries)))
+        why = problem(tool, os.environ.get(tool_runs.env_var(tool)), found, merged(entries))
         if why:
             problems.append(why)
     for line in problems:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -297,13 +298,13 @@ def tool_id(tool: str) -> str:
 
 
 def run_hooked(found: tool_runs.Tool, sh, steps, envs: dict[str, Path], env: dict[str, str]):
-    """The steps typed in `sh` after sourcing `found`'s hook, as tools.HOOK_FACTS says to ask for it."""
+    """The steps typed in `sh` after sourcing `found`'s hook, as tools.HOOK_FACTS says to ask for it, with
+    the tool cut off from the user's configuration and caches as the install tests' runs are."""
     hook = hook_facts(found.name, found.version)
-    env = {**env, "PATH": f"{found.exe.parent}:{env['PATH']}"}
-    if found.name == "micromamba":
-        env["MAMBA_ROOT_PREFIX"] = str(next(iter(envs.values())).parent / "micromamba-root")
     script = tool_script(found.name, [str(found.exe), *hook.argv(sh.name)], sh, steps, envs)
-    return run([*sh.argv, "-c", script], env)
+    with tempfile.TemporaryDirectory(prefix="microarch-hook-") as scratch:
+        private = tool_runs.isolated_env(found.name, Path(scratch), env)
+        return run([*sh.argv, "-c", script], {**private, "PATH": f"{found.exe.parent}:{env['PATH']}"})
 
 
 def cannot_run(found: tool_runs.Tool, shell_name: str, output: str) -> str | None:
@@ -432,6 +433,20 @@ def test_a_csh_hook_tcsh_cannot_read_is_skipped_naming_the_message(tmp_path):
     result = run_hooked(found, shell("tcsh"), steps, {"flags3": tmp_path}, base_env())
     reason = cannot_run(found, "tcsh", result.stdout + result.stderr)
     assert reason is not None and "Unmatched" in reason, result.stderr
+
+
+def test_the_tools_hook_never_sees_the_users_home_condarc_or_package_cache(tmp_path):
+    said = 'echo "seen: HOME=$HOME CONDARC=$CONDARC MAMBARC=$MAMBARC PKGS=$CONDA_PKGS_DIRS SOLVER=${CONDA_SOLVER-}"\n'
+    found = stand_in(tmp_path, {"bash": said})
+    user = {"HOME": "/home/user", "CONDARC": "/home/user/.condarc", "MAMBARC": "/home/user/.mambarc",
+            "CONDA_PKGS_DIRS": "/home/user/pkgs", "CONDA_SOLVER": "classic"}
+    result = run_hooked(found, shell("bash"), parse("conda activate flags3"), {"flags3": tmp_path},
+                        base_env(**user))
+    seen = dict(word.split("=", 1) for line in result.stdout.splitlines() if line.startswith("seen: ")
+                for word in line.removeprefix("seen: ").split(" "))
+    assert seen["SOLVER"] == "" and not [v for v in seen.values() if v.startswith("/home/user")], seen
+    scratch = Path(seen["HOME"]).parent
+    assert (seen["CONDARC"], seen["PKGS"]) == (str(scratch / "condarc"), str(scratch / "pkgs"))
 
 
 def test_another_failure_in_a_limited_shell_is_not_skipped(tmp_path):

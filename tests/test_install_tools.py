@@ -130,7 +130,10 @@ def overridden(driver_key, spelling, sample, request, tmp_path_factory) -> tuple
         report = ("1", value)
     case = Case(driver_key, tool, value, channels(request), tmp_path_factory)
     case.require_solver()
-    return case, support.report_level(CATALOG, report)
+    level = support.report_level(CATALOG, report)
+    if mode != tool_runs.IGNORED:
+        support.covers(request, support.OVERRIDE, level)
+    return case, level
 
 
 @pytest.fixture
@@ -145,7 +148,9 @@ def host(driver_key, request, tmp_path_factory) -> tuple[Case, int]:
     report = style.report(CATALOG, CATALOG.generic_name(level))
     case = Case(driver_key, tool, None, channels(request), tmp_path_factory)
     case.require_solver()
-    return case, support.report_level(CATALOG, report)
+    level = support.report_level(CATALOG, report)
+    support.covers(request, support.HOST, level)
+    return case, level
 
 
 # --- the CPU given by CONDA_OVERRIDE_ARCHSPEC, for every sample -------------------
@@ -247,12 +252,13 @@ def test_on_this_machine_downstream_depends_on_the_gate_through_the_run_export(d
 # --- what the tool reports as __archspec -------------------------------------
 
 @over_tools
-def test_the_tool_reports_an_archspec_of_this_machines_level(tool):
+def test_the_tool_reports_an_archspec_of_this_machines_level(tool, request):
     found = installed_tool(tool)
     style = style_of(tool, found.version)
     level = support.level_seen_by(CATALOG, style.detection)
     if level is None:
         pytest.skip(f"this machine's level by {style.detection} is unknown (unreadable, or glibc < 2.33)")
+    support.covers(request, support.HOST, level)
     expected = style.report(CATALOG, CATALOG.generic_name(level))
     reported = reported_archspec(found)
     note = f" ({MAMBA_DETECTION_NOTE})" if tool in ("mamba", "micromamba") else ""
@@ -262,10 +268,11 @@ def test_the_tool_reports_an_archspec_of_this_machines_level(tool):
 
 
 @over_tools
-def test_the_tool_reports_the_overridden_archspec_verbatim(tool, sample):
+def test_the_tool_reports_the_overridden_archspec_verbatim(tool, sample, request):
     found = installed_tool(tool)
     if found.facts.override != tool_runs.VERBATIM:
         support.does_not_apply(f"{tool} {found.version} does not take CONDA_OVERRIDE_ARCHSPEC verbatim")
+    support.covers(request, support.OVERRIDE, sample.level)
     reported = reported_archspec(found, {tool_runs.OVERRIDE: sample.archspec_host})
     assert reported == ("1", sample.archspec_host), f"{found}"
 
@@ -297,7 +304,9 @@ def emulated_case(driver_key, level, request, tmp_path_factory) -> tuple[Case, i
     except runners.RunnerError as exc:
         pytest.skip(f"qemu cannot run {tool} as {models[level]}: {exc}")
     report = style.report(CATALOG, CATALOG.generic_name(level))
-    return Case(driver_key, wrapped, None, channels(request), tmp_path_factory), support.report_level(CATALOG, report)
+    expected = support.report_level(CATALOG, report)
+    support.covers(request, support.EMULATED, expected)
+    return Case(driver_key, wrapped, None, channels(request), tmp_path_factory), expected
 
 
 over_cpuid_drivers = pytest.mark.parametrize("driver_key", CPUID_DRIVERS,

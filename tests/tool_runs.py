@@ -344,11 +344,12 @@ def command_line(driver_key: str, tool: Tool, work: Path, channels: Sequence[str
     return [str(tool.exe)] + _expand(d.create, _places(work), lists)
 
 
-def run_env(d: Driver, values: Mapping[str, str], archspec: str | None) -> dict:
-    """The environment of one run: the driver's variables; with a private config, none of the user's
-    conda or mamba variables (CONDA_*, MAMBA_*, CONDARC, MAMBARC) but the override, nor pytest's
-    PYTEST_CURRENT_TEST (conda-libmamba-solver's index.py changes its cache handling when it is set)."""
-    base = tool_env()
+def run_env(d: Driver, values: Mapping[str, str], archspec: str | None, base: Mapping[str, str] | None = None) -> dict:
+    """The environment of one run: `base` (this process's environment by default) with the driver's
+    variables; with a private config, none of the user's conda or mamba variables (CONDA_*, MAMBA_*,
+    CONDARC, MAMBARC) but the override, nor pytest's PYTEST_CURRENT_TEST (conda-libmamba-solver's
+    index.py changes its cache handling when it is set)."""
+    base = tool_env() if base is None else dict(base)
     if d.private_config:
         base = {k: v for k, v in base.items()
                 if not k.startswith(("CONDA_", "MAMBA_")) and k not in ("CONDARC", "MAMBARC", "PYTEST_CURRENT_TEST")}
@@ -368,12 +369,22 @@ def _prepare(d: Driver, values: Mapping[str, str]) -> None:
         Path(values["scratch"], "condarc").write_text(CONDARC.format(**values), encoding="utf-8")
 
 
+def isolated_env(tool: str, work: Path, base: Mapping[str, str]) -> dict[str, str]:
+    """`base` cut off from the user's configuration and caches as every install run of `tool` is (run_env),
+    with its private HOME, condarc and package cache made under `work`: for the tool's other commands
+    (`info`, its shell hook)."""
+    d = next((d for d in DRIVERS.values() if d.tool == tool and d.private_config), None)
+    if d is None:
+        raise RunnerError(f"{tool} has no private configuration here")
+    values = _places(Path(work))
+    env = run_env(d, values, None, base)
+    _prepare(d, values)
+    return env
+
+
 def private_overrides(work: Path) -> dict[str, str | None]:
     """runners' `env` overrides giving a probe (`<tool> info`) the private HOME and condarc of a run in `work`."""
-    values = _places(Path(work))
-    d = driver("micromamba")
-    private = run_env(d, values, None)
-    _prepare(d, values)
+    private = isolated_env("micromamba", work, tool_env())
     return {**{k: None for k in os.environ if k not in private}, **private}
 
 

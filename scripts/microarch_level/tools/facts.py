@@ -156,8 +156,8 @@ FACTS: tuple[ToolFacts, ...] = (
               "an empty one removes __archspec); capture conda-26.7.1 (a level-3 pin refused under "
               "CONDA_OVERRIDE_ARCHSPEC=x86_64_v2); "
               "offline: conda/gateways/connection/session.py keeps file:// on LocalFSAdapter when offline and "
-              "conda/core/subdir_data.py empties only non-file:// channels offline (conda-libmamba-solver loads "
-              "through the same SubdirData); a real run of 26.7.1 passed offline"),
+              "conda/core/subdir_data.py empties only non-file:// channels offline (the classic solver; where "
+              "conda's solvers differ, SOLVER_FACTS); a real run of 26.7.1 passed offline"),
     *_mamba_rows("mamba", LIBMAMBAPY, JSON, "1.x is conda's command line around libmambapy (mamba/mamba/utils.py)"),
     *_mamba_rows("micromamba", INFO_JSON, JSON, "capture micromamba-1.5.8 is --json"),
     ToolFacts("pixi", "0", "rattler", NAMES, None, TEXT, INFO_JSON,
@@ -312,8 +312,10 @@ SOLVER_FACTS: tuple[SolverFacts, ...] = (
                 "conda-libmamba-solver 26.6.0 conda_libmamba_solver/index.py _fetch_one_repodata_json: offline, "
                 "a channel is read only from `subdir_data.cache_path_json` (the first pkgs dir's index cache), "
                 "else \"Could not load repodata for file://...\"; without --offline it reads the file:// "
-                "channel through conda's SubdirData (a real run of 26.7.1 + 26.6.0: 192 of 216 failed with "
-                "--offline on a clean cache, none without)"),
+                "channel through conda's SubdirData. A real run of conda 26.7.1 + conda-libmamba-solver 26.6.0 + "
+                "libmambapy 2.2.0 with an empty package cache: with --offline \"WARNING conda.conda_libmamba_solver."
+                "index:_load_repo_info_from_json_path(582): Could not load repodata for file://...\" and the gate "
+                "not found; without it the gate installed"),
     SolverFacts("conda", "rattler", True,
                 "a real run of conda 26.7.1 + conda-rattler-solver 0.2.0 installed from a file:// channel with "
                 "--offline (and `make test-tools` with it, December 2026: 193 passed, none failed)"),
@@ -402,10 +404,10 @@ HOOK_FACTS: tuple[HookFacts, ...] = (
         HookLimit(("tcsh",), ("Unmatched \'\"\'", "Shell not initialized"),
                   "tcsh cannot read its csh hook",
                   "real runs of micromamba 2.0.5 with tcsh 6.24 (`eval \"`micromamba shell hook -s tcsh`\"`: "
-                  "Unmatched '\"'.); real runs of micromamba 1.5.8 with tcsh 6.24: eval of its csh hook (multi-line "
-                  "aliases without continuations) defines no `micromamba` alias, so `micromamba activate` runs the "
-                  "executable, which says \"critical libmamba Shell not initialized\"; its -s accepts tcsh, not csh "
-                  "(micromamba/src/shell.cpp init_shell_option)"),
+                  "Unmatched '\"'.); real runs of micromamba 1.5.8 and 2.2.0 with tcsh 6.24: eval of its csh hook "
+                  "(multi-line aliases without continuations) defines no `micromamba` alias, so `micromamba activate` "
+                  "runs the executable, which says \"critical libmamba Shell not initialized\"; its -s accepts tcsh, "
+                  "not csh (micromamba/src/shell.cpp init_shell_option; 2.2.0: \"--shell: csh not in {...}\")"),
     ), lower_deactivates=True,
         seen="libmamba/src/core/activation.cpp Activator::build_activate (1.5.8 and 2.2.0): a prefix equal to "
              "CONDA_PREFIX_<shlvl-1> returns build_deactivate()"),
