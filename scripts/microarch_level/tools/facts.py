@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from ..catalog.levels import FAMILY, Catalog
+from ..catalog.levels import Catalog
 
 # How a tool reads CONDA_OVERRIDE_ARCHSPEC.
 VERBATIM = "verbatim"   # any value becomes the __archspec build string
@@ -61,9 +61,11 @@ def reported(template: str | None, catalog: Catalog, host: str) -> tuple[str, st
     if template is None:
         return None
     fields = {"name": host, "machine": catalog.family}
-    if catalog.family == FAMILY and ("{generic}" in template or "{hyphen}" in template):
-        generic = catalog.generic_name(catalog.names[host])
-        fields.update(generic=generic, hyphen=generic.replace(f"{FAMILY}_v", f"{FAMILY}-v"))
+    if catalog.generic_names and ("{generic}" in template or "{hyphen}" in template):
+        generic = catalog.generic_names[catalog.names[host]]
+        # mamba #3222 joins the level to the family's name with "-": x86_64_v3 -> x86_64-v3.
+        hyphen = catalog.family + generic[len(catalog.family):].replace("_", "-", 1)
+        fields.update(generic=generic, hyphen=hyphen)
     version, build = template.split("=", 1)
     return version, build.format_map(fields)
 
@@ -76,8 +78,8 @@ class Style:
     what: str        # the report, for the label: "archspec name", "generic x86_64_vN"
     solver: str      # build-string semantics, see matching.SOLVERS
     detection: str   # where the CPU comes from (PROC_CPUINFO, CPUID, NOWHERE)
-    reports: str | None         # on x86-64: the `reported` template; None: no __archspec
-    elsewhere: str | None = ""  # on other families (POWER): the template; "": the same as `reports`
+    reports: str | None         # where levels have generic names (x86-64): the `reported` template; None: none
+    elsewhere: str | None = ""  # on families without them (POWER): the template; "": the same as `reports`
     detector: str = ARCHSPEC    # whose name for the CPU `{name}` is (ARCHSPEC or RATTLER)
     emptied: str | None = None  # the template an empty CONDA_OVERRIDE_ARCHSPEC gives; None: it removes __archspec
     override: str = ""   # how CONDA_OVERRIDE_ARCHSPEC is read; from FACTS when tools have this style
@@ -89,9 +91,10 @@ class Style:
     def report(self, catalog: Catalog, host: str) -> tuple[str, str] | None:
         """(version, build) of `__archspec` on a CPU archspec calls `host`; None if absent.
 
-        `catalog` is the CPU's family: off x86-64 the `elsewhere` template holds.
+        `catalog` is the CPU's family: where its levels have no generic names (POWER), the
+        `elsewhere` template holds.
         """
-        template = self.reports if catalog.family == FAMILY or self.elsewhere == "" else self.elsewhere
+        template = self.reports if catalog.generic_names or self.elsewhere == "" else self.elsewhere
         return reported(template, catalog, host)
 
     @property
