@@ -9,11 +9,15 @@ committed recipe and `.ci_support/`.  Where conda-smithy is installed
 (MICROARCH_LEVEL_CONDA_SMITHY names its executable, MICROARCH_LEVEL_CONDA_SMITHY_PINNING
 the conda-forge-pinning `conda_build_config.yaml` it renders with), a real
 rerender of a clean clone is timed under `/usr/bin/time -v` for its peak memory
-(tests/smithy_rerender.py, which the test of the rerender uses too).
+(tests/smithy_rerender.py, which the test of the rerender uses too); where
+MICROARCH_LEVEL_UPSTREAM_FEEDSTOCK also names a git checkout of
+conda-forge/microarch-level-feedstock, a clean clone of it is rerendered right
+after, the same way, so the two compare at the same load.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,3 +47,12 @@ def variant_count(root: Path) -> VariantCount:
         for v in recipe.render(VariantConfig.from_file(str(config))):
             outputs.add((v.recipe.package.name, str(v.recipe.package.version), v.recipe.build.string))
     return VariantCount(rows, len(outputs))
+
+
+UPSTREAM_VAR = "MICROARCH_LEVEL_UPSTREAM_FEEDSTOCK"
+
+
+def upstream() -> Path | None:
+    """The upstream feedstock checkout to rerender for comparison, when one is named and is a directory."""
+    given = os.environ.get(UPSTREAM_VAR)
+    return Path(given) if given and Path(given).is_dir() else None

@@ -202,6 +202,7 @@ class Measured:
     load_at_end: str
     variants: bench_rerender.VariantCount | None = None
     rerender: smithy_rerender.Rerender | None = None
+    upstream: smithy_rerender.Rerender | None = None
 
 
 def ms(seconds: float | None) -> str:
@@ -422,12 +423,22 @@ def rerender_section(m: Measured) -> list[str]:
                     [[str(v.rows), str(v.outputs), f"{v.per_render:,}"]]), ""]
     if r is None:
         return lines + [f"The rerender itself: not measured ({smithy_rerender.WHY_ABSENT}).", ""]
-    changed = "none" if not r.status else f"{len(r.status)} paths"
+    def row(what: str, x: smithy_rerender.Rerender) -> list[str]:
+        changed = "none" if not x.status else f"{len(x.status)} paths"
+        return [what, f"{x.seconds:.1f} s", f"{x.cpu_seconds:.1f} s", f"{x.peak_mib / 1024:.2f} GiB", changed]
+
+    rows = [row("this feedstock", r)]
+    u = m.upstream
+    if u is not None:
+        rows += [row("conda-forge/microarch-level-feedstock, right after", u),
+                 ["this ÷ upstream", times(r.seconds / u.seconds), times(r.cpu_seconds / u.cpu_seconds),
+                  times(r.peak_mib / u.peak_mib), "—"]]
+    note = ("" if u is not None else
+            f"  No upstream comparison: {bench_rerender.UPSTREAM_VAR} names no checkout of the upstream feedstock.")
     return lines + [f"One real `conda-smithy rerender --no-check-uptodate -e <pinning>` of a clean clone, under "
-                    "`/usr/bin/time -v`:", "",
-                    *table(["wall time", "CPU time (user + system)", "peak memory", "files changed"],
-                           [[f"{r.seconds:.1f} s", f"{r.cpu_seconds:.1f} s", f"{r.peak_mib / 1024:.2f} GiB",
-                             changed]]), ""]
+                    f"`/usr/bin/time -v`.{note}", "",
+                    *table(["feedstock", "wall time", "CPU time (user + system)", "peak memory", "files changed"],
+                           rows), ""]
 
 
 def report(m: Measured) -> str:
@@ -559,10 +570,14 @@ def main(argv: list[str] | None = None) -> int:
         if smithy is not None:
             log(f"rerendering a clean clone with {smithy[0]}")
             rerendered = smithy_rerender.rerender_clone(ROOT, workdir / "rerender", *smithy)
+        upstream = None
+        if smithy is not None and bench_rerender.upstream() is not None:
+            log(f"rerendering a clean clone of {bench_rerender.upstream()}")
+            upstream = smithy_rerender.rerender_clone(bench_rerender.upstream(), workdir / "upstream", *smithy)
 
         text = report(Measured(settings, args.quick, machine, command_line(argv), sample, headline, gate_level,
                                mount_note, archspec, guards, floors, flags, build, generate, solves, checked,
-                               counted, counted_note, load_average(), variants, rerendered))
+                               counted, counted_note, load_average(), variants, rerendered, upstream))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(text)

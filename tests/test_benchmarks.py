@@ -140,3 +140,22 @@ def test_a_rewrite_keeps_the_dated_sections_below_their_heading(root):
     assert kept.endswith("## 2026-12-06: a change\n\n| before | after |\n")
     assert "# old run" not in kept
     assert keeping_dated("# new run\n", "# old run, nothing dated\n") == "# new run\n"
+
+
+@pytest.mark.parametrize("with_upstream", [True, False])
+def test_the_rerender_section_sets_upstream_beside_this_feedstock_when_both_were_rerendered(root, with_upstream):
+    from types import SimpleNamespace
+
+    sys.path.insert(0, str(root / "benchmarks"))
+    import run as bench_run
+    from smithy_rerender import Rerender
+
+    ours, theirs = Rerender(100.0, 200.0, 2048.0, []), Rerender(100.0, 400.0, 4096.0, [])
+    m = SimpleNamespace(variants=bench_run.bench_rerender.VariantCount(48, 55), rerender=ours,
+                        upstream=theirs if with_upstream else None)
+    rows = sections("\n".join(bench_run.rerender_section(m)))["9. Rerender"]
+    assert rows[0] == ["48", "55", "2,640"]
+    assert [r[0] for r in rows[1:]] == (["this feedstock", "conda-forge/microarch-level-feedstock, right after",
+                                         "this ÷ upstream"] if with_upstream else ["this feedstock"])
+    if with_upstream:
+        assert rows[-1] == ["this ÷ upstream", "1.00×", "0.50×", "0.50×", "—"]

@@ -29,7 +29,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from microarch_level.catalog.families import GATE
+from microarch_level.catalog.gate import gate_builds
 from microarch_level.catalog.levels import LEVELS, load_catalog
+from microarch_level.catalog.matching import matches
 from microarch_level.diagnostics import diagnoses
 from microarch_level.diagnostics.cpuinfo import mounted
 from microarch_level.diagnostics.diagnoses import host_of
@@ -44,7 +46,7 @@ REAL = DATA / "solver-errors-real"
 REAL_EXPECTED = REAL / "expected.tsv"
 REAL_2026_12 = DATA / "solver-errors-real-2026-12"
 CPUINFO = DATA / "cpuinfo"
-NEWER = "zen7"  # a CPU name this archspec does not know yet (asserted below)
+NEWER = "novalake"  # a CPU name this archspec does not know yet, under no gate glob (asserted below)
 FAMILIES = ("conda-classic", "conda-libmamba", "conda-rattler", "conda", "micromamba", "mamba", "pixi", "rattler")
 CAN_MOUNT = os.geteuid() == 0 and shutil.which("unshare") is not None
 SOURCES = {"text": diagnoses.FROM_TEXT, "env": diagnoses.FROM_ENV, "machine": diagnoses.FROM_MACHINE,
@@ -161,8 +163,9 @@ def rattler_override_error(value: str) -> str:
     return result.stderr.strip().splitlines()[-1] + "\n"
 
 
-def test_the_newer_cpu_name_is_unknown_to_this_archspec():
+def test_the_newer_cpu_name_is_unknown_to_this_archspec_and_no_gate_glob_selects_it():
     assert NEWER not in CATALOG.names
+    assert not [b for b in gate_builds(CATALOG) if b.dependency and matches("rattler", b.archspec_build, NEWER)]
 
 
 @pytest.mark.parametrize("name", list(RATTLER_SOLVES))
@@ -440,7 +443,7 @@ def test_the_real_cpu_is_shown_beside_the_one_the_solver_saw(path):
 
 
 def test_an_override_archspec_does_not_know_is_the_cause_with_the_nearest_name(channel, tmp_path):
-    unknown = "zen9"
+    unknown = NEWER  # not zen9: `zen*` would let the level-3 gate install
     assert unknown not in CATALOG.names
     # conda passes the override verbatim as __archspec (facts.STYLES): its classic solver then names it where the
     # captures name x86_64_v2; conda-rattler-solver's tree, made here by py-rattler, names no CPU.
@@ -448,7 +451,7 @@ def test_an_override_archspec_does_not_know_is_the_cause_with_the_nearest_name(c
     for capture in OVERRIDE_CASE[:3]:
         texts.append(tmp_path / capture.name)
         texts[-1].write_text(capture.read_text().replace(SAW, unknown))
-    texts.append(tmp_path / "conda-rattler-zen9.txt")
+    texts.append(tmp_path / f"conda-rattler-{unknown}.txt")
     texts[-1].write_text(CONDA_FRAME + rattler_solve_error(channel, [f"{GATE}=={LEVELS[2]}"], unknown))
     results = [explain_any(t, override=unknown, machine=LEVEL4_MACHINE) for t in texts]
     assert len({verdict(r)[:3] + verdict(r)[4:] for r in results}) == 1, [r.stdout for r in results]

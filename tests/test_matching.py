@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from microarch_level.catalog.gate import gate_builds
+from microarch_level.catalog.gate import all_generic_levels, gate_builds
 from microarch_level.catalog.levels import LEVELS, load_catalog
 from microarch_level.catalog.matching import SOLVERS, matches, portable
 
@@ -45,13 +45,20 @@ def test_the_rattler_rules_agree_with_rattlers_own_matcher(archspec_record, patt
         assert matches("rattler", pattern, report) == spec.matches(archspec_record(report)), (pattern, report)
 
 
-@pytest.mark.parametrize("level", LEVELS[1:])
-def test_the_generic_glob_matches_every_spelling_of_its_level_and_nothing_else(level):
+@pytest.mark.parametrize("level", LEVELS[2:])
+def test_a_generic_levels_glob_matches_every_spelling_of_its_level_and_nothing_else(level):
     pattern = f"x86*64*v{level}"
     assert pattern in MATCHERS
     for solver in SOLVERS:
         hits = {r for r in REPORTS if matches(solver, pattern, r)}
         assert hits == {f"x86_64_v{level}", f"x86_64-v{level}", f"x86-64-v{level}"}, solver
+
+
+def test_the_all_levels_glob_matches_every_spelling_of_every_level_above_the_baseline():
+    assert all_generic_levels(CATALOG) in MATCHERS
+    for solver in SOLVERS:
+        hits = {r for r in REPORTS if matches(solver, all_generic_levels(CATALOG), r)}
+        assert hits == {f"x86{a}64{b}v{lv}" for lv in LEVELS[1:] for a, b in (("_", "_"), ("_", "-"), ("-", "-"))}
 
 
 def test_libmamba_does_not_read_regular_expressions():

@@ -54,6 +54,7 @@ def test_the_package_names_are_the_ones_conda_forge_publishes():
 
 
 def test_the_families_share_no_level_number():
+    """A bare level (`snippet 9`, `normalize 3`) names one family's level only while no two share it."""
     levels = [level for f in FAMILIES for level in f.catalog(None).levels]
     assert len(levels) == len(set(levels))
 
