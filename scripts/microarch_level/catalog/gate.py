@@ -89,6 +89,12 @@ def spellings(catalog: Catalog) -> dict[str, int]:
     return out
 
 
+def _any_report(catalog: Catalog) -> list[str]:
+    """Every `__archspec` build a matcher of this family could meet: the family's spellings and
+    the names of the other families."""
+    return [*spellings(catalog), *catalog.foreign]
+
+
 def _selected(pattern: str, reports) -> list[str]:
     """What `pattern` selects among `reports` under any solver."""
     return [r for r in reports if any(matches(solver, pattern, r) for solver in SOLVERS)]
@@ -105,7 +111,7 @@ def _stem_glob(catalog: Catalog, stem: str, level: int) -> str | None:
     if catalog.is_generic(stem) or catalog.level_of(stem) < level:
         return None
     pattern = stem + ANY
-    hits = _selected(pattern, [*spellings(catalog), *catalog.foreign])
+    hits = _selected(pattern, _any_report(catalog))
     if len(hits) < 2 or not _lineage(catalog, stem, hits):
         return None
     return pattern
@@ -120,7 +126,7 @@ def _generic_glob_for(catalog: Catalog, pattern: str, level: int) -> bool:
     """Whether `pattern` selects only generic spellings, all at `level` or above (so a tool
     reporting a generic name below `level`, or any CPU's own name, never gets the build)."""
     generic = _generic_spellings(catalog)
-    hits = _selected(pattern, [*spellings(catalog), *catalog.foreign])
+    hits = _selected(pattern, _any_report(catalog))
     return bool(hits) and all(generic.get(h, 0) >= level for h in hits)
 
 
@@ -167,6 +173,7 @@ def check_builds(catalog: Catalog, builds: list[GateBuild]) -> None:
                              f"{build_tag(b.archspec_build, catalog.family)}, "
                              f"not {b.tag}: the recipe derives build tags from matchers")
     reports = spellings(catalog)
+    candidates = _any_report(catalog)
     generic = _generic_spellings(catalog)
     for level in catalog.levels[1:]:
         mine = [b for b in builds if b.level == level]
@@ -176,7 +183,7 @@ def check_builds(catalog: Catalog, builds: list[GateBuild]) -> None:
                 raise _refuse(catalog, b, f"shares its build tag {b.tag} with another build of its level")
             if b.archspec_build == ANY or not portable(b.archspec_build):
                 raise _refuse(catalog, b, "is not an exact name or a glob, which every solver reads alike")
-            hits = _selected(b.archspec_build, [*reports, *catalog.foreign])
+            hits = _selected(b.archspec_build, candidates)
             below = [h for h in hits if reports.get(h, 0) < level]
             if below:
                 raise _refuse(catalog, b, f"also selects {', '.join(below)}, below level {level} or of another "
