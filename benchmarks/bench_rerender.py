@@ -2,10 +2,11 @@
 
 conda-smithy renders the recipe once per platform that has a CI provider, and for
 every output keeps one variant dict per row of the recipe's zipped variants
-(times the combinations of the pinning's own zipped keys, which it keeps
-whether used or not): its time and memory grow with outputs x rows.  The first
-two factors are counted here without conda-smithy, by rattler-build, from the
-committed recipe and `.ci_support/`.  Where conda-smithy is installed
+(times the combinations of the pinning's zipped groups, which it keeps whether
+used or not, unless recipe/variants.yaml narrows them: feedstock/pinning.py):
+its time and memory grow with outputs x rows.  Both are counted here without
+conda-smithy, by rattler-build, from the committed recipe and `.ci_support/`,
+with the pinning groups variants.yaml narrows to one row.  Where conda-smithy is installed
 (MICROARCH_LEVEL_CONDA_SMITHY names its executable, MICROARCH_LEVEL_CONDA_SMITHY_PINNING
 the conda-forge-pinning `conda_build_config.yaml` it renders with), a real
 rerender of a clean clone is timed under `/usr/bin/time -v` for its peak memory
@@ -22,16 +23,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from microarch_level.feedstock.pinning import UNUSED_ZIPPED
 
 
 @dataclass
 class VariantCount:
     rows: int             # zipped rows of recipe/variants.yaml
     outputs: int          # distinct packages rattler-build renders from the committed .ci_support
+    narrowed: tuple[str, ...] = ()  # pinning groups (by first key) variants.yaml gives one row each
 
     @property
     def per_render(self) -> int:
-        """Variant dicts conda-smithy keeps per platform render, before the pinning's zipped keys."""
+        """Variant dicts conda-smithy keeps per platform render, when the pinning's groups are narrowed."""
         return self.rows * self.outputs
 
 
@@ -46,7 +49,9 @@ def variant_count(root: Path) -> VariantCount:
     for config in sorted((root / ".ci_support").glob("*.yaml")):
         for v in recipe.render(VariantConfig.from_file(str(config))):
             outputs.add((v.recipe.package.name, str(v.recipe.package.version), v.recipe.build.string))
-    return VariantCount(rows, len(outputs))
+    narrowed = tuple(next(iter(group)) for group in UNUSED_ZIPPED
+                     if all(variants.get(key) == [value] for key, value in group.items()))
+    return VariantCount(rows, len(outputs), narrowed)
 
 
 UPSTREAM_VAR = "MICROARCH_LEVEL_UPSTREAM_FEEDSTOCK"

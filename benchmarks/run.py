@@ -417,27 +417,30 @@ def rerender_section(m: Measured) -> list[str]:
     lines = ["## 9. Rerender", "",
              "What conda-smithy's cost grows with, counted without it: the zipped rows of `recipe/variants.yaml` "
              "and the packages rattler-build renders from `.ci_support/`; conda-smithy keeps one variant dict per "
-             "row for each output, per platform it renders, times the combinations of the pinning's own zipped "
-             "keys.", "",
-             *table(["zipped rows", "outputs", "variant dicts per render (before the pinning's)"],
-                    [[str(v.rows), str(v.outputs), f"{v.per_render:,}"]]), ""]
+             "row for each output, per platform it renders, times the combinations of the pinning's zipped "
+             "groups that `recipe/variants.yaml` leaves more than one row (feedstock/pinning.py).", "",
+             *table(["zipped rows", "outputs", "variant dicts per render", "pinning groups narrowed to one row"],
+                    [[str(v.rows), str(v.outputs), f"{v.per_render:,}", ", ".join(v.narrowed) or "none"]]), ""]
     if r is None:
         return lines + [f"The rerender itself: not measured ({smithy_rerender.WHY_ABSENT}).", ""]
     def row(what: str, x: smithy_rerender.Rerender) -> list[str]:
         changed = "none" if not x.status else f"{len(x.status)} paths"
-        return [what, f"{x.seconds:.1f} s", f"{x.cpu_seconds:.1f} s", f"{x.peak_mib / 1024:.2f} GiB", changed]
+        per_output = ", ".join(f"{n:,}" for n in sorted(set(x.variants))) or "—"
+        return [what, per_output, f"{x.seconds:.1f} s", f"{x.cpu_seconds:.1f} s", f"{x.peak_mib / 1024:.2f} GiB",
+                changed]
 
     rows = [row("this feedstock", r)]
     u = m.upstream
     if u is not None:
         rows += [row("conda-forge/microarch-level-feedstock, right after", u),
-                 ["this ÷ upstream", times(r.seconds / u.seconds), times(r.cpu_seconds / u.cpu_seconds),
+                 ["this ÷ upstream", "—", times(r.seconds / u.seconds), times(r.cpu_seconds / u.cpu_seconds),
                   times(r.peak_mib / u.peak_mib), "—"]]
     note = ("" if u is not None else
             f"  No upstream comparison: {bench_rerender.UPSTREAM_VAR} names no checkout of the upstream feedstock.")
     return lines + [f"One real `conda-smithy rerender --no-check-uptodate -e <pinning>` of a clean clone, under "
                     f"`/usr/bin/time -v`.{note}", "",
-                    *table(["feedstock", "wall time", "CPU time (user + system)", "peak memory", "files changed"],
+                    *table(["feedstock", "variant dicts per output", "wall time", "CPU time (user + system)",
+                            "peak memory", "files changed"],
                            rows), ""]
 
 

@@ -150,12 +150,14 @@ def test_the_rerender_section_sets_upstream_beside_this_feedstock_when_both_were
     import run as bench_run
     from smithy_rerender import Rerender
 
-    ours, theirs = Rerender(100.0, 200.0, 2048.0, []), Rerender(100.0, 400.0, 4096.0, [])
-    m = SimpleNamespace(variants=bench_run.bench_rerender.VariantCount(48, 55), rerender=ours,
-                        upstream=theirs if with_upstream else None)
+    ours, theirs = Rerender(100.0, 200.0, 2048.0, [], [48] * 55), Rerender(100.0, 400.0, 4096.0, [], [5120] * 71)
+    m = SimpleNamespace(variants=bench_run.bench_rerender.VariantCount(48, 55, ("python", "libarrow")),
+                        rerender=ours, upstream=theirs if with_upstream else None)
     rows = sections("\n".join(bench_run.rerender_section(m)))["9. Rerender"]
-    assert rows[0] == ["48", "55", "2,640"]
+    assert rows[0] == ["48", "55", "2,640", "python, libarrow"]
+    assert rows[1][1] == "48"
     assert [r[0] for r in rows[1:]] == (["this feedstock", "conda-forge/microarch-level-feedstock, right after",
                                          "this ÷ upstream"] if with_upstream else ["this feedstock"])
     if with_upstream:
-        assert rows[-1] == ["this ÷ upstream", "1.00×", "0.50×", "0.50×", "—"]
+        assert rows[2][1] == "5,120"
+        assert rows[-1] == ["this ÷ upstream", "—", "1.00×", "0.50×", "0.50×", "—"]

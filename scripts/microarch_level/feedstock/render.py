@@ -22,7 +22,7 @@ from ..catalog.levels import Catalog
 from ..errors import UsageError
 from ..process import NotAFile, read_bounded
 from ..runtime.activation import render_scripts
-from . import ci_support
+from . import ci_support, pinning
 from .drift import Drift
 
 COMMAND = "microarch-level generate"
@@ -96,6 +96,10 @@ def render_all(catalogs: list[Catalog]) -> dict[str, str]:
         f"{head}\n# One gate build per (family, level, __archspec matcher); see scripts/microarch_level/catalog/gate.py.\n"
         "# conda-smithy makes one CI job per family and level from it (.ci_support/, not ours to write).\n"
         + _yaml(_variants(catalogs))
+        + "# Keys of conda-forge's pinning the recipe never reads, zipped there: one row each, so a\n"
+        "# conda-smithy rerender multiplies no output by their combinations.  Values: the first\n"
+        f"# row of {pinning.PINNING}; why: scripts/microarch_level/feedstock/pinning.py.\n"
+        + _yaml(pinning.narrowed())
     )
     for catalog in catalogs:
         for path, content in render_scripts(catalog, head, by_name(catalog.family)).items():
