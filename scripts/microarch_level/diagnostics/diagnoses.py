@@ -40,7 +40,7 @@ class Diagnosis:
     kind: str
     summary: str
     actions: list[str]
-    family: str | None
+    writer: str | None           # the solver_text.WRITERS key of the tool that wrote the text
     host: Host | None
     requested: list[int]
     notes: list[str] = field(default_factory=list)
@@ -70,20 +70,20 @@ def who(style: Style) -> str:
 
 def tool_version(facts: SolverText) -> tuple[str | None, str | None]:
     """The facts.FACTS tool that wrote the text and its version, when the text shows it."""
-    writer = WRITERS.get(facts.family or "")
+    writer = WRITERS.get(facts.writer or "")
     tool = writer.tool if writer else None
     return (tool, facts.versions[tool]) if tool in facts.versions else (None, None)
 
 
 def locked(facts: SolverText) -> bool:
     """Whether the text comes from a lock-file solve (pixi's), which does not look at this machine."""
-    writer = WRITERS.get(facts.family or "")
+    writer = WRITERS.get(facts.writer or "")
     return writer is not None and writer.lock
 
 
 def reporting_style(facts: SolverText) -> Style | None:
     """The reporting style the text shows: a lock-file solve's; otherwise that of the tool version it prints."""
-    writer = WRITERS.get(facts.family or "")
+    writer = WRITERS.get(facts.writer or "")
     if writer is not None and writer.lock:
         return lock_style_of(writer.tool, facts.versions.get(writer.tool, ""))
     tool, version = tool_version(facts)
@@ -92,7 +92,7 @@ def reporting_style(facts: SolverText) -> Style | None:
 
 def names_cpus(facts: SolverText) -> bool:
     """Whether the tool that wrote the text reports a CPU's own archspec name (conda, rattler), not a level."""
-    writer = WRITERS.get(facts.family or "")
+    writer = WRITERS.get(facts.writer or "")
     if writer is None:
         return False
     style = reporting_style(facts) or (STYLES[writer.style] if writer.style else newest_style(writer.tool))
@@ -120,7 +120,7 @@ def override_spelling(catalog: Catalog, facts: SolverText, value: str, host: Hos
         + ". rattler and pixi refuse to solve with it; conda and mamba 2.x pass it through verbatim, "
           "so the gate's per-name builds never match it.",
         [fix, f"or unset {OVERRIDE} so the package manager detects {this} itself"],
-        facts.family, host, requested)
+        facts.writer, host, requested)
 
 
 def _spelling_of(value: str, catalog: Catalog) -> bool:
@@ -143,7 +143,7 @@ def hyphen_report(facts: SolverText, host: Host, requested) -> Diagnosis:
         f"no build of {GATE} matches and optimised packages cannot be installed.",
         [fix, f"or update {GATE} from a channel with this feedstock's builds, whose x86*64*vN globs also accept "
               f"the hyphenated report"],
-        facts.family, host, requested)
+        facts.writer, host, requested)
 
 
 def lower_pin(catalog: Catalog, facts: SolverText, host: Host, requested) -> Diagnosis:
@@ -158,7 +158,7 @@ def lower_pin(catalog: Catalog, facts: SolverText, host: Host, requested) -> Dia
          f"or update {GATE} from a channel with this feedstock's builds, where level N installs on every CPU "
          f"at level N or above",
          f"or, to force level {want} with today's channel, solve with {OVERRIDE}={catalog.generic_names[want]}"],
-        facts.family, host, requested)
+        facts.writer, host, requested)
 
 
 def too_new(catalog: Catalog, facts: SolverText, host: Host, requested) -> Diagnosis:
@@ -177,7 +177,7 @@ def too_new(catalog: Catalog, facts: SolverText, host: Host, requested) -> Diagn
         f"fall back to their unoptimised build.",
         ["update the channel: the feedstock must be regenerated with a newer archspec (`microarch-level "
          "generate`) and rebuilt", workaround],
-        facts.family, host, requested)
+        facts.writer, host, requested)
 
 
 def below(catalog: Catalog, facts: SolverText, host: Host, requested) -> Diagnosis:
@@ -198,7 +198,7 @@ def below(catalog: Catalog, facts: SolverText, host: Host, requested) -> Diagnos
         f"it lacks "
         f"{missing}. Builds for level {need} would crash here with \"Illegal instruction\", so the solver "
         f"rightly refuses them.",
-        actions, facts.family, host, requested)
+        actions, facts.writer, host, requested)
     if host.name and "x86_64_" in host.name and host.reported == host.name.replace("x86_64_", "x86_64-"):
         d.notes.append(f"'{host.reported}' is the hyphenated spelling of {who(STYLES['mamba-hyphen'])} (mamba #3222); "
                        f"this feedstock's x86*64*vN builds accept it, so the spelling is not why the solve failed")
@@ -220,7 +220,7 @@ def not_shown(facts: SolverText, host: Host, requested) -> Diagnosis:
          f"naming the CPU it ran for",
          f"if {OVERRIDE} was set there, unset it so the solver sees the real CPU",
          "`microarch-level doctor` shows what each package manager on this machine reports as __archspec"],
-        facts.family, host, requested)
+        facts.writer, host, requested)
 
 
 def foreign_pin(facts: SolverText, host: Host | None, requested) -> Diagnosis:
@@ -234,7 +234,7 @@ def foreign_pin(facts: SolverText, host: Host | None, requested) -> Diagnosis:
         [f"remove the '{GATE}' line from the environment file: the packages that need it pull in the right build",
          "export environments with `conda env export --from-history` (or `--no-builds`) so build strings of "
          "CPU-specific packages are not copied to other machines"],
-        facts.family, host, requested)
+        facts.writer, host, requested)
 
 
 def tool_report(catalog: Catalog, facts: SolverText, host: Host | None, requested) -> Diagnosis:
@@ -254,7 +254,7 @@ def tool_report(catalog: Catalog, facts: SolverText, host: Host | None, requeste
     if host and host.level is not None and (not requested or host.level >= min(requested)):
         summary += f" This CPU ({host.name}, level {host.level}) can run it."
         actions.append(f"or solve with {OVERRIDE}={host.name} where the tool honours it")
-    d = Diagnosis("tool-report", summary, actions, facts.family, host, requested)
+    d = Diagnosis("tool-report", summary, actions, facts.writer, host, requested)
     if host and host.level is not None and requested and host.level < min(requested):
         d.notes.append(f"this CPU ({host.name}, level {host.level}) is below level {min(requested)} too, "
                        f"so it could not run those builds anyway")
@@ -269,7 +269,7 @@ def unsatisfied(facts: SolverText, requested) -> Diagnosis:
         f"reported did not qualify. The text does not say which CPU that was.",
         ["run `microarch-level doctor` on the machine that failed, or rerun this command there "
          "(or pass --cpu NAME) for a precise diagnosis"],
-        facts.family, None, requested)
+        facts.writer, None, requested)
 
 
 def override_cause(value: str, host: Host, real: Host | None) -> str:
@@ -292,7 +292,7 @@ def unknown_cpu(catalog: Catalog, facts: SolverText, host: Host, requested) -> D
         [f"if '{host.reported}' came from {OVERRIDE}, set it to an archspec name"
          + (f" ('{guess}')" if guess else "") + " or unset it",
          "`microarch-level doctor` shows what this CPU is called and what each package manager reports"],
-        facts.family, host, requested)
+        facts.writer, host, requested)
 
 
 def not_in_text(catalog: Catalog, facts: SolverText, host: Host, requested) -> Diagnosis:
@@ -310,7 +310,7 @@ def not_in_text(catalog: Catalog, facts: SolverText, host: Host, requested) -> D
         f"The builds of {GATE} this text lists ({len(shown)}: {listed}) do not accept '{host.name}' (level "
         f"{host.level}). A solver's message shows some of the channel's builds, not necessarily all (micromamba's "
         f"--json names one), so whether the channel lacks a build for this CPU cannot be read from the text.",
-        actions, facts.family, host, requested)
+        actions, facts.writer, host, requested)
 
 
 def solved(catalog: Catalog, facts: SolverText, host: Host | None) -> Diagnosis:
@@ -333,4 +333,4 @@ def solved(catalog: Catalog, facts: SolverText, host: Host | None) -> Diagnosis:
                    f"nothing to fix; {GATE}, not {name}, is what chooses builds by CPU"]
     else:
         why, actions = "The solve worked; it installed no gate or flag package.", ["nothing to fix"]
-    return Diagnosis("solved", why, actions, facts.family, host, [level] if level else [])
+    return Diagnosis("solved", why, actions, facts.writer, host, [level] if level else [])

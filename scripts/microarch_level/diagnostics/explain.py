@@ -185,7 +185,7 @@ def _decide(facts: SolverText, catalog: Catalog, cpu: Host | None, requested: li
         return say.unknown_cpu(catalog, facts, host, requested)
     if host.level < min(requested):
         return say.below(catalog, facts, host, requested)
-    solver = WRITERS[facts.family].solver if facts.family in WRITERS else "rattler"
+    solver = WRITERS[facts.writer].solver if facts.writer in WRITERS else "rattler"
     accepted = any(matches(solver, r.build, host.reported) or matches(solver, r.build, host.name)
                    for r in facts.requirements)
     if channel is not None:
@@ -293,7 +293,7 @@ def channel_of(args, facts: SolverText) -> Path | None:
 
 def next_step(facts: SolverText, override: Host | None) -> str:
     """What to run to get a text that shows the __archspec facts (one line)."""
-    if facts.family in ("conda-classic", "conda"):
+    if facts.writer in ("conda-classic", "conda"):
         step = ("conda prints the conflict only with --json: rerun the command with --json and explain that, "
                 "or run `microarch-level doctor`")
     else:

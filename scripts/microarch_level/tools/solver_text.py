@@ -73,7 +73,7 @@ class Writer:
     style: str | None = None  # the facts.STYLES key of a writer that is no tool in FACTS
 
 
-# Who wrote the text: family key -> Writer.
+# Who wrote the text: writer key -> Writer.
 WRITERS = {
     "conda-classic": Writer("conda (classic solver)", "conda-classic", "conda"),
     "conda-libmamba": Writer("conda with conda-libmamba-solver", "libmamba", "conda"),
@@ -113,18 +113,18 @@ class Pin:
 class Tool:
     """Which tool wrote the text, and its version when the text shows one ('2.x': only the major)."""
 
-    family: str
+    writer: str
     version: str | None = None
     form: str = "text"
 
     def __str__(self) -> str:
-        label = WRITERS[self.family].label + (", --json output" if self.form == "json" else "")
+        label = WRITERS[self.writer].label + (", --json output" if self.form == "json" else "")
         return f"{label}, version {self.version}" if self.version else f"{label}, version not shown"
 
 
 @dataclass
 class SolverText:
-    family: str | None = None
+    writer: str | None = None         # the WRITERS key of the tool that wrote the text
     versions: dict[str, str] = field(default_factory=dict)
     reported: list[tuple[str, str]] = field(default_factory=list)
     requirements: list[Requirement] = field(default_factory=list)
@@ -190,7 +190,7 @@ def _has(text: str, marks) -> bool:
     return any(mark in text for mark in marks)
 
 
-def family(text: str, doc: dict | None = None) -> str | None:
+def writer_of(text: str, doc: dict | None = None) -> str | None:
     """Which tool wrote `text` (see WRITERS), from the shape of what it prints; None if no known shape."""
     if doc is not None:
         name = str(doc.get("exception_name", ""))
@@ -224,9 +224,9 @@ def family(text: str, doc: dict | None = None) -> str | None:
     return None
 
 
-def _version(fam: str | None, text: str) -> str | None:
+def _version(writer: str | None, text: str) -> str | None:
     shown = dict((tool, v) for tool, v in reversed(INFO_VERSION.findall(text)))
-    tool = WRITERS[fam].tool if fam in WRITERS else None
+    tool = WRITERS[writer].tool if writer in WRITERS else None
     if tool == "conda":
         conda = CONDA_VPKG.search(text)
         return shown.get("conda") or (conda.group(1) if conda else None)
@@ -253,13 +253,13 @@ def parse(text: str) -> SolverText:
     form, doc = ("json", inside[1]) if inside else ("text", None)
     if inside:
         text = clean(inside[0])
-    fam = family(text, doc)
-    facts = SolverText(family=fam, form=form)
-    facts.tool = Tool(fam, _version(fam, text), form) if fam in WRITERS else None
+    writer = writer_of(text, doc)
+    facts = SolverText(writer=writer, form=form)
+    facts.tool = Tool(writer, _version(writer, text), form) if writer in WRITERS else None
     for tool, version in INFO_VERSION.findall(text):
         facts.versions.setdefault(tool, version)
-    if facts.tool and facts.tool.version and WRITERS[fam].tool:
-        facts.versions.setdefault(WRITERS[fam].tool, facts.tool.version)
+    if facts.tool and facts.tool.version and WRITERS[writer].tool:
+        facts.versions.setdefault(WRITERS[writer].tool, facts.tool.version)
     for version, build in REPORTED.findall(text):
         if (version, build) not in facts.reported:
             facts.reported.append((version, build))
