@@ -162,6 +162,18 @@ def test_explain_says_the_cpu_is_below_the_level_asked(toy, tmp_path, capsys):
     assert f"{toy.gate}<=2" in " ".join(d["actions"])
 
 
+def test_explain_reads_a_solve_of_its_flag_package(toy, tmp_path, capsys):
+    text = tmp_path / "plan.txt"
+    text.write_text(f"## Package Plan ##\n\nThe following NEW packages will be INSTALLED:\n\n"
+                    f"  {toy.flags}  local/noarch::{toy.flags}-2-0_level2\n\nExecuting transaction: done\n")
+    status, out, _ = run(capsys, "explain", str(text), "--no-detect", "--cpu", "toy1le", "--json")
+    d = json.loads(out)
+    assert status == 0
+    assert (d["kind"], d["requested"], d["host"]["level"]) == ("solved", [2], 1)
+    assert "emit toy64le level 2 code (-mcpu=toy2 -mtune=toy2); this CPU (toy1le, level 1) does NOT run it" \
+        in d["summary"]
+
+
 def test_matrix_gives_each_sample_its_level(built, capsys):
     _, channel, _ = built
     with registered(TOY):
