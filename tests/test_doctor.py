@@ -538,7 +538,7 @@ def test_a_terminal_gets_aligned_tables():
         os.close(leader)
     assert proc.returncode == 0, proc.stderr
     text = b"".join(chunks).decode().replace("\r\n", "\n")
-    header = next(line for line in text.splitlines() if line.strip().startswith("tool family"))
+    header = next(line for line in text.splitlines() if line.strip().startswith("tools "))
     rule = text.splitlines()[text.splitlines().index(header) + 1]
     assert set(rule.strip()) == {"-", " "}
     column = header.index("__archspec")

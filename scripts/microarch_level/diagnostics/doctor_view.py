@@ -26,7 +26,7 @@ def _span(levels: list[int]) -> str:
 def _proc(cpu: dict) -> tuple[str, str]:
     p = cpu["proc_cpuinfo"]
     if p["usable"] and p.get("generation"):
-        return f"{p['archspec_host']} (cpu: POWER{p['generation']})", str(p["level"])
+        return f"{p['archspec_host']} (generation {p['generation']} in its cpu line)", str(p["level"])
     if p["usable"]:
         return f"{p['archspec_host']} ({p['flags']} flags)", str(p["level"])
     return p["note"] or "unavailable", NONE
@@ -35,8 +35,7 @@ def _proc(cpu: dict) -> tuple[str, str]:
 def _glibc(cpu: dict) -> tuple[str, str]:
     g = cpu["glibc"]
     if g["available"]:
-        none = "no x86-64-v2+ hwcaps" if g["loader"].endswith("x86-64.so.2") else "no hwcaps above the baseline"
-        return (", ".join(g["supported"]) or none) + " supported", str(g["level"])
+        return (", ".join(g["supported"]) or "no hwcaps above the baseline") + " supported", str(g["level"])
     return g["note"] or "unavailable", NONE
 
 
@@ -165,7 +164,7 @@ def table(report: dict) -> str:
     out.append(f"  => level {_cpu_level(cpu)}")
     out += [f"  note: {n}" for n in cpu["notes"]]
     out += ["", "What each package manager would report here, and the gate level it installs"]
-    out += _table(["tool family", "__archspec", "installs", "installable"],
+    out += _table(["tools", "__archspec", "installs", "installable"],
                   [_style_cells(r) for r in report["styles"]])
     out += [f"  note ({r['style']}): {r['note']}" for r in report["styles"] if r["note"]]
     ignoring = [r["style"] for r in report["styles"] if r["override"] == "ignored"]
