@@ -101,7 +101,7 @@ def _level_by_features(text: str, catalog: Catalog) -> tuple[str, int]:
 
 
 def _level_by_generation(text: str, catalog: Catalog) -> tuple[str, int]:
-    name = host_name(catalog, cpuinfo_generation(text))
+    name = host_name(catalog, cpuinfo_generation(text, catalog))
     return name, catalog.names[name]
 
 

@@ -44,15 +44,16 @@ def diagnose_power(facts: SolverText, cpu: str | None, environ, family: Family) 
     need = min(requested) if requested else None
     gate = family.gate
     named = family.name_pattern.replace  # ("N", level): archspec's name of a generation, `power9le`
+    word = family.cpu_word                # how the CPU names its generation: POWER9
     if host is not None and host.reported == catalog.family and need and need > catalog.levels[0]:
         d = Diagnosis(
             "tool-report",
             f"The solver saw __archspec '{catalog.family}', the bare machine name that mamba and micromamba report "
-            f"on every POWER CPU, so only {gate} {catalog.levels[0]} can install, whatever the CPU; the request "
+            f"on every {word} CPU, so only {gate} {catalog.levels[0]} can install, whatever the CPU; the request "
             f"needs level {need}.",
             [f"solve with conda or pixi/rattler, which report archspec's name (e.g. {named('N', str(need))})",
-             f"or, on a POWER{need} or newer, set {OVERRIDE}={named('N', str(need))} (mamba/micromamba 2.x)",
-             f"or pin '{gate}<={catalog.levels[0]}' to use the POWER8 builds"],
+             f"or, on a {word}{need} or newer, set {OVERRIDE}={named('N', str(need))} (mamba/micromamba 2.x)",
+             f"or pin '{gate}<={catalog.levels[0]}' to use the {word}{catalog.levels[0]} builds"],
             facts.writer, host, requested)
     elif host is not None and host.level is None:
         d = Diagnosis(
@@ -61,22 +62,22 @@ def diagnose_power(facts: SolverText, cpu: str | None, environ, family: Family) 
             f"{family.label} CPU, so no build of {gate} above {catalog.levels[0]} lists it.",
             [f"update {gate} from a channel built with a newer archspec",
              f"meanwhile solve with {OVERRIDE}={named('N', str(catalog.levels[-1]))} if the CPU is at least a "
-             f"POWER{catalog.levels[-1]}, or pin '{gate}<={catalog.levels[0]}'"],
+             f"{word}{catalog.levels[-1]}, or pin '{gate}<={catalog.levels[0]}'"],
             facts.writer, host, requested)
     elif host is not None and need and host.level < need:
         d = Diagnosis(
             "cpu-below",
-            f"The request needs {family.label} level {need} (POWER{need}), but this CPU ({host.name}) is level "
-            f"{host.level} (POWER{host.level}); programs built for it would crash with \"Illegal instruction\".",
+            f"The request needs {family.label} level {need} ({word}{need}), but this CPU ({host.name}) is level "
+            f"{host.level} ({word}{host.level}); programs built for it would crash with \"Illegal instruction\".",
             [f"pin '{gate}<={host.level}' (or drop the pin: the solver picks the highest level this CPU runs)",
-             f"or run on a POWER{need} or newer"],
+             f"or run on a {word}{need} or newer"],
             facts.writer, host, requested)
     else:
         d = Diagnosis(
             "gate-unsatisfied" if host is not None else "cpu-not-shown",
-            f"The solver could not install {gate}{f' {need}' if need else ''}, which needs a POWER CPU of that "
+            f"The solver could not install {gate}{f' {need}' if need else ''}, which needs a {word} CPU of that "
             "generation or newer" + ("." if host is not None else "; the text does not say which CPU it saw."),
-            [f"run the solve with conda or pixi on the POWER machine, or pass --cpu NAME "
+            [f"run the solve with conda or pixi on the {word} machine, or pass --cpu NAME "
              f"(e.g. {named('N', str(need or catalog.levels[-1]))})"],
             facts.writer, host, requested)
     d.tool = str(facts.tool) if facts.tool else None

@@ -126,7 +126,8 @@ def probe_proc(catalog: Catalog, path: Path = cpuinfo.PROC_CPUINFO) -> ProcSourc
 
 
 def probe_power_proc(catalog: Catalog, path: Path = cpuinfo.PROC_CPUINFO) -> ProcSource:
-    """A POWER /proc/cpuinfo: its generation and archspec's name for it (power.host_name)."""
+    """The /proc/cpuinfo of a family of generations (POWER): its generation and archspec's name for it
+    (power.host_name)."""
     from ..catalog.power import host_name
     from .cpuinfo import cpuinfo_generation
 
@@ -135,17 +136,18 @@ def probe_power_proc(catalog: Catalog, path: Path = cpuinfo.PROC_CPUINFO) -> Pro
     except OSError:
         return ProcSource(False, host=catalog.family, note=f"{path} cannot be read; archspec falls back to "
                                                             f"'{catalog.family}'")
-    generation = cpuinfo_generation(text)
+    generation = cpuinfo_generation(text, catalog)
     host = host_name(catalog, generation)
+    word = by_name(catalog.family).cpu_word
     if not generation:
-        return ProcSource(True, host=host, note=f"{path} names no POWER generation in its cpu line; archspec "
+        return ProcSource(True, host=host, note=f"{path} names no {word} generation in its cpu line; archspec "
                                                 f"falls back to '{host}'")
     level, note = catalog.names[host], None
     if generation < catalog.levels[0]:
         level = generation
-        note = f"POWER{generation} is below the {catalog.family} baseline POWER{catalog.levels[0]}"
+        note = f"{word}{generation} is below the {catalog.family} baseline {word}{catalog.levels[0]}"
     elif generation > level:
-        note = f"archspec {catalog.archspec_version} knows no POWER{generation}: it calls this CPU '{host}'"
+        note = f"archspec {catalog.archspec_version} knows no {word}{generation}: it calls this CPU '{host}'"
     return ProcSource(True, host=host, level=level, note=note, generation=generation)
 
 
