@@ -14,17 +14,18 @@ import pty
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from conftest import DATA, ROOT, load_samples
 from sysctl_standin import SYSCTL_LEVELS, SYSCTL_NAMES, sysctl_bin  # noqa: F401
 
-from microarch_level.catalog.families import FLAGS, GATE, PPC64LE, X86_64
+from microarch_level.catalog.families import FEATURES, FLAGS, GATE, GENERATION, PPC64LE, X86_64
 from microarch_level.catalog.levels import LEVELS, load_catalog
 from microarch_level.catalog.power import load_power_catalog
 from microarch_level.diagnostics import doctor as doctor_module
-from microarch_level.diagnostics import probe
+from microarch_level.diagnostics import doctor_view, probe
 from microarch_level.diagnostics.cpuinfo import mount_problem, mounted, namespace
 from microarch_level.tools import overrides
 from microarch_level.tools.facts import STYLES
@@ -538,7 +539,7 @@ def test_a_terminal_gets_aligned_tables():
         os.close(leader)
     assert proc.returncode == 0, proc.stderr
     text = b"".join(chunks).decode().replace("\r\n", "\n")
-    header = next(line for line in text.splitlines() if line.strip().startswith("tool family"))
+    header = next(line for line in text.splitlines() if line.strip().startswith("tools "))
     rule = text.splitlines()[text.splitlines().index(header) + 1]
     assert set(rule.strip()) == {"-", " "}
     column = header.index("__archspec")
@@ -675,3 +676,28 @@ def test_on_an_apple_silicon_shell_doctor_says_sysctl_tells_no_level(sysctl_bin)
 def test_on_linux_doctor_reads_no_sysctl():
     report = doctor()
     assert report["cpu"]["sysctl"] is None
+
+
+@dataclass(frozen=True)
+class MadeUpReading:
+    """What a made-up CPU source finds: a level."""
+
+    level: int
+
+    def section(self) -> dict:
+        return {"level": self.level}
+
+
+def test_a_new_cpu_source_is_its_entry_in_sources_and_its_wording_in_views(monkeypatch):
+    """A source doctor never heard of, trusted before the others: doctor reads it, takes its level and
+    shows it in its report, its plain lines and its table, from those two entries alone."""
+    made_up = probe.CpuSource("made_up", "made-up", "made_up", "a made-up source", (FEATURES, GENERATION), None,
+                              lambda catalog: MadeUpReading(catalog.levels[1]), lambda found: found.level)
+    monkeypatch.setattr(probe, "SOURCES", (made_up, *probe.SOURCES))
+    monkeypatch.setitem(doctor_view.VIEWS, "made_up", lambda section: ("what it read", str(section["level"])))
+    report = doctor_module.gather(CATALOG)
+    assert report["cpu"]["made_up"] == {"level": CATALOG.levels[1]}
+    assert (report["cpu"]["level"], report["cpu"]["level_source"]) == (CATALOG.levels[1], "made-up")
+    assert f"cpu made-up: what it read, level {CATALOG.levels[1]}" in doctor_view.plain(report).splitlines()
+    assert any(line.split() == ["a", "made-up", "source", "what", "it", "read", str(CATALOG.levels[1])]
+               for line in doctor_view.table(report).splitlines())

@@ -4,7 +4,7 @@ tests/data/solver-errors-real/ holds what conda 26.7.1 and micromamba 1.5.8 /
 2.0.5 really printed; tests/data/solver-errors-real/expected.tsv names, per
 file and situation (an override in explain's own environment, a CPU sample
 mounted as this machine's, --cpu), the tool, the diagnosis, the CPU and the fix.
-tests/data/solver-errors/ holds one file per cause and tool family: the
+tests/data/solver-errors/ holds one file per cause and writer (the tool): the
 rattler-*.txt files are captured from rattler itself, solving against the
 project's channel (run this file as a script to recapture them), the others
 are shaped like public reports (see its README).  Its expected.tsv names, per
@@ -47,7 +47,7 @@ REAL_EXPECTED = REAL / "expected.tsv"
 REAL_2026_12 = DATA / "solver-errors-real-2026-12"
 CPUINFO = DATA / "cpuinfo"
 NEWER = "novalake"  # a CPU name this archspec does not know yet, under no gate glob (asserted below)
-FAMILIES = ("conda-classic", "conda-libmamba", "conda-rattler", "conda", "micromamba", "mamba", "pixi", "rattler")
+WRITER_KEYS = ("conda-classic", "conda-libmamba", "conda-rattler", "conda", "micromamba", "mamba", "pixi", "rattler")
 CAN_MOUNT = os.geteuid() == 0 and shutil.which("unshare") is not None
 SOURCES = {"text": diagnoses.FROM_TEXT, "env": diagnoses.FROM_ENV, "machine": diagnoses.FROM_MACHINE,
            "option": diagnoses.FROM_OPTION}
@@ -109,14 +109,14 @@ def test_each_diagnosis_is_about_the_cpu_that_ran_the_solver(row):
 
 @pytest.mark.parametrize("row", ROWS, ids=IDS)
 def test_the_tool_that_wrote_each_error_is_recognised(row):
-    family = next(f for f in FAMILIES if row["file"].startswith(f + "-"))
-    assert parse((CORPUS / row["file"]).read_text()).family == family
+    writer = next(w for w in WRITER_KEYS if row["file"].startswith(w + "-"))
+    assert parse((CORPUS / row["file"]).read_text()).writer == writer
 
 
 @pytest.mark.parametrize("row", [r for r in ROWS if r["kind"] != "none"], ids=lambda r: r["file"])
 def test_each_diagnosis_names_the_tool_that_wrote_the_text(row):
-    family = next(f for f in FAMILIES if row["file"].startswith(f + "-"))
-    assert diagnosis(row).tool.startswith(WRITERS[family].label)
+    writer = next(w for w in WRITER_KEYS if row["file"].startswith(w + "-"))
+    assert diagnosis(row).tool.startswith(WRITERS[writer].label)
 
 
 def test_colour_codes_do_not_hide_the_facts():
@@ -333,7 +333,7 @@ def test_each_real_capture_gets_its_fix(row):
 @pytest.mark.parametrize("row", REAL_ROWS, ids=real_id)
 def test_each_real_capture_names_the_tool_and_the_version_it_shows(row):
     d = explain_real(row)
-    assert d["family"] == row["family"] and d["tool"].startswith(WRITERS[row["family"]].label)
+    assert d["writer"] == row["writer"] and d["tool"].startswith(WRITERS[row["writer"]].label)
     assert d["tool"].endswith(f"version {row['version']}" if row["version"] != "-" else "version not shown")
 
 
@@ -360,7 +360,7 @@ def test_conda_rattler_solvers_tree_is_read_with_the_override_in_explains_enviro
     text = tmp_path / "conda-rattler.txt"
     text.write_text(CONDA_FRAME + rattler_solve_error(channel, [f"{GATE}=={LEVELS[2]}"], below))
     d = explain_cli(text, override=below)
-    assert (d["family"], d["kind"], d["requested"]) == ("conda-rattler", "cpu-below", [LEVELS[2]])
+    assert (d["writer"], d["kind"], d["requested"]) == ("conda-rattler", "cpu-below", [LEVELS[2]])
     assert (d["host"]["name"], d["host"]["source"]) == (below, diagnoses.FROM_ENV)
     assert f"{GATE}<={LEVELS[1]}" in "\n".join(d["actions"])
 

@@ -8,19 +8,24 @@ by the CPU, and doctor, explain, matrix and snippet answer for it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import DATA, ROOT
+from shells import run as run_shell
+from shells import shell
 
 from microarch_level import cli
-from microarch_level.catalog.families import FAMILIES, GENERATION, OVERRIDE, Family, registered
+from microarch_level.catalog.families import FAMILIES, GENERATION, OVERRIDE, X86_64, Family, registered
 from microarch_level.catalog.power import load_power_catalog
 from microarch_level.diagnostics import doctor
+from microarch_level.diagnostics.cpuinfo import mount_problem
 from microarch_level.feedstock.ci_support import CI_SUPPORT, FAMILY_KEY, LEVEL_KEY, MATCHER_KEY, ZIPPED
-from microarch_level.feedstock.render import GENERATED_DIR, RECIPE, VARIANTS
+from microarch_level.feedstock.render import GENERATED_DIR, RECIPE, VARIANTS, header
+from microarch_level.runtime.activation import feature_guards
 from microarch_level.tools.solve import Unsatisfiable, archspec_package, base_virtual_packages, solve
 
 MADE_UP = DATA / "made-up-family"
@@ -33,9 +38,10 @@ def _catalog(json_path: Path | None = None):
 
 
 # A real conda platform no other family uses, so rattler can solve for it.
+# Its CPUs name their generation `TOYn` in /proc/cpuinfo's `cpu` line (the samples in cpuinfo/).
 TOY = Family("toy64le", "toy64le", _catalog, "GOTOY", "toy{level}", "toy{level}", "riscv64-unknown-linux-gnu",
              "-mcpu=", "linux and riscv64", "linux and riscv64", "toyN", "toyNle", "/lib64/ld-toy.so.1", LEVELS,
-             GENERATION, "linux-riscv64")
+             GENERATION, "linux-riscv64", cpu_word="TOY")
 
 
 @pytest.fixture
@@ -104,8 +110,36 @@ def test_generate_writes_its_guards_and_flag_scripts_and_leaves_the_others_byte_
     assert {p: ours[p] for p in theirs if p != "README"} == {p: theirs[p] for p in theirs if p != "README"}
     guard = ours[f"{TOY.gate}/3/etc/conda/activate.d/{TOY.gate}_guard.sh"].decode()
     assert "toy3le" in guard and TOY.loader in guard
+    assert "POWER" not in guard and "ppc64le" not in guard and "x86" not in guard
     flags = next(text for path, text in ours.items() if path.startswith(f"{TOY.flags}/3/") and b"-mcpu=toy3" in text)
     assert b"GOTOY" in flags
+
+
+@pytest.mark.parametrize("shell_name", ["dash", "fish"])
+@pytest.mark.parametrize(("cpu", "level"), [("toy1", 1), ("toy4", 4)])
+def test_its_guard_reads_the_generation_its_cpus_name_in_proc_cpuinfo(built, shell_name, cpu, level):
+    problem = mount_problem()
+    if problem:
+        pytest.skip(f"cannot mount a sample over /proc/cpuinfo: {problem}")
+    root, _, _ = built
+    sh = shell(shell_name)
+    guard = root / GENERATED_DIR / TOY.gate / "3" / "etc/conda/activate.d" / f"{TOY.gate}_guard.{sh.suffix}"
+    result = run_shell(sh, f"{'.' if sh.suffix == 'sh' else 'source'} '{guard}'; echo next={sh.status}",
+                       cpuinfo=MADE_UP / "cpuinfo" / cpu)
+    assert "next=0" in result.stdout, result.stderr
+    warned = f"{TOY.gate}: warning: this environment was built for toy64le level 3 but this CPU is level 1 " \
+             "(from /proc/cpuinfo)"
+    assert (warned in result.stderr) == (level < 3), result.stderr
+    assert level < 3 or result.stderr == ""
+
+
+def test_a_second_family_of_features_gets_its_own_gate_loader_and_label_in_its_guards():
+    """The feature guards take every family fact from the row: a copy of x86-64's under other names
+    renders none of x86-64's (what remains of it is archspec's data: its CPU and hwcaps names)."""
+    other = dataclasses.replace(X86_64, name="toy86", label="toy-86", loader="/lib64/ld-toy86.so.2")
+    text = "\n".join(feature_guards(X86_64.catalog(None), other, header(X86_64.catalog(None))).values())
+    assert X86_64.gate not in text and X86_64.loader not in text and "x86-64 level" not in text
+    assert f"share/{other.gate}/guard-rare.fish" in text and other.loader in text and "toy-86 level 3" in text
 
 
 def test_generate_lists_its_gate_builds_in_the_variants(built):
@@ -160,6 +194,19 @@ def test_explain_says_the_cpu_is_below_the_level_asked(toy, tmp_path, capsys):
     assert status == 0
     assert (d["kind"], d["requested"], d["host"]["name"], d["host"]["level"]) == ("cpu-below", [3], "toy2le", 2)
     assert f"{toy.gate}<=2" in " ".join(d["actions"])
+    assert "needs toy64le level 3 (TOY3), but this CPU (toy2le) is level 2 (TOY2)" in d["summary"]
+
+
+def test_explain_reads_a_solve_of_its_flag_package(toy, tmp_path, capsys):
+    text = tmp_path / "plan.txt"
+    text.write_text(f"## Package Plan ##\n\nThe following NEW packages will be INSTALLED:\n\n"
+                    f"  {toy.flags}  local/noarch::{toy.flags}-2-0_level2\n\nExecuting transaction: done\n")
+    status, out, _ = run(capsys, "explain", str(text), "--no-detect", "--cpu", "toy1le", "--json")
+    d = json.loads(out)
+    assert status == 0
+    assert (d["kind"], d["requested"], d["host"]["level"]) == ("solved", [2], 1)
+    assert "emit toy64le level 2 code (-mcpu=toy2 -mtune=toy2); this CPU (toy1le, level 1) does NOT run it" \
+        in d["summary"]
 
 
 def test_matrix_gives_each_sample_its_level(built, capsys):
@@ -174,12 +221,28 @@ def test_matrix_gives_each_sample_its_level(built, capsys):
                     "toy4": ("toy4le", 4, {3})}  # newer than every level: the highest installs
 
 
+def test_matrix_tells_its_samples_by_the_word_in_their_cpu_line(built, capsys):
+    _, channel, _ = built
+    with registered(TOY):
+        status, out, err = run(capsys, "matrix", "--channel", str(channel), "--cpuinfo-dir",
+                               str(MADE_UP / "cpuinfo"), "--format", "json")
+    assert status == 0, err
+    assert {r["sample"]: r["level"] for r in json.loads(out)} == {"toy1": 1, "toy2": 2, "toy3": 3, "toy4": 4}
+
+
 def test_snippet_prints_its_recipe_lines(toy, capsys):
     status, out, _ = run(capsys, "snippet", "--family", toy.name, "--levels", "1,level3")
     assert status == 0
     assert "toy64le microarchitecture builds for levels 1, 3 (toy1, toy3)" in out
     assert f"then: {toy.flags} ==${{{{ microarch_level }}}}" in out
     assert "- if: linux and riscv64" in out
+
+
+def test_snippet_reads_its_levels_in_its_own_words(toy, capsys):
+    """Its cpu word (`TOY2`, /proc/cpuinfo's), gcc's and rustc's (`toy3`), their first letter (`t1`)."""
+    status, out, err = run(capsys, "snippet", "--family", toy.name, "--levels", "t1,TOY2,toy3")
+    assert status == 0, err
+    assert "toy64le microarchitecture builds for levels 1, 2, 3 (toy1, toy2, toy3)" in out
 
 
 def test_snippet_refuses_a_cpu_name_as_a_level(toy, capsys):

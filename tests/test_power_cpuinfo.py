@@ -38,7 +38,7 @@ def archspec_host(cpuinfo: Path) -> str:
 
 @pytest.mark.parametrize("power", SAMPLES, ids=lambda s: s.id)
 def test_each_power_sample_reads_as_archspec_and_expected_tsv_name_it(power):
-    name = host_name(CATALOG, cpuinfo_generation(power.path.read_text()))
+    name = host_name(CATALOG, cpuinfo_generation(power.path.read_text(), CATALOG))
     assert name == power.archspec_host == archspec_host(power.path)
 
 
@@ -46,4 +46,4 @@ def test_each_power_sample_reads_as_archspec_and_expected_tsv_name_it(power):
 def test_a_cpu_line_reads_as_archspec_reads_it(tmp_path, line):
     path = tmp_path / "cpuinfo"
     path.write_text(f"processor\t: 0\n{line}\nrevision\t: 2.2\n\nprocessor\t: 1\ncpu\t\t: POWER9\n")
-    assert host_name(CATALOG, cpuinfo_generation(path.read_text())) == archspec_host(path)
+    assert host_name(CATALOG, cpuinfo_generation(path.read_text(), CATALOG)) == archspec_host(path)

@@ -228,6 +228,38 @@ def test_explain_names_mambas_bare_machine_report(conda_text, tmp_path):
     assert "CONDA_OVERRIDE_ARCHSPEC=power10le" in result.stdout
 
 
+REAL_FLAG_SOLVE = DATA / "solver-errors-real-2026-12" / "conda-26.7.1-d-flag4-v2-classic-human.txt"
+
+
+def flag_solve_as_power(level: int) -> str:
+    """conda's real plan installing the x86-64 flag package at level 4, moved to the POWER flag package
+    at `level` (conda prints the same plan for any package)."""
+    text = require_data(REAL_FLAG_SOLVE, "a real solver output").read_text()
+    return (text.replace(f"{FLAGS}-4-5_level4", f"{PPC64LE.flags}-{level}-5_level{level}")
+            .replace(f"{FLAGS}==4", f"{PPC64LE.flags}=={level}").replace(FLAGS, PPC64LE.flags)
+            .replace("x86_64-microarch-~", "ppc64le-microarch~"))
+
+
+def test_explain_reads_a_solve_of_the_power_flag_package_as_solved(tmp_path):
+    (tmp_path / "plan.txt").write_text(flag_solve_as_power(9))
+    result = run_cli("explain", "--no-detect", "--json", str(tmp_path / "plan.txt"))
+    assert result.returncode == 0, result.stderr
+    d = json.loads(result.stdout)
+    assert (d["kind"], d["requested"], d["writer"]) == ("solved", [9], "conda")
+    assert f"it chose {PPC64LE.flags} 9 (build 5_level9)" in d["summary"]
+    assert f"emit ppc64le level 9 code ({CATALOG.flag_template.format(name=CATALOG.march[9])})" in d["summary"]
+
+
+def test_explain_reads_a_solve_of_the_power_gate_as_solved(tmp_path):
+    text = flag_solve_as_power(10).replace(PPC64LE.flags, PPC64LE.gate).replace("5_level10", "1_power10le")
+    (tmp_path / "plan.txt").write_text(text)
+    result = run_cli("explain", "--no-detect", "--cpu", "power9le", str(tmp_path / "plan.txt"))
+    assert "What happened (solved)" in result.stdout, result.stdout
+    assert f"it chose {PPC64LE.gate} 10 (build 1_power10le)" in result.stdout
+    assert f"this CPU (power9le, level 9) does NOT run it" in result.stdout
+    assert f"pin '{PPC64LE.gate}<=9'" in result.stdout
+
+
 def test_explain_uses_the_cpu_option_when_the_text_shows_none(tmp_path):
     (tmp_path / "err.txt").write_text(
         f"Cannot solve the request because of: {PPC64LE.gate} ==10 cannot be installed because there are no "

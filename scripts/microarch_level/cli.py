@@ -145,7 +145,7 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     sp.add_argument("--cpu", action="store_true",
                     help="accept CPU names only, as CONDA_OVERRIDE_ARCHSPEC does (no bare levels such as v3)")
     sp.add_argument("--family", choices=[f.name for f in FAMILIES],
-                    help="the CPU family to read NAME in (default: x86_64, or the family whose name NAME is)")
+                    help=f"the CPU family to read NAME in (default: {FAMILIES[0].name}, or the family whose name NAME is)")
     archspec_option(sp)
 
     sp = add("generate", cmd_generate, "write every file derived from archspec's data")

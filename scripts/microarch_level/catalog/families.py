@@ -16,6 +16,7 @@ build by its family, level and matcher.
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from .power import PPC64LE_LEVELS, PPC64LE_ROOT, load_power_catalog
 
 # How a family's CPU tells its level (Family.rule):
 FEATURES = "features"      # every feature of the level's generic name is in /proc/cpuinfo's `flags` line (x86-64)
-GENERATION = "generation"  # the generation in /proc/cpuinfo's `cpu : POWERn` line (archspec's POWER reading)
+GENERATION = "generation"  # the generation in /proc/cpuinfo's `cpu` line (`cpu : POWERn`, Family.cpu_word)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class Family:
       of level N" (`x86-64-vN`, `x86_64_vN`; `powerN`, `powerNle`).
     loader: glibc's dynamic loader on this family, whose `--help` lists the glibc-hwcaps
       levels the CPU supports (absent on another architecture).
+    cpu_word: where levels are generations, the word before the generation in the first
+      processor's `cpu` line of /proc/cpuinfo (`POWER` in `cpu : POWER9, altivec supported`,
+      the word archspec's detect.py reads digits after); letters only.
     levels: the gate levels, lowest (the baseline, which requires nothing) first.
     rule: how a CPU tells its level (FEATURES, GENERATION).
     subdir: the conda platform of its machines (`linux-64`), where a lock file lists them.
@@ -71,6 +75,11 @@ class Family:
     rule: str
     subdir: str
     article: str = "a"  # "an x86-64 CPU name", "a ppc64le CPU name"
+    cpu_word: str = ""
+
+    def __post_init__(self) -> None:
+        if self.rule == GENERATION and not re.fullmatch(r"[A-Za-z]+", self.cpu_word):
+            raise ValueError(f"family {self.name}: cpu_word must be letters, not {self.cpu_word!r}")
 
     @property
     def a_label(self) -> str:
@@ -103,7 +112,8 @@ X86_64 = Family(levels.FAMILY, "x86-64", load_catalog, "GOAMD64", "v{level}", "{
                 article="an")
 PPC64LE = Family(PPC64LE_ROOT, "ppc64le", load_power_catalog, "GOPPC64", "power{level}", "pwr{level}",
                  "powerpc64le-unknown-linux-gnu", "-mcpu=", "linux and ppc64le", "linux and ppc64le",
-                 "powerN", "powerNle", "/lib64/ld64.so.2", PPC64LE_LEVELS, GENERATION, "linux-ppc64le")
+                 "powerN", "powerNle", "/lib64/ld64.so.2", PPC64LE_LEVELS, GENERATION, "linux-ppc64le",
+                 cpu_word="POWER")
 # The registry, in the order families are tried and listed: the first is the default where a
 # command is not told a family and nothing tells it (doctor on another machine, snippet).
 FAMILIES: list[Family] = [X86_64, PPC64LE]

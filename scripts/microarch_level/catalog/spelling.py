@@ -174,7 +174,19 @@ def normalize(text: str, catalog: Catalog | None = None, *, allow_level: bool = 
     )
 
 
-_POWER_LEVEL = re.compile(r"^(?:level|power|pwr|p)?([0-9]+)(?:le)?$")
+def _generation_level(catalog: Catalog) -> re.Pattern[str]:
+    """How a level of a family of generations may be written, from its row (families.py): `level`, the
+    word its CPUs name their generation with (`POWER9`), gcc's and rustc's stems (`power9`, `pwr9`), or
+    the first letter of one (`p9`), then digits, then its names' suffix (`9le`); spelling.key's form."""
+    try:
+        family = by_name(catalog.family)
+    except KeyError:  # a catalog of no registered family: bare levels only
+        return re.compile(r"^(?:level)?([0-9]+)$")
+    stems = {key(family.cpu_word), key(family.march_pattern.split("N")[0]), key(family.rust_cpu.split("{")[0])}
+    stems = {st for st in stems if st.isalpha()}
+    words = sorted(stems | {st[0] for st in stems}, key=len, reverse=True)
+    suffix = key(family.name_pattern.split("N", 1)[1]) if "N" in family.name_pattern else ""
+    return re.compile(rf"^(?:level|{'|'.join(map(re.escape, words))})?([0-9]+)(?:{re.escape(suffix)})?$")
 
 
 def normalize_power(text: str, catalog: Catalog, *, allow_level: bool = False) -> Normalized:
@@ -194,7 +206,7 @@ def normalize_power(text: str, catalog: Catalog, *, allow_level: bool = False) -
         name = keys[k]
         return Normalized(name, catalog.level_of(name))
     low, high = catalog.levels[0], catalog.levels[-1]
-    shorthand = _POWER_LEVEL.match(k)
+    shorthand = _generation_level(catalog).match(k)
     digits = shorthand.group(1) if shorthand else ""
     level = int(digits) if 0 < len(digits) <= 6 else 10**6
     named = next((n for n in catalog.names_at(level) if not catalog.is_generic(n)), None)
@@ -213,7 +225,7 @@ def _claims_generation(text: str, catalog: Catalog) -> bool:
     """Whether `text` is written as only a generation family reads it: one of its names, or a level
     with a generation prefix (`power9`, `pwr9`), not a bare number."""
     k = key(text)
-    return k in names_by_key(catalog) or bool(_POWER_LEVEL.match(k)) and not _LEVEL_SHORTHAND.match(k)
+    return k in names_by_key(catalog) or bool(_generation_level(catalog).match(k)) and not _LEVEL_SHORTHAND.match(k)
 
 
 # How each rule of families.py reads a name (normalize's signature), and when a text is written in

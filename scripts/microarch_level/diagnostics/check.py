@@ -101,7 +101,7 @@ def _level_by_features(text: str, catalog: Catalog) -> tuple[str, int]:
 
 
 def _level_by_generation(text: str, catalog: Catalog) -> tuple[str, int]:
-    name = host_name(catalog, cpuinfo_generation(text))
+    name = host_name(catalog, cpuinfo_generation(text, catalog))
     return name, catalog.names[name]
 
 
@@ -319,7 +319,8 @@ def run(args) -> int:
         environments += found.environments
         skipped += found.skipped
     if not environments:
-        raise UsageError("no linux-64 or linux-ppc64le environment in " + ", ".join(map(shown_path, args.targets)))
+        raise UsageError(f"no {' or '.join(f.subdir for f in FAMILIES)} environment in "
+                         + ", ".join(map(shown_path, args.targets)))
     verdicts = {i: [judge(e, c) for c in machines] for i, e in enumerate(environments)}
     judged = [v for vs in verdicts.values() for v in vs if v.verdict != OTHER]
     if not judged:

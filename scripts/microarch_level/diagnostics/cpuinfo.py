@@ -1,4 +1,4 @@
-"""Read /proc/cpuinfo the way archspec does: the first processor's lines (x86-64 flags, a POWER cpu line)."""
+"""Read /proc/cpuinfo the way archspec does: the first processor's lines (a `flags` line, a `cpu` line)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
-from ..catalog.families import FEATURES, GENERATION
+from ..catalog.families import FEATURES, GENERATION, by_name
+from ..catalog.levels import Catalog
 
 PROC_CPUINFO = Path("/proc/cpuinfo")
 # The line of a processor block that tells a CPU's level, by the rule of its family (families.py):
 # an x86-64 block has `flags` and no `cpu` line, a POWER block a `cpu` line and no `flags`.
 LEVEL_LINE = {FEATURES: "flags", GENERATION: "cpu"}
-# archspec's reading of the first processor's `cpu` line (detect.proc_cpuinfo).
-_GENERATION = re.compile(r"POWER(\d+)")
 
 
 def first_flags(text: str) -> frozenset[str]:
@@ -89,9 +88,10 @@ def mounted(argv: list[str], cpuinfo: Path) -> list[str]:
     return [*prefix, "sh", "-c", MOUNT, "sh", str(Path(cpuinfo).resolve()), *argv]
 
 
-def cpuinfo_generation(text: str) -> int:
-    """The POWER generation of a /proc/cpuinfo text, as archspec reads it: the digits after
-    the first `POWER` in the first processor's `cpu` line (`POWER9, altivec supported`); 0
-    when there are none (an emulated ppc64le shows its host's cpuinfo)."""
-    found = _GENERATION.search(first_processor(text).get("cpu", ""))
+def cpuinfo_generation(text: str, catalog: Catalog) -> int:
+    """The generation of a /proc/cpuinfo text of `catalog`'s family, as archspec reads a POWER's: the
+    digits after the first cpu_word (families.py, `POWER`) in the first processor's `cpu` line
+    (`POWER9, altivec supported`); 0 when there are none (an emulated ppc64le shows its host's cpuinfo)."""
+    word = re.escape(by_name(catalog.family).cpu_word)
+    found = re.search(word + r"(\d+)", first_processor(text).get("cpu", ""))
     return int(found.group(1)) if found else 0

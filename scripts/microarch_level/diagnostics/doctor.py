@@ -70,20 +70,9 @@ def _report(pair: tuple[str, str] | None) -> str | None:
 
 
 def cpu_section(cpu: probe.Cpu) -> dict:
-    p, g, o = cpu.proc, cpu.glibc, cpu.override
-    return {
-        "proc_cpuinfo": {"readable": p.readable, "flags": p.flags, "archspec_host": p.host, "level": p.level,
-                         "flags_level": p.flags_level, "generation": p.generation, "usable": p.usable,
-                         "note": p.note},
-        "glibc": {"available": g.available, "loader": g.loader, "supported": list(g.supported), "level": g.level,
-                  "note": g.note},
-        "sysctl": None if cpu.sysctl is None else {"available": cpu.sysctl.available, "flags": cpu.sysctl.flags,
-                                                   "level": cpu.sysctl.level, "note": cpu.sysctl.note},
-        "override": {"set": o.set, "value": o.value, "name": o.name, "level": o.level, "problem": o.problem},
-        "level": cpu.level,
-        "level_source": cpu.level_source,
-        "notes": list(cpu.notes),
-    }
+    """Each source's section (None for a source not read here: sysctl off macOS), then the verdict."""
+    sections = {s.section: (cpu.found[s.field].section() if s.field in cpu.found else None) for s in probe.SOURCES}
+    return {**sections, "level": cpu.level, "level_source": cpu.level_source, "notes": list(cpu.notes)}
 
 
 # Styles whose detection is CPUID (facts.STYLES) detect the level with the compiler's CPUID builtins,

@@ -11,6 +11,7 @@ import json
 
 from ..catalog.families import OVERRIDE
 from ..terminal import escaped
+from . import probe
 
 NONE = "-"
 
@@ -23,38 +24,46 @@ def _span(levels: list[int]) -> str:
     return " ".join(str(x) for x in levels)
 
 
-def _proc(cpu: dict) -> tuple[str, str]:
-    p = cpu["proc_cpuinfo"]
+def _proc(p: dict) -> tuple[str, str]:
     if p["usable"] and p.get("generation"):
-        return f"{p['archspec_host']} (cpu: POWER{p['generation']})", str(p["level"])
+        return f"{p['archspec_host']} (generation {p['generation']} in its cpu line)", str(p["level"])
     if p["usable"]:
         return f"{p['archspec_host']} ({p['flags']} flags)", str(p["level"])
     return p["note"] or "unavailable", NONE
 
 
-def _glibc(cpu: dict) -> tuple[str, str]:
-    g = cpu["glibc"]
+def _glibc(g: dict) -> tuple[str, str]:
     if g["available"]:
-        none = "no x86-64-v2+ hwcaps" if g["loader"].endswith("x86-64.so.2") else "no hwcaps above the baseline"
-        return (", ".join(g["supported"]) or none) + " supported", str(g["level"])
+        return (", ".join(g["supported"]) or "no hwcaps above the baseline") + " supported", str(g["level"])
     return g["note"] or "unavailable", NONE
 
 
-def _sysctl(cpu: dict) -> tuple[str, str]:
-    s = cpu["sysctl"]
+def _sysctl(s: dict) -> tuple[str, str]:
     if s["level"] is not None:
         return f"{s['flags']} feature words", str(s["level"])
     return s["note"] or "unavailable", NONE
 
 
-def _override(cpu: dict) -> tuple[str, str]:
-    o = cpu["override"]
+def _override(o: dict) -> tuple[str, str]:
     if not o["set"]:
         return "not set", NONE
     if o["name"] is None:
         return f"'{o['value']}': {o['problem']}", NONE
     spelled = "" if o["name"] == o["value"] else f" (spelled '{o['value']}')"
     return f"{o['name']}{spelled}", str(o["level"])
+
+
+# What doctor shows of each source's section (probe.CpuSource.section): what it sees, and its level.
+VIEWS = {"proc_cpuinfo": _proc, "sysctl": _sysctl, "glibc": _glibc, "override": _override}
+
+
+def _sources(cpu: dict) -> list[tuple[probe.CpuSource, str, str]]:
+    """(source, what it sees, its level) of each source the report holds, in the order doctor trusts them."""
+    shown = {}
+    for source in probe.SOURCES:
+        if cpu.get(source.section) is not None and source.section not in shown:
+            shown[source.section] = (source, *VIEWS[source.section](cpu[source.section]))
+    return list(shown.values())
 
 
 def _cpu_level(cpu: dict) -> str:
@@ -117,11 +126,8 @@ def _prefix_line(env: dict) -> str:
 def plain(report: dict) -> str:
     cpu = report["cpu"]
     lines = [f"archspec {report['archspec_version']}"]
-    lines += [f"cpu /proc/cpuinfo: {_proc(cpu)[0]}, level {_proc(cpu)[1]}",
-              *([f"cpu sysctl: {_sysctl(cpu)[0]}, level {_sysctl(cpu)[1]}"] if cpu.get("sysctl") else []),
-              f"cpu glibc: {_glibc(cpu)[0]}, level {_glibc(cpu)[1]}",
-              f"cpu {OVERRIDE}: {_override(cpu)[0]}, level {_override(cpu)[1]}",
-              f"cpu level: {_cpu_level(cpu)}"]
+    lines += [f"cpu {source.name}: {sees}, level {level}" for source, sees, level in _sources(cpu)]
+    lines.append(f"cpu level: {_cpu_level(cpu)}")
     lines += [f"cpu note: {n}" for n in cpu["notes"]]
     for row in report["styles"]:
         if row["error"]:
@@ -158,14 +164,11 @@ def _table(headers: list[str], rows: list[list[str]], indent: str = "  ") -> lis
 def table(report: dict) -> str:
     cpu = report["cpu"]
     out = [f"microarch-level doctor (archspec {report['archspec_version']})", "", "This CPU"]
-    out += _table(["source", "sees", "level"], [["/proc/cpuinfo (archspec)", *_proc(cpu)],
-                                                *([["sysctl machdep.cpu", *_sysctl(cpu)]] if cpu.get("sysctl") else []),
-                                                ["glibc ld.so --help", *_glibc(cpu)],
-                                                [OVERRIDE, *_override(cpu)]])
+    out += _table(["source", "sees", "level"], [[source.label, sees, level] for source, sees, level in _sources(cpu)])
     out.append(f"  => level {_cpu_level(cpu)}")
     out += [f"  note: {n}" for n in cpu["notes"]]
     out += ["", "What each package manager would report here, and the gate level it installs"]
-    out += _table(["tool family", "__archspec", "installs", "installable"],
+    out += _table(["tools", "__archspec", "installs", "installable"],
                   [_style_cells(r) for r in report["styles"]])
     out += [f"  note ({r['style']}): {r['note']}" for r in report["styles"] if r["note"]]
     ignoring = [r["style"] for r in report["styles"] if r["override"] == "ignored"]

@@ -19,22 +19,18 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from ..catalog.families import FAMILIES, GATE, GENERATION, OVERRIDE
-from ..catalog.levels import Catalog, load_catalog
+from ..catalog.families import FAMILIES, FEATURES, GENERATION, OVERRIDE, Family
+from ..catalog.levels import Catalog
 from ..catalog.matching import matches
 from ..catalog.spelling import UnknownName, normalize
 from ..terminal import escape_controls
-from ..tools.solver_text import WRITERS, SolverText, parse
+from ..tools.solver_text import REPORTED, WRITERS, SolverText, clean, parse
 from . import diagnoses as say
 from .diagnoses import (ASSUMED, DECIDED, FROM_ENV, FROM_MACHINE, FROM_OPTION, FROM_TEXT, Diagnosis, Host,
                         host_of)
-from .explain_power import concerns, diagnose_power
+from .explain_power import diagnose_power
 
 HELP = "explain a conda/mamba/pixi solver error about __archspec or a microarch-level gate"
-
-# The explainer of a failure about the gate of a family of each rule (families.py) but the first
-# family's: that one is `diagnose` below, over what solver_text reads of its gate.
-EXPLAINERS = {GENERATION: diagnose_power}
 
 # What a diagnosis may be (Diagnosis.kind).
 DIAGNOSIS_KINDS = ("override-spelling", "hyphen-report", "lower-pin-old-channel", "cpu-too-new", "cpu-below",
@@ -142,7 +138,7 @@ def _sources(d: Diagnosis, facts: SolverText, catalog: Catalog, override: Host |
         d.decided_by = "override"
         if d.kind != "override-spelling":
             d.actions = [a for a in d.actions if OVERRIDE not in a]
-            d.actions.insert(0, say.override_cause(host.reported, host, real))
+            d.actions.insert(0, say.override_cause(host.reported, host, real, facts.gate))
         return
     generic = (host is not None and host.source == FROM_TEXT and host.name == host.reported
                and host.name == catalog.generic_names[host.level] and say.names_cpus(facts))
@@ -151,7 +147,7 @@ def _sources(d: Diagnosis, facts: SolverText, catalog: Catalog, override: Host |
         d.actions = [a for a in d.actions if OVERRIDE not in a]
         d.actions.insert(0, f"{say.who(say.STYLES['conda'])} reports archspec's specific name for a CPU, so "
                             f"'{host.reported}' means {OVERRIDE}={host.reported} was set where the solver ran: "
-                            + say.override_cause(host.reported, host, real).split(": ", 1)[1])
+                            + say.override_cause(host.reported, host, real, facts.gate).split(": ", 1)[1])
 
 
 def _decide(facts: SolverText, catalog: Catalog, cpu: Host | None, requested: list[int],
@@ -160,7 +156,7 @@ def _decide(facts: SolverText, catalog: Catalog, cpu: Host | None, requested: li
         return say.override_spelling(catalog, facts, facts.rejected_override, cpu, requested, real)
     seen = host_of(facts.reported[0][1], FROM_TEXT, catalog) if facts.reported else None
     if seen and _misspelled(seen, facts, catalog):
-        mamba_hyphen = seen.name and seen.reported == seen.name.replace("x86_64_", "x86_64-")
+        mamba_hyphen = say.mamba_hyphen(seen, catalog)
         if mamba_hyphen and cpu is None and requested and seen.level < min(requested):
             return say.below(catalog, facts, seen, requested)  # the spelling matters less than the level
         if mamba_hyphen and seen.reported not in facts.override_values:
@@ -185,13 +181,13 @@ def _decide(facts: SolverText, catalog: Catalog, cpu: Host | None, requested: li
         return say.unknown_cpu(catalog, facts, host, requested)
     if host.level < min(requested):
         return say.below(catalog, facts, host, requested)
-    solver = WRITERS[facts.family].solver if facts.family in WRITERS else "rattler"
+    solver = WRITERS[facts.writer].solver if facts.writer in WRITERS else "rattler"
     accepted = any(matches(solver, r.build, host.reported) or matches(solver, r.build, host.name)
                    for r in facts.requirements)
     if channel is not None:
         from ..tools.solve import installable_from_repodata
 
-        levels = installable_from_repodata(channel, host.name, solver, GATE)
+        levels = installable_from_repodata(channel, host.name, solver, facts.gate)
         if not set(requested) & levels:
             return (say.lower_pin(catalog, facts, host, requested)
                     if _design(facts, catalog) == "per-name" and host.level > max(requested)
@@ -291,32 +287,31 @@ def channel_of(args, facts: SolverText) -> Path | None:
     return next((Path(c) for c in facts.channels if Path(c).is_dir()), None)
 
 
-def next_step(facts: SolverText, override: Host | None) -> str:
+def next_step(facts: SolverText, override: str | None) -> str:
     """What to run to get a text that shows the __archspec facts (one line)."""
-    if facts.family in ("conda-classic", "conda"):
+    if facts.writer in ("conda-classic", "conda"):
         step = ("conda prints the conflict only with --json: rerun the command with --json and explain that, "
                 "or run `microarch-level doctor`")
     else:
         step = "rerun the command with --json (or -v) and explain that, or run `microarch-level doctor`"
     if override is not None:
-        step += f"; note {OVERRIDE}={override.reported} is set in this shell"
+        step += f"; note {OVERRIDE}={override} is set in this shell"
     return step
 
 
-def run(args) -> int:
-    from ..errors import UsageError
+def involved(text: str) -> list[Family]:
+    """The families a text is about, in registry order: those whose packages it names (a gate's name
+    holds its flag package's), else those whose catalog knows the CPU it reports, else the first."""
+    named = [f for f in FAMILIES if f.flags in text]
+    if named:
+        return named
+    reported = {build for _, build in REPORTED.findall(clean(text))}
+    return [f for f in FAMILIES if reported & set(f.catalog(None).names)] or FAMILIES[:1]
 
-    catalog = load_catalog()
-    text, source = _read(args)
-    facts = parse(text)
-    if args.cpu is not None and not args.cpu.strip():
-        raise UsageError("--cpu: empty CPU name")
-    for family in FAMILIES:
-        if family.rule in EXPLAINERS and concerns(text, family):
-            cpu = option_cpu(args.cpu.strip(), family.catalog(None)).name if args.cpu else None
-            d = EXPLAINERS[family.rule](text, facts, cpu, {} if args.no_detect else os.environ, family)
-            sys.stdout.write(json.dumps(asdict(d), indent=2) + "\n" if args.json else render(d))
-            return 0
+
+def _features(args, text: str, facts: SolverText, family: Family) -> Diagnosis | None:
+    """A family whose levels are features (x86-64): `diagnose`, over the CPU the options and this machine add."""
+    catalog = family.catalog(None)
     cpu = option_cpu(args.cpu.strip(), catalog) if args.cpu is not None else None
     override = real = None
     if not args.no_detect:
@@ -328,10 +323,34 @@ def run(args) -> int:
         real = host_of(name, FROM_MACHINE, catalog) if name else None
     channel = channel_of(args, facts)
     assumed = cpu or (None if facts.reported or facts.solved else (override or real))
-    d = diagnose(facts, catalog, assumed, override=override, real=real, channel=channel)
-    if d is None:
-        print(f"microarch-level explain: nothing about __archspec or {GATE} found in {source}; "
-              f"{next_step(facts, override)}", file=sys.stderr)
-        return 1
-    sys.stdout.write(json.dumps(asdict(d), indent=2) + "\n" if args.json else render(d))
-    return 0
+    return diagnose(facts, catalog, assumed, override=override, real=real, channel=channel)
+
+
+def _generation(args, text: str, facts: SolverText, family: Family) -> Diagnosis:
+    """A family whose levels are generations (ppc64le): explain_power, which never reads this machine."""
+    cpu = option_cpu(args.cpu.strip(), family.catalog(None)).name if args.cpu else None
+    return diagnose_power(facts, cpu, {} if args.no_detect else os.environ, family)
+
+
+# The explainer of a family of each rule (families.py), over what solver_text reads of its gate.
+EXPLAINERS = {FEATURES: _features, GENERATION: _generation}
+
+
+def run(args) -> int:
+    from ..errors import UsageError
+
+    text, source = _read(args)
+    if args.cpu is not None and not args.cpu.strip():
+        raise UsageError("--cpu: empty CPU name")
+    families = involved(text)
+    for family in families:
+        facts = parse(text, family)
+        d = EXPLAINERS[family.rule](args, text, facts, family)
+        if d is not None:
+            sys.stdout.write(json.dumps(asdict(d), indent=2) + "\n" if args.json else render(d))
+            return 0
+    gates = " or ".join(f.gate for f in families)
+    override = None if args.no_detect else os.environ.get(OVERRIDE) or None
+    print(f"microarch-level explain: nothing about __archspec or {gates} found in {source}; "
+          f"{next_step(facts, override)}", file=sys.stderr)
+    return 1

@@ -77,18 +77,18 @@ def _first_of(rule: str) -> Family | None:
 
 def sample_family(text: str) -> str | None:
     """The family of a /proc/cpuinfo text: the first family whose rule's level line (cpuinfo.LEVEL_LINE:
-    `flags` for x86_64, `cpu` for ppc64le) its first processor has; an Intel Mac's sysctl capture
-    (sysctl.is_capture, naming a level feature) is of the first family sysctl serves (x86_64);
-    None when it is neither."""
+    `flags`, `cpu`) its first processor has, one whose cpu_word that line names (`cpu : POWER9`) before
+    the others; an Intel Mac's sysctl capture (sysctl.is_capture, naming a level feature) is of the
+    first family sysctl serves; None when it is neither."""
     if sysctl.is_capture(text):
         family = _first_of(FEATURES)
         return family.name if family and sysctl.capture_level(text, family.catalog(None)) is not None else None
     first = first_processor(text)
     if "processor" not in first:
         return None
-    rule = next((rule for rule, line in LEVEL_LINE.items() if line in first), None)
-    family = _first_of(rule) if rule else None
-    return family.name if family else None
+    fitting = [f for f in FAMILIES if LEVEL_LINE[f.rule] in first]
+    named = [f for f in fitting if f.cpu_word and f.cpu_word in first[LEVEL_LINE[f.rule]]]
+    return (named or fitting)[0].name if fitting else None
 
 
 def samples_in(directory: Path) -> list[tuple[Path, str]]:
@@ -144,7 +144,7 @@ def identify(sample: Path, family: Family, catalog: Catalog | None = None) -> di
 
 
 def _identify_by_generation(sample: Path, catalog: Catalog) -> dict:
-    generation = cpuinfo_generation(sample.read_text(errors="replace"))
+    generation = cpuinfo_generation(sample.read_text(errors="replace"), catalog)
     return {"archspec": host_name(catalog, generation), "rattler": None, "archspec_only": True}
 
 

@@ -47,6 +47,12 @@ class ProcSource:
     def usable(self) -> bool:
         return self.readable and (self.flags > 0 or bool(self.generation)) and self.level is not None
 
+    def section(self) -> dict:
+        """Its section of doctor's report (CpuSource.section)."""
+        return {"readable": self.readable, "flags": self.flags, "archspec_host": self.host, "level": self.level,
+                "flags_level": self.flags_level, "generation": self.generation, "usable": self.usable,
+                "note": self.note}
+
 
 @dataclass(frozen=True)
 class GlibcSource:
@@ -58,6 +64,10 @@ class GlibcSource:
     level: int | None = None
     note: str | None = None
 
+    def section(self) -> dict:
+        return {"available": self.available, "loader": self.loader, "supported": list(self.supported),
+                "level": self.level, "note": self.note}
+
 
 @dataclass(frozen=True)
 class SysctlSource:
@@ -67,6 +77,9 @@ class SysctlSource:
     flags: int = 0
     level: int | None = None
     note: str | None = None
+
+    def section(self) -> dict:
+        return {"available": self.available, "flags": self.flags, "level": self.level, "note": self.note}
 
 
 @dataclass(frozen=True)
@@ -80,14 +93,29 @@ class OverrideSource:
     def set(self) -> bool:
         return self.value is not None
 
+    def section(self) -> dict:
+        return {"set": self.set, "value": self.value, "name": self.name, "level": self.level, "problem": self.problem}
+
 
 @dataclass(frozen=True)
 class Cpu:
-    proc: ProcSource
-    glibc: GlibcSource
-    override: OverrideSource
+    """What each source that serves this machine's family here found (by CpuSource.field)."""
+
+    found: dict[str, object]
     notes: list[str] = field(default_factory=list)
-    sysctl: SysctlSource | None = None  # read on macOS only
+
+    # The sources every rule reads, which the notes and doctor's verdicts reason about by name.
+    @property
+    def proc(self) -> ProcSource:
+        return self.found["proc"]
+
+    @property
+    def glibc(self) -> GlibcSource:
+        return self.found["glibc"]
+
+    @property
+    def override(self) -> OverrideSource:
+        return self.found["override"]
 
     @property
     def level(self) -> int | None:
@@ -101,7 +129,7 @@ class Cpu:
 
     def _hardware(self) -> tuple[str | None, int | None]:
         for source in SOURCES:
-            found = getattr(self, source.field)
+            found = self.found.get(source.field)
             level = source.level(found) if source.level is not None and found is not None else None
             if level is not None:
                 return source.name, level
@@ -126,7 +154,8 @@ def probe_proc(catalog: Catalog, path: Path = cpuinfo.PROC_CPUINFO) -> ProcSourc
 
 
 def probe_power_proc(catalog: Catalog, path: Path = cpuinfo.PROC_CPUINFO) -> ProcSource:
-    """A POWER /proc/cpuinfo: its generation and archspec's name for it (power.host_name)."""
+    """The /proc/cpuinfo of a family of generations (POWER): its generation and archspec's name for it
+    (power.host_name)."""
     from ..catalog.power import host_name
     from .cpuinfo import cpuinfo_generation
 
@@ -135,17 +164,18 @@ def probe_power_proc(catalog: Catalog, path: Path = cpuinfo.PROC_CPUINFO) -> Pro
     except OSError:
         return ProcSource(False, host=catalog.family, note=f"{path} cannot be read; archspec falls back to "
                                                             f"'{catalog.family}'")
-    generation = cpuinfo_generation(text)
+    generation = cpuinfo_generation(text, catalog)
     host = host_name(catalog, generation)
+    word = by_name(catalog.family).cpu_word
     if not generation:
-        return ProcSource(True, host=host, note=f"{path} names no POWER generation in its cpu line; archspec "
+        return ProcSource(True, host=host, note=f"{path} names no {word} generation in its cpu line; archspec "
                                                 f"falls back to '{host}'")
     level, note = catalog.names[host], None
     if generation < catalog.levels[0]:
         level = generation
-        note = f"POWER{generation} is below the {catalog.family} baseline POWER{catalog.levels[0]}"
+        note = f"{word}{generation} is below the {catalog.family} baseline {word}{catalog.levels[0]}"
     elif generation > level:
-        note = f"archspec {catalog.archspec_version} knows no POWER{generation}: it calls this CPU '{host}'"
+        note = f"archspec {catalog.archspec_version} knows no {word}{generation}: it calls this CPU '{host}'"
     return ProcSource(True, host=host, level=level, note=note, generation=generation)
 
 
@@ -204,8 +234,8 @@ def probe_sysctl(catalog: Catalog) -> SysctlSource:
         return SysctlSource(False, note=problem)
     level = sysctl.level_of_words(words, catalog)
     if level is None:
-        return SysctlSource(True, note="sysctl names no x86-64 CPU feature (an Apple Silicon shell, or no "
-                                       "machdep.cpu keys): no level from it")
+        return SysctlSource(True, note=f"sysctl names no {by_name(catalog.family).label} CPU feature (an Apple "
+                                       "Silicon shell, or no machdep.cpu keys): no level from it")
     return SysctlSource(True, len(words.split()), level)
 
 
@@ -226,8 +256,10 @@ def probe_override(catalog: Catalog, environ: dict[str, str] | None = None) -> O
 class CpuSource:
     """One place this machine's CPU is read from."""
 
-    field: str                         # the Cpu field it fills (doctor's name for it)
+    field: str                         # its key in Cpu.found
     name: str                          # how a report names it
+    section: str                       # its section of doctor's report (its result's section())
+    label: str                         # how doctor's table names it
     rules: tuple[str, ...]             # the families it serves, by their rule (families.py)
     systems: tuple[str, ...] | None    # the platform.system() values it exists on; None: any
     read: Callable[[Catalog], object]  # its probe: a result, never an exception
@@ -240,11 +272,16 @@ def _usable_level(proc: ProcSource) -> int | None:
 
 # Every source, in the order their hardware levels are trusted (Cpu.level).
 SOURCES = (
-    CpuSource("proc", "/proc/cpuinfo", (FEATURES,), None, probe_proc, _usable_level),
-    CpuSource("proc", "/proc/cpuinfo", (GENERATION,), None, probe_power_proc, _usable_level),
-    CpuSource("sysctl", "sysctl", (FEATURES,), ("Darwin",), probe_sysctl, lambda found: found.level),
-    CpuSource("glibc", "glibc", (FEATURES, GENERATION), None, probe_glibc, lambda found: found.level),
-    CpuSource("override", OVERRIDE, (FEATURES, GENERATION), None, probe_override, None),  # a claim, not the hardware
+    CpuSource("proc", "/proc/cpuinfo", "proc_cpuinfo", "/proc/cpuinfo (archspec)", (FEATURES,), None, probe_proc,
+              _usable_level),
+    CpuSource("proc", "/proc/cpuinfo", "proc_cpuinfo", "/proc/cpuinfo (archspec)", (GENERATION,), None,
+              probe_power_proc, _usable_level),
+    CpuSource("sysctl", "sysctl", "sysctl", "sysctl machdep.cpu", (FEATURES,), ("Darwin",), probe_sysctl,
+              lambda found: found.level),
+    CpuSource("glibc", "glibc", "glibc", "glibc ld.so --help", (FEATURES, GENERATION), None, probe_glibc,
+              lambda found: found.level),
+    CpuSource("override", OVERRIDE, "override", OVERRIDE, (FEATURES, GENERATION), None, probe_override,
+              None),  # a claim, not the hardware
 )
 
 
@@ -275,6 +312,6 @@ def probe(catalog: Catalog) -> Cpu:
     system = platform.system()
     read = {s.field: s.read(catalog) for s in SOURCES
             if rule in s.rules and (s.systems is None or system in s.systems)}
-    cpu = Cpu(**read)
+    cpu = Cpu(read)
     NOTES[rule](cpu)
     return cpu

@@ -126,6 +126,8 @@ def feature_guards(catalog: Catalog, family: Family, header: str) -> dict[str, s
         **guard_tables(catalog, family.a_label),
         "header": header,
         "gate": gate,
+        "label": family.label,
+        "loader": family.loader,
         "max_level": levels[-1],
         "leveled_features": [(lv, f) for lv in levels[1:] for f in catalog.new_features(lv)],
         "guard_quick_zsh": share + QUICK_ZSH,

@@ -72,7 +72,7 @@ def reported(template: str | None, catalog: Catalog, host: str) -> tuple[str, st
 
 @dataclass(frozen=True)
 class Style:
-    """What a family of versions puts in `__archspec` for a CPU, and how its solver matches builds."""
+    """What a range of tool versions puts in `__archspec` for a CPU, and how its solver matches builds."""
 
     key: str
     what: str        # the report, for the label: "archspec name", "generic x86_64_vN"

@@ -1,4 +1,4 @@
-"""How each tool family reads CONDA_OVERRIDE_ARCHSPEC.
+"""How each tool (each reporting style) reads CONDA_OVERRIDE_ARCHSPEC.
 
 The same value means different things to different tools: conda and mamba
 2.x pass it through verbatim (so `x86-64-v3` becomes the build string
@@ -23,7 +23,7 @@ RATTLER_DISABLE = "0"                  # rattler's documented value for "no arch
 
 @dataclass(frozen=True)
 class Reading:
-    """What one tool family makes of the override."""
+    """What one reporting style (facts.STYLES) makes of the override."""
 
     used: bool                      # False: the tool ignores the variable
     report: tuple[str, str] | None  # the __archspec (version, build) it then reports; None: none at all

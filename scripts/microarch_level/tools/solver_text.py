@@ -17,14 +17,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from ..catalog.families import FLAGS, GATE, OVERRIDE
-from ..catalog.levels import LEVELS
+from ..catalog.families import FAMILIES, OVERRIDE, Family
 
 # Terminal escapes (CSI colour codes, OSC titles ended by BEL or ST) and any other control character.
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_G = re.escape(GATE)
 _VERSION = r"(?:==?)?[0-9*][0-9.*]*"
 _BUILD = r"[A-Za-z0-9_*.\-]+"
 NAME = r"[A-Za-z0-9][A-Za-z0-9_\-]*"          # what a reported CPU name may look like
@@ -36,21 +35,12 @@ REPORTED = re.compile(rf"__archspec={{1,2}}([0-9][0-9.]*)=({NAME})")
 REQUIRED = re.compile(rf"__archspec\s+({_VERSION})\s+({_BUILD}?)(?=[\s,;.]|$)")
 # conda classic: `__archspec[version='1',build=haswell]`, `__archspec[build='a|b|x86*64*v4']`.
 REQUIRED_CLASSIC = re.compile(r"__archspec\[([^\]]*)\]")
-# A gate package file name: `_x86_64-microarch-level-1-0_core2` (level 1, build 0_core2).
-DIST = re.compile(rf"{_G}-(\d+)-(\d+_[A-Za-z0-9_]+)")
-# libmamba and rattler trees: `_x86_64-microarch-level 3 would require`, `… [3|4] would require`, `… 2 | 3 would require`.
-WOULD = re.compile(rf"{_G}\s+\[?((?:\d+\s*\|\s*)*\d+)\]?\s+would require")
-# A spec on the gate: `=1 *`, `==3 2_zen2`, `=3=2_zen2`, `>=3`, `==3:` (tqdm), `[version='>=3']`.
-PIN = re.compile(rf"{_G}\s*(==|>=|<=|=|>|<)\s*(\d+)(?:\.\*)?(?:(?:\s+|=)(\d+_[A-Za-z0-9_]+))?")
-PIN_CLASSIC = re.compile(rf"{_G}\[version='(==|>=|<=|=|>|<)?(\d+)(?:\.\*)?'")
 REJECTED = re.compile(r"'([^'\n]*)' is not a known archspec microarchitecture")
 OVERRIDE_SETTING = re.compile(re.escape(OVERRIDE) + r"=(?:\"([^\"]*)\"|'([^']*)'|(\S*))")
 # Versions a text may show: pasted `info` output, conda's own `__conda` virtual package.
 INFO_VERSION = re.compile(r"^\s*(conda|mamba|micromamba|libmamba|pixi) version\s*:\s*v?(\d+\.\d+[\w.]*)", re.MULTILINE)
 CONDA_VPKG = re.compile(r"__conda={1,2}(\d+\.\d+[\w.]*)=")
 PIXI_VERSION = re.compile(r"^pixi (\d+\.\d+[\w.]*)\s*$", re.MULTILINE)
-# A package the solve chose: `x86_64-microarch-level-4-5_level4` (conda's plan, a --json LINK's dist_name).
-CHOSEN = re.compile(rf"(?<![A-Za-z0-9_-])(_?{re.escape(FLAGS)})-(\d+)-(\d+_[A-Za-z0-9_]+)")
 # What conda, mamba and micromamba print after a solve that worked, and what they print when one failed.
 _SOLVED = ("Executing transaction: ...working... done", "Executing transaction: done", "## Package Plan ##",
            "will be INSTALLED", "Transaction finished", "Transaction\n\n  Prefix:")
@@ -59,7 +49,37 @@ _FAILED = ("failed", "Unsatisfiable", "Could not solve", "Cannot solve", "nothin
 # The channel a text names as a local directory: `Channel: file:///…`, a --json LINK's base_url.
 LOCAL_CHANNEL = re.compile(r"file://(/[^\s'\"|,]+)")
 # libmamba 2 prints version specs in full (`==3 *`, `=* zen4`); libmamba 1 printed `3**` and `* zen4`.
-LIBMAMBA2_SPEC = re.compile(rf"(?:{_G}|__archspec) (?:=\*|==\d)")
+LIBMAMBA2_SPEC = re.compile(r"(?:microarch-level|__archspec) (?:=\*|==\d)")
+
+
+@dataclass(frozen=True)
+class GateWords:
+    """How a text names one family's packages (Family.gate, Family.flags), their levels and builds."""
+
+    gate: str
+    levels: tuple[int, ...]
+    # A gate package file name: `_x86_64-microarch-level-1-0_core2` (level 1, build 0_core2).
+    dist: re.Pattern[str]
+    # libmamba and rattler trees: `_x86_64-microarch-level 3 would require`, `… [3|4] would require`,
+    # `… 2 | 3 would require`.
+    would: re.Pattern[str]
+    # A spec on the gate: `=1 *`, `==3 2_zen2`, `=3=2_zen2`, `>=3`, `==3:` (tqdm), `[version='>=3']`.
+    pin: re.Pattern[str]
+    pin_classic: re.Pattern[str]
+    # A package the solve chose: `x86_64-microarch-level-4-5_level4` (conda's plan, a --json LINK's dist_name).
+    chosen: re.Pattern[str]
+
+
+@lru_cache(maxsize=None)
+def gate_words(family: Family) -> GateWords:
+    g = re.escape(family.gate)
+    return GateWords(
+        family.gate, family.levels,
+        re.compile(rf"{g}-(\d+)-(\d+_[A-Za-z0-9_]+)"),
+        re.compile(rf"{g}\s+\[?((?:\d+\s*\|\s*)*\d+)\]?\s+would require"),
+        re.compile(rf"{g}\s*(==|>=|<=|=|>|<)\s*(\d+)(?:\.\*)?(?:(?:\s+|=)(\d+_[A-Za-z0-9_]+))?"),
+        re.compile(rf"{g}\[version='(==|>=|<=|=|>|<)?(\d+)(?:\.\*)?'"),
+        re.compile(rf"(?<![A-Za-z0-9_-])(_?{re.escape(family.flags)})-(\d+)-(\d+_[A-Za-z0-9_]+)"))
 
 @dataclass(frozen=True)
 class Writer:
@@ -73,7 +93,7 @@ class Writer:
     style: str | None = None  # the facts.STYLES key of a writer that is no tool in FACTS
 
 
-# Who wrote the text: family key -> Writer.
+# Who wrote the text: writer key -> Writer.
 WRITERS = {
     "conda-classic": Writer("conda (classic solver)", "conda-classic", "conda"),
     "conda-libmamba": Writer("conda with conda-libmamba-solver", "libmamba", "conda"),
@@ -103,28 +123,30 @@ class Pin:
     level: int
     build: str | None = None
 
-    def levels(self) -> tuple[int, ...]:
+    def levels(self, among: tuple[int, ...]) -> tuple[int, ...]:
+        """The levels of `among` (the family's gate levels) the spec allows."""
         ops = {"==": lambda k: k == self.level, "=": lambda k: k == self.level, ">=": lambda k: k >= self.level,
                "<=": lambda k: k <= self.level, ">": lambda k: k > self.level, "<": lambda k: k < self.level}
-        return tuple(k for k in LEVELS if ops[self.op](k))
+        return tuple(k for k in among if ops[self.op](k))
 
 
 @dataclass(frozen=True)
 class Tool:
     """Which tool wrote the text, and its version when the text shows one ('2.x': only the major)."""
 
-    family: str
+    writer: str
     version: str | None = None
     form: str = "text"
 
     def __str__(self) -> str:
-        label = WRITERS[self.family].label + (", --json output" if self.form == "json" else "")
+        label = WRITERS[self.writer].label + (", --json output" if self.form == "json" else "")
         return f"{label}, version {self.version}" if self.version else f"{label}, version not shown"
 
 
 @dataclass
 class SolverText:
-    family: str | None = None
+    writer: str | None = None         # the WRITERS key of the tool that wrote the text
+    gate: str = ""                    # the gate whose facts these are (parse's family's)
     versions: dict[str, str] = field(default_factory=dict)
     reported: list[tuple[str, str]] = field(default_factory=list)
     requirements: list[Requirement] = field(default_factory=list)
@@ -190,7 +212,7 @@ def _has(text: str, marks) -> bool:
     return any(mark in text for mark in marks)
 
 
-def family(text: str, doc: dict | None = None) -> str | None:
+def writer_of(text: str, doc: dict | None = None) -> str | None:
     """Which tool wrote `text` (see WRITERS), from the shape of what it prints; None if no known shape."""
     if doc is not None:
         name = str(doc.get("exception_name", ""))
@@ -224,9 +246,9 @@ def family(text: str, doc: dict | None = None) -> str | None:
     return None
 
 
-def _version(fam: str | None, text: str) -> str | None:
+def _version(writer: str | None, text: str) -> str | None:
     shown = dict((tool, v) for tool, v in reversed(INFO_VERSION.findall(text)))
-    tool = WRITERS[fam].tool if fam in WRITERS else None
+    tool = WRITERS[writer].tool if writer in WRITERS else None
     if tool == "conda":
         conda = CONDA_VPKG.search(text)
         return shown.get("conda") or (conda.group(1) if conda else None)
@@ -247,43 +269,45 @@ def _classic_requirements(inner: str) -> list[tuple[str, str]]:
     return [(fields.get("version", "*"), b) for b in builds]
 
 
-def parse(text: str) -> SolverText:
+def parse(text: str, family: Family | None = None) -> SolverText:
+    """The facts of `text` about `family`'s gate (the first registered family's by default)."""
+    words = gate_words(family or FAMILIES[0])
     text = clean(text)
     inside = from_json(text)
     form, doc = ("json", inside[1]) if inside else ("text", None)
     if inside:
         text = clean(inside[0])
-    fam = family(text, doc)
-    facts = SolverText(family=fam, form=form)
-    facts.tool = Tool(fam, _version(fam, text), form) if fam in WRITERS else None
+    writer = writer_of(text, doc)
+    facts = SolverText(writer=writer, gate=words.gate, form=form)
+    facts.tool = Tool(writer, _version(writer, text), form) if writer in WRITERS else None
     for tool, version in INFO_VERSION.findall(text):
         facts.versions.setdefault(tool, version)
-    if facts.tool and facts.tool.version and WRITERS[fam].tool:
-        facts.versions.setdefault(WRITERS[fam].tool, facts.tool.version)
+    if facts.tool and facts.tool.version and WRITERS[writer].tool:
+        facts.versions.setdefault(WRITERS[writer].tool, facts.tool.version)
     for version, build in REPORTED.findall(text):
         if (version, build) not in facts.reported:
             facts.reported.append((version, build))
     facts.solved = (bool(doc.get("success")) if doc is not None and "success" in doc
                     else _has(text, _SOLVED) and not _has(text, _FAILED))
-    for name, level, build in CHOSEN.findall(text):
+    for name, level, build in words.chosen.findall(text):
         if facts.solved and (name, int(level), build) not in facts.chosen:
             facts.chosen.append((name, int(level), build))
     facts.channels = list(dict.fromkeys(m.rstrip("/") for m in LOCAL_CHANNEL.findall(text)))
     rejected = REJECTED.search(text)
     facts.rejected_override = rejected.group(1) if rejected else None
     facts.override_values = [a or b or c for a, b, c in OVERRIDE_SETTING.findall(text)]
-    facts.mentions_gate = GATE in text
+    facts.mentions_gate = words.gate in text
     current: tuple[int, ...] = ()
     for line in text.splitlines():
-        would = WOULD.search(line)
-        pins = [Pin(op, int(level), build or None) for op, level, build in PIN.findall(line)]
-        pins += [Pin(op or "==", int(level)) for op, level in PIN_CLASSIC.findall(line)]
+        would = words.would.search(line)
+        pins = [Pin(op, int(level), build or None) for op, level, build in words.pin.findall(line)]
+        pins += [Pin(op or "==", int(level)) for op, level in words.pin_classic.findall(line)]
         facts.pins += [p for p in pins if p not in facts.pins]
         if would:
             current = tuple(int(x) for x in re.findall(r"\d+", would.group(1)))
         elif pins:
-            current = pins[-1].levels()
-        dist = DIST.search(line)
+            current = pins[-1].levels(words.levels)
+        dist = words.dist.search(line)
         found = [(v, b) for v, b in REQUIRED.findall(line)]
         found += [r for inner in REQUIRED_CLASSIC.findall(line) for r in _classic_requirements(inner)]
         levels = (int(dist.group(1)),) if dist else current
@@ -295,5 +319,5 @@ def parse(text: str) -> SolverText:
         if dist:
             facts.gate_levels.add(int(dist.group(1)))
     for pin in facts.pins:
-        facts.gate_levels.update(pin.levels())
+        facts.gate_levels.update(pin.levels(words.levels))
     return facts

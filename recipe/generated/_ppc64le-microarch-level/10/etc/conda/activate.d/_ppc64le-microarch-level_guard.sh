@@ -8,16 +8,16 @@
 # mksh).  It warns on stderr when the real CPU is an older POWER generation than
 # level 10, the one this environment was built for: its programs would die with
 # "Illegal instruction".  The CPU's generation comes from the first of:
-#   1. the first processor's `cpu` line in /proc/cpuinfo (`cpu : POWER9, altivec
-#      supported`, `POWER8NVL (raw)`): what archspec reads;
+#   1. the first processor's `cpu` line in /proc/cpuinfo (`cpu : POWER9, ...`):
+#      the generation after POWER, as archspec reads it;
 #   2. glibc's `/lib64/ld64.so.2 --help` (`power10 (supported, searched)`), the only
 #      step that starts a process; on another architecture that loader is absent;
 #   3. CONDA_OVERRIDE_ARCHSPEC (an archspec ppc64le name in any spelling, read by
-#      the same code as the x86-64 guard's), only when 1 and 2 cannot tell;
+#      the same code as every family's guard), only when 1 and 2 cannot tell;
 #   4. nothing: the guard stays silent.
 # The override only steers the solver: it never silences or raises a warning on a
 # CPU that can tell its generation, but the warning names it when it claims another.
-# Same guarantees as the x86-64 guard: never exits or fails (even under set -e with
+# Same guarantees as every family's guard: never exits or fails (even under set -e with
 # stderr closed), never evaluates its input, writes no files, trusts no level
 # cached in the environment; builtins only (mksh without PATH works).
 # shellcheck disable=SC3044
