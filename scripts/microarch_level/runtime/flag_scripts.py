@@ -46,7 +46,7 @@ _COMMON_PATH = (
 
 def cycle_scripts(package: str) -> tuple[str, ...]:
     """The installed paths of the flag cycle's scripts in every dialect: what each activation and
-    deactivation reads, so they open with one line of header and keep the rest after their code."""
+    deactivation reads (templates/head.in says what their header costs, so how short it is)."""
     return tuple(path.format(shell=d.suffix, package=package) for path, _, _ in _COMMON_PATH for d in DIALECTS)
 
 
