@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from ..catalog.families import Family
 from ..catalog.levels import Catalog
-from .dialects import CSH, FISH, SH
+from .dialects import CSH, DIALECTS, FISH, SH
 from .shell_template import render
 
 FLAGS_FILE = "etc/conda/{kind}.d/~{package}.{shell}"
@@ -42,6 +42,14 @@ _COMMON_PATH = (
     (FLAGS_FILE.replace("{kind}", "activate"), "flags-activate.{shell}.in", "activate"),
     (FLAGS_FILE.replace("{kind}", "deactivate"), "flags-deactivate.{shell}.in", "deactivate"),
 )
+
+
+def cycle_scripts(package: str) -> tuple[str, ...]:
+    """The installed paths of the flag cycle's scripts in every dialect: what each activation and
+    deactivation reads (templates/head.in says what their header costs, so how short it is)."""
+    return tuple(path.format(shell=d.suffix, package=package) for path, _, _ in _COMMON_PATH for d in DIALECTS)
+
+
 _RARE_PATHS = ((REMOVE_FILE, "flags-remove.{shell}.in", None), (REPORT_FILE, "flags-report.{shell}.in", None))
 # The scripts of each dialect rendered from its own templates (csh: all from flags.csh.in).
 DIALECT_SCRIPTS = {
@@ -233,9 +241,9 @@ ROLE_TEXT = {
                 "earlier activation left and adds this level's",
     "deactivate": "runs first in deactivate.d (run in reverse order) and removes the token the activation added",
 }
-# The same in a few words, for the first line of each script.
+# The same in a few words, for the one line each script opens with.
 ROLE_HEAD = {
-    "first": "first in activate.d; removes what an activation left",
-    "activate": "last in activate.d; adds this level's compiler flags",
-    "deactivate": "first in deactivate.d; removes this level's flags",
+    "first": "removes stale flags",
+    "activate": "adds compiler flags",
+    "deactivate": "removes its flags",
 }
