@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from mounts import private_mounts
 
-from microarch_level.catalog.families import GATE
+from microarch_level.catalog.families import FAMILIES
 from microarch_level.feedstock.channel_dir import MARKER
 
 RECIPE = """\
@@ -206,14 +206,15 @@ def test_an_empty_directory_is_filled(feedstock, tmp_path):
     assert (channel / "noarch" / "repodata.json").is_file()
 
 
-def test_a_channel_built_before_the_marker_existed_is_replaced(feedstock, tmp_path):
-    """Earlier versions wrote only noarch/ and linux-64/ with this feedstock's packages."""
+@pytest.mark.parametrize("name", [name for f in FAMILIES for name in (f.gate, f.flags)])
+def test_a_channel_built_before_the_marker_existed_is_replaced(feedstock, tmp_path, name):
+    """Earlier versions wrote only noarch/ and linux-64/ with this feedstock's packages, of any family."""
     legacy = tmp_path / "build_artifacts"
     (legacy / "noarch").mkdir(parents=True)
     (legacy / "linux-64").mkdir()
-    package = f"{GATE}-1-5_x86_64.conda"
+    package = f"{name}-1-5_old.conda"
     (legacy / "noarch" / package).write_bytes(b"old build")
-    (legacy / "noarch" / "repodata.json").write_text(json.dumps({"packages.conda": {package: {"name": GATE}}}))
+    (legacy / "noarch" / "repodata.json").write_text(json.dumps({"packages.conda": {package: {"name": name}}}))
     (legacy / "linux-64" / "repodata.json").write_text(json.dumps({"packages": {}}))
     result = build(feedstock, legacy)
     assert result.returncode == 0, result.stderr

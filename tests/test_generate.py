@@ -13,12 +13,12 @@ import jinja2
 import pytest
 from conftest import run_cli
 
-from microarch_level.catalog.families import GATE, catalogs
+from microarch_level.catalog.families import GATE, X86_64, catalogs
 from microarch_level.catalog.levels import installed_version
 from microarch_level.catalog.matching import matches
 from microarch_level.feedstock.ci_support import CI_SUPPORT, job_of, read_jobs
 from microarch_level.feedstock.render import GENERATED_DIR, OWNED_DIRS, RECIPE, VARIANTS, is_generated, render_all
-from microarch_level.runtime.activation import GUARD_RARE_SH
+from microarch_level.runtime.activation import RARE_SH, helper_path
 from microarch_level.runtime.flag_scripts import cycle_scripts
 from microarch_level.runtime.shell_template import DELIMITERS, TEMPLATES_URL, render
 
@@ -99,7 +99,7 @@ def test_check_fails_and_names_the_files_when_archspec_gains_a_cpu(root, tmp_pat
     assert f"stale: {VARIANTS} (archspec adds zen7)" in result.stderr
     level4 = job_of(read_jobs(tree), "x86_64", 4)
     assert f"stale: {level4} (lacks the level-4 build zen7" in result.stderr
-    assert f"{GATE}/4/{GUARD_RARE_SH}" in result.stderr  # the sh guard's table of CPU names
+    assert f"{GATE}/4/{helper_path(X86_64, RARE_SH)}" in result.stderr  # the sh guard's table of CPU names
     assert snapshot(tree) == before  # --check changes nothing
 
 
@@ -142,7 +142,7 @@ def test_a_file_someone_put_in_the_generated_tree_is_named_and_never_touched(roo
     tree = copy_generated(root, tmp_path / "tree")
     mine = tree / GENERATED_DIR / GATE / "4" / "etc" / "conda" / "activate.d" / "my-notes.sh"
     mine.write_text("echo my own\n")
-    replaced = tree / GENERATED_DIR / GATE / "4" / GUARD_RARE_SH  # a path the generator writes, someone's content
+    replaced = tree / GENERATED_DIR / GATE / "4" / helper_path(X86_64, RARE_SH)  # a path the generator writes, someone's content
     replaced.write_text("echo replaced by hand\n")
     fifo = tree / GENERATED_DIR / "a-fifo"
     os.mkfifo(fifo)

@@ -22,9 +22,12 @@ from guard_support import (  # noqa: F401
 )
 from shells import POSIX, SHELLS, base_env, run, shell
 
+from microarch_level.catalog.families import X86_64
 from microarch_level.catalog.levels import load_catalog
 from microarch_level.diagnostics.cpuinfo import first_flags, mounted
-from microarch_level.runtime.activation import GUARD_QUICK_ZSH, GUARD_RARE_SH, kernel_runs
+from microarch_level.runtime.activation import QUICK_ZSH, RARE_SH, helper_path, kernel_runs
+
+GUARD_QUICK_ZSH, GUARD_RARE_SH = helper_path(X86_64, QUICK_ZSH), helper_path(X86_64, RARE_SH)
 
 CATALOG = load_catalog()
 FEATURES_4 = list(CATALOG.level_features[4])

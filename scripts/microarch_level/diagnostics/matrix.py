@@ -217,6 +217,15 @@ def _text(c: Cell) -> str:
     return f"{shown} {'ok' if c.lower_pins_ok else 'PINS'}{'' if c.ok else ' !'}"
 
 
+# What the tool columns mean on a family, beyond the styles' labels, by the family's rule.
+RULE_LEGEND = {
+    FEATURES: lambda family: [],
+    GENERATION: lambda family: [
+        f"on {family.name}: conda and rattler report archspec's name (read here from the sample's cpu "
+        f"line), mamba/micromamba of every version the bare {family.name}, pixi's lock solve 0={family.name}"],
+}
+
+
 def render(rows: list[Row], styles: list[str], fmt: str, family: Family) -> str:
     if fmt == "json":
         return json.dumps([{**asdict(r), "cells": [{**asdict(c), "ok": c.ok} for c in r.cells]} for r in rows],
@@ -227,9 +236,7 @@ def render(rows: list[Row], styles: list[str], fmt: str, family: Family) -> str:
         "cell: the gate level installed unpinned; ok = every lower pin installs too, PINS = one does not;",
         "      ! = not the level the reported __archspec stands for",
         *(f"{s}: {STYLES[s].label}" for s in styles),
-        *([] if family.rule != GENERATION else [
-            f"on {family.name}: conda and rattler report archspec's name (read here from the sample's cpu "
-            f"line), mamba/micromamba of every version the bare {family.name}, pixi's lock solve 0={family.name}"]),
+        *RULE_LEGEND[family.rule](family),
     ])
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -27,11 +27,13 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..catalog.families import FLAGS, GATE
+from ..catalog.families import FAMILIES
 from ..errors import Failure, Interrupted, UsageError
 from ..tools.solve import SUBDIRS
 
 MARKER = ".microarch-level-channel"
+# The packages this feedstock builds, of every family: a channel without MARKER holding only these is ours.
+OURS = frozenset(name for f in FAMILIES for name in (f.gate, f.flags))
 DIR_MODE, FILE_MODE = 0o755, 0o644
 SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
@@ -117,7 +119,7 @@ def _foreign_in_legacy(directory: Path) -> str | None:
                        for fn, r in (data.get(key) or {}).items()}
         except (OSError, ValueError, AttributeError):
             return index
-        foreign = sorted(fn for fn, r in records.items() if not isinstance(r, dict) or r.get("name") not in (GATE, FLAGS))
+        foreign = sorted(fn for fn, r in records.items() if not isinstance(r, dict) or r.get("name") not in OURS)
         if foreign:
             return foreign[0]
         known |= set(records) | {index}

@@ -14,7 +14,7 @@ activate.d; fish from `status dirname`).
 
 from __future__ import annotations
 
-from ..catalog.families import FEATURES, GATE, GENERATION, Family
+from ..catalog.families import FEATURES, GENERATION, Family
 from ..catalog.levels import SYSCTL_KEYS, Catalog
 from .dialects import CSH, FISH, SH
 from .flag_scripts import FlagRenderer
@@ -22,12 +22,13 @@ from .guard_power import render_guards
 from .guards import GUARD_FILE, guard_tables
 from .shell_template import render
 
-# The feature guards' helper files, under share/<gate>/ (here the x86-64 gate's paths).
+# The feature guards' helper files, under share/<gate>/ (helper_path).
 RARE_FISH, RARE_SH, QUICK_ZSH, SYSCTL_SH = "guard-rare.fish", "guard-rare.sh", "guard-quick.zsh", "guard-sysctl.sh"
-GUARD_RARE_FISH = f"share/{GATE}/{RARE_FISH}"
-GUARD_RARE_SH = f"share/{GATE}/{RARE_SH}"
-GUARD_QUICK_ZSH = f"share/{GATE}/{QUICK_ZSH}"
-GUARD_SYSCTL_SH = f"share/{GATE}/{SYSCTL_SH}"
+
+
+def helper_path(family: Family, name: str) -> str:
+    """Where a family's gate installs the guard helper `name`, under the environment prefix."""
+    return f"share/{family.gate}/{name}"
 
 # Where Linux prints each level feature in /proc/cpuinfo: (word, bit) in
 # arch/x86/include/asm/cpufeatures.h; the kernel prints flags in that order.
@@ -110,15 +111,15 @@ def render_scripts(catalog: Catalog, header: str, family: Family) -> dict[str, s
 def feature_guards(catalog: Catalog, family: Family, header: str) -> dict[str, str]:
     """The guards of a family whose levels are features (x86-64): the flags line of /proc/cpuinfo."""
     gate = family.gate
-    share = f"share/{gate}/"
+    rare_sh, quick_zsh, sysctl_sh = (helper_path(family, n) for n in (RARE_SH, QUICK_ZSH, SYSCTL_SH))
     sh_guard = GUARD_FILE.format(gate=gate, shell=SH.suffix)
     scripts = (
         (sh_guard, "guard.sh.in"),
-        (share + RARE_SH, "guard-rare.sh.in"),
-        (share + QUICK_ZSH, "guard-quick.zsh.in"),
-        (share + SYSCTL_SH, "guard-sysctl.sh.in"),
+        (rare_sh, "guard-rare.sh.in"),
+        (quick_zsh, "guard-quick.zsh.in"),
+        (sysctl_sh, "guard-sysctl.sh.in"),
         (GUARD_FILE.format(gate=gate, shell=FISH.suffix), "guard.fish.in"),
-        (share + RARE_FISH, "guard-rare.fish.in"),
+        (helper_path(family, RARE_FISH), "guard-rare.fish.in"),
         (GUARD_FILE.format(gate=gate, shell=CSH.suffix), "guard.csh.in"),
     )
     levels = catalog.levels
@@ -130,9 +131,9 @@ def feature_guards(catalog: Catalog, family: Family, header: str) -> dict[str, s
         "loader": family.loader,
         "max_level": levels[-1],
         "leveled_features": [(lv, f) for lv in levels[1:] for f in catalog.new_features(lv)],
-        "guard_quick_zsh": share + QUICK_ZSH,
-        "guard_rare_sh": share + RARE_SH,
-        "guard_sysctl_sh": share + SYSCTL_SH,
+        "guard_quick_zsh": quick_zsh,
+        "guard_rare_sh": rare_sh,
+        "guard_sysctl_sh": sysctl_sh,
         "sysctl_keys": " ".join(SYSCTL_KEYS),
         "darwin_flags": list(catalog.darwin_flags.items()),
         "anycase": anycase,
