@@ -22,7 +22,7 @@ with the real conda-smithy 2026.8.5: a full group, even with a value the pinning
 (3.5 s, 139 MiB); a group missing a key (6.3 s, 240 MiB); none of this (3 min 29 s,
 2.75 GiB).  A new multi-row group in a later pinning is not an error, only slower again:
 tests/test_rerender.py, run with the real conda-smithy, counts the variants each output
-carries and names the group.
+carries and fails when they outnumber the recipe's rows.
 """
 
 from __future__ import annotations
